@@ -1,0 +1,28 @@
+// Shared Jest settings for every project: TypeScript through SWC (decorator metadata on, for NestJS),
+// path aliases from tsconfig.base.json, Node environment.
+const path = require('node:path');
+
+module.exports = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+        },
+        module: { type: 'commonjs' },
+        sourceMaps: 'inline',
+      },
+    ],
+  },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper: {
+    '^@agenthub/db$': path.join(__dirname, 'libs/db/src/index.ts'),
+    '^@agenthub/db/testing$': path.join(__dirname, 'libs/db/src/testing/index.ts'),
+  },
+  testMatch: ['**/?(*.)+(spec|int-spec).ts'],
+  coverageReporters: ['text-summary', 'lcov'],
+};

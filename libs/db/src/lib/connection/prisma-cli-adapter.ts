@@ -1,0 +1,12 @@
+import { createPgAdapter } from './pg-adapter';
+import { describeDatabase, resolveDatabase } from './database-config';
+
+/**
+ * The driver adapter the Prisma CLI (migrate, studio, db execute) runs on: DATABASE_URL, or the embedded
+ * database when it is unset, through the same adapter and catalog-type shim as the application.
+ */
+export async function prismaCliAdapter() {
+  const target = await resolveDatabase();
+  process.stderr.write(`agenthub: ${describeDatabase(target)}\n`);
+  return createPgAdapter(target.url, { max: 2, applicationName: 'agenthub-prisma-cli' });
+}

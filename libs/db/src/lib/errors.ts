@@ -1,0 +1,76 @@
+/**
+ * Domain errors of the data layer. Repositories throw these (never HTTP exceptions); the API maps them to
+ * problem+json. Another organization's id is reported exactly like a missing one: existence is not leaked.
+ */
+export type DomainErrorCode = 'not_found' | 'conflict' | 'invalid_input' | 'invalid_state';
+
+export abstract class DomainError extends Error {
+  abstract readonly code: DomainErrorCode;
+  constructor(
+    message: string,
+    /** Field-level problems, `path` in dotted form (`embedding`, `messages.3.role`). */
+    readonly details: ReadonlyArray<{ path: string; message: string }> = [],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'not_found';
+  constructor(readonly entity: string, readonly id?: string) {
+    super(id ? `${entity} ${id} not found` : `${entity} not found`);
+  }
+}
+
+/** A unique value already taken, a stale version, an idempotency key reused with another body. */
+export class ConflictError extends DomainError {
+  readonly code = 'conflict';
+}
+
+/** Input that can never succeed: wrong embedding dimension, invalid money, unknown currency. */
+export class InvalidInputError extends DomainError {
+  readonly code = 'invalid_input';
+}
+
+/** A transition the entity's state does not allow (refund of a pending payment, chunk after completion). */
+export class InvalidStateError extends DomainError {
+  readonly code = 'invalid_state';
+}
+
+interface PgLikeError {
+  code?: string;
+  meta?: Record<string, unknown>;
+  cause?: { originalCode?: string; originalMessage?: string; kind?: string; constraint?: unknown };
+  message?: string;
+}
+
+/** The SQLSTATE of an error coming from PostgreSQL through Prisma, the pg adapter, or pg itself. */
+export function sqlState(error: unknown): string | undefined {
+  const e = error as PgLikeError & { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } };
+  return (
+    e?.cause?.originalCode ??
+    (e?.meta?.driverAdapterError as { cause?: { originalCode?: string } } | undefined)?.cause?.originalCode ??
+    (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined)
+  );
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as PgLikeError;
+  return e?.code === 'P2002' || sqlState(error) === '23505';
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  const e = error as PgLikeError;
+  return e?.code === 'P2003' || sqlState(error) === '23503';
+}
+
+export function isRecordNotFound(error: unknown): boolean {
+  return (error as PgLikeError)?.code === 'P2025';
+}
+
+/** Serialization failures and deadlocks: safe to retry the whole transaction. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '40001' || state === '40P01' || (error as PgLikeError)?.code === 'P2034';
+}

@@ -1,0 +1,3 @@
+export * from './test-database';
+export * from './factories/entities';
+export * from './factories/vectors';

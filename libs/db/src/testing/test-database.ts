@@ -1,0 +1,84 @@
+import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedDatabase } from '../lib/connection/embedded-database';
+import type { DatabaseMode, DatabaseTarget } from '../lib/connection/database-config';
+import { applyMigrations } from '../lib/migrations';
+import { PrismaService } from '../lib/prisma.service';
+
+/**
+ * Test databases. With TEST_DATABASE_URL the suites run against that PostgreSQL (its public schema is reset and
+ * migrated once per run); without it, against a fresh embedded database in a temporary directory. Jest's global
+ * setup calls `setupTestDatabase`, which hands the URL to the test workers through the environment.
+ */
+export interface TestDatabase {
+  mode: DatabaseMode;
+  url: string;
+  teardown(): Promise<void>;
+}
+
+export async function setupTestDatabase(): Promise<TestDatabase> {
+  const started = Date.now();
+  const external = process.env.TEST_DATABASE_URL?.trim();
+  let db: TestDatabase;
+  if (external && process.env.AGENTHUB_TEST_DB_MODE !== 'embedded') {
+    await resetSchema(external);
+    db = { mode: 'postgres', url: external, teardown: async () => undefined };
+  } else {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-test-'));
+    const embedded = await startEmbeddedDatabase(dir);
+    db = {
+      mode: 'embedded',
+      url: embedded.url,
+      teardown: async () => {
+        await embedded.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  await applyMigrations({ url: db.url }, { quiet: true });
+  process.env.TEST_DATABASE_URL = db.url;
+  process.env.AGENTHUB_TEST_DB_MODE = db.mode;
+  process.stderr.write(
+    `\n[agenthub tests] ${db.mode === 'postgres' ? 'PostgreSQL + pgvector' : 'embedded PGlite + pgvector'} ` +
+      `ready in ${Date.now() - started} ms\n`,
+  );
+  return db;
+}
+
+async function resetSchema(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('drop schema if exists public cascade');
+    await client.query('create schema public');
+  } finally {
+    await client.end();
+  }
+}
+
+export function testDatabaseMode(): DatabaseMode {
+  const mode = process.env.AGENTHUB_TEST_DB_MODE;
+  if (mode !== 'postgres' && mode !== 'embedded') {
+    throw new Error('test database not set up: run the tests through jest (its globalSetup prepares it)');
+  }
+  return mode;
+}
+
+/** A PrismaService on the test database; call `$disconnect()` in afterAll. */
+export function createTestPrisma(): PrismaService {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (its globalSetup sets it)');
+  const target: DatabaseTarget = { mode: testDatabaseMode(), url, close: async () => undefined };
+  return new PrismaService(target);
+}
+
+/**
+ * For suites that need true concurrency (many backends writing at once): they run on PostgreSQL only.
+ * The embedded database has one backend, so such a test would prove nothing there.
+ */
+export function describeOnPostgres(name: string, fn: () => void): void {
+  if (process.env.AGENTHUB_TEST_DB_MODE === 'postgres') describe(name, fn);
+  else describe.skip(`${name} [needs PostgreSQL: concurrent writers]`, fn);
+}

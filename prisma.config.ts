@@ -1,0 +1,17 @@
+// Prisma CLI configuration (migrate, studio, seed). Prisma 6.19 with the JavaScript schema engine: no native
+// engine binary is downloaded; the CLI talks to PostgreSQL through the same pg adapter the application uses.
+// Without DATABASE_URL the CLI uses the embedded database (PGlite), reusing a running one for the same data dir.
+import { defineConfig } from 'prisma/config';
+import { prismaCliAdapter } from './libs/db/src/lib/connection/prisma-cli-adapter';
+
+export default defineConfig({
+  experimental: { adapter: true, studio: true },
+  engine: 'js',
+  schema: 'prisma/schema.prisma',
+  migrations: {
+    path: 'prisma/migrations',
+    seed: 'tsx tools/scripts/seed.ts',
+  },
+  adapter: prismaCliAdapter,
+  studio: { adapter: prismaCliAdapter },
+});
