@@ -1,0 +1,146 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Prisma } from '../../generated/prisma/client';
+import type { ConversationStatus } from '../../generated/prisma/enums';
+import { PrismaService, type Db } from '../prisma.service';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
+import { cursorDate, decodeCursor, encodeCursor, pageSize, type Page } from '../pagination';
+import { AgentRepository } from './agent.repository';
+
+export const CONVERSATION_SELECT = {
+  id: true,
+  organizationId: true,
+  agentId: true,
+  userId: true,
+  sessionId: true,
+  title: true,
+  status: true,
+  messageCount: true,
+  lastMessageAt: true,
+  lastActivityAt: true,
+  metadata: true,
+  createdAt: true,
+  updatedAt: true,
+} satisfies Prisma.ConversationSelect;
+export type ConversationRow = Prisma.ConversationGetPayload<{ select: typeof CONVERSATION_SELECT }>;
+
+export interface ConversationInput {
+  agentId: string;
+  userId?: string | null;
+  sessionId?: string | null;
+  title?: string | null;
+  metadata?: Prisma.InputJsonObject;
+}
+
+@Injectable()
+export class ConversationRepository {
+  constructor(
+    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(AgentRepository) private readonly agents: AgentRepository,
+  ) {}
+
+  /**
+   * Starts a conversation with an active agent of the organization and counts the agent's use, in one
+   * transaction. An inactive (deleted) agent is a ConflictError; an unknown agent or user NotFoundError.
+   */
+  async create(organizationId: string, input: ConversationInput, db?: Db): Promise<ConversationRow> {
+    return this.prisma.inTransaction(db, async (tx) => {
+      const agent = await tx.agent.findFirst({
+        where: { id: input.agentId, organizationId },
+        select: { isActive: true },
+      });
+      if (!agent) throw new NotFoundError('agent', input.agentId);
+      if (!agent.isActive) throw new ConflictError(`agent ${input.agentId} is inactive`);
+      if (input.userId) {
+        const user = await tx.user.count({ where: { id: input.userId, organizationId } });
+        if (!user) throw new NotFoundError('user', input.userId);
+      }
+      await this.agents.recordUse(organizationId, input.agentId, tx);
+      return tx.conversation.create({
+        data: {
+          organizationId,
+          agentId: input.agentId,
+          userId: input.userId ?? null,
+          sessionId: input.sessionId ?? null,
+          title: input.title ?? null,
+          metadata: input.metadata ?? {},
+        },
+        select: CONVERSATION_SELECT,
+      });
+    });
+  }
+
+  /** Deleted conversations are not found. */
+  async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<ConversationRow | null> {
+    return db.conversation.findFirst({
+      where: { id, organizationId, status: { not: 'deleted' } },
+      select: CONVERSATION_SELECT,
+    });
+  }
+
+  /** Newest activity first; the cursor is (lastActivityAt, id) of the last row. */
+  async listPage(
+    organizationId: string,
+    options: {
+      agentId?: string;
+      userId?: string;
+      status?: Exclude<ConversationStatus, 'deleted'>;
+      limit?: number;
+      cursor?: string | null;
+    } = {},
+    db: Db = this.prisma,
+  ): Promise<Page<ConversationRow>> {
+    const limit = pageSize(options.limit);
+    const after = decodeCursor(options.cursor);
+    const at = after && cursorDate(after.sortValue);
+    const rows = await db.conversation.findMany({
+      where: {
+        organizationId,
+        status: options.status ?? { not: 'deleted' },
+        ...(options.agentId && { agentId: options.agentId }),
+        ...(options.userId && { userId: options.userId }),
+        ...(after &&
+          at && { OR: [{ lastActivityAt: { lt: at } }, { lastActivityAt: at, id: { lt: after.id } }] }),
+      },
+      orderBy: [{ lastActivityAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+      select: CONVERSATION_SELECT,
+    });
+    const data = rows.slice(0, limit);
+    const last = data[data.length - 1];
+    return {
+      data,
+      nextCursor: rows.length > limit && last ? encodeCursor(last.lastActivityAt.toISOString(), last.id) : null,
+    };
+  }
+
+  async update(
+    organizationId: string,
+    id: string,
+    patch: { title?: string | null; status?: 'active' | 'archived'; metadata?: Prisma.InputJsonObject },
+    db: Db = this.prisma,
+  ): Promise<ConversationRow | null> {
+    if (patch.status && patch.status !== 'active' && patch.status !== 'archived') {
+      throw new InvalidInputError('status must be active or archived', [{ path: 'status', message: 'invalid' }]);
+    }
+    const { count } = await db.conversation.updateMany({
+      where: { id, organizationId, status: { not: 'deleted' } },
+      data: patch,
+    });
+    return count ? this.findById(organizationId, id, db) : null;
+  }
+
+  /** Marks the conversation deleted: gone from reads, lists and search; purged later by the worker. */
+  async markDeleted(organizationId: string, id: string, db: Db = this.prisma): Promise<boolean> {
+    const { count } = await db.conversation.updateMany({
+      where: { id, organizationId, status: { not: 'deleted' } },
+      data: { status: 'deleted', deletedAt: new Date() },
+    });
+    return count === 1;
+  }
+
+  /** Retention: removes conversations (and their messages) deleted before `before`. Returns how many. */
+  async purgeDeleted(before: Date, db: Db = this.prisma): Promise<number> {
+    const { count } = await db.conversation.deleteMany({ where: { status: 'deleted', deletedAt: { lt: before } } });
+    return count;
+  }
+}

@@ -1,0 +1,160 @@
+import { createTestPrisma, describeOnPostgres, makeConversation, makeTenant } from '../../testing';
+import { InvalidInputError, InvalidStateError, NotFoundError } from '../errors';
+import type { PrismaService } from '../prisma.service';
+import { MessageRepository, type MessageInput } from './message.repository';
+
+const userSays = (content: string, extra: Partial<MessageInput> = {}): MessageInput => ({ role: 'user', content, ...extra });
+
+async function seqsOf(prisma: PrismaService, conversationId: string): Promise<number[]> {
+  const rows = await prisma.message.findMany({ where: { conversationId }, select: { seq: true }, orderBy: { seq: 'asc' } });
+  return rows.map((r) => r.seq);
+}
+
+describe(MessageRepository.name, () => {
+  let prisma: PrismaService;
+  let sut: MessageRepository;
+
+  beforeAll(() => {
+    prisma = createTestPrisma();
+    sut = new MessageRepository(prisma);
+  });
+  afterAll(() => prisma.$disconnect());
+
+  it('numbers messages 1..n in request order and moves the counters in the same write', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    const first = await sut.append(organization.id, conversation.id, [userSays('hello')]);
+    const batch = await sut.append(organization.id, conversation.id, [
+      userSays('a'),
+      { role: 'assistant', content: 'b', model: 'gpt-4o', tokensUsed: 12 },
+      { role: 'tool', messageType: 'tool_response', toolName: 'search', toolCallId: 'c1', toolArgs: { q: 'x' } },
+    ]);
+    expect(first.map((m) => m.seq)).toEqual([1]);
+    expect(batch.map((m) => [m.seq, m.content])).toEqual([[2, 'a'], [3, 'b'], [4, '']]);
+    expect(batch[2]).toMatchObject({ messageType: 'tool_response', toolName: 'search', toolArgs: { q: 'x' }, isComplete: true });
+    expect(batch[1].createdAt).toBeInstanceOf(Date);
+    const conv = await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
+    expect(conv.messageCount).toBe(4);
+    expect(conv.lastMessageAt?.getTime()).toBe(batch[2].createdAt.getTime());
+  });
+
+  it('returns the stored message for a repeated clientId, also within one batch, without a new seq', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    const [original] = await sut.append(organization.id, conversation.id, [userSays('once', { clientId: 'c-1' })]);
+    const replay = await sut.append(organization.id, conversation.id, [
+      userSays('again', { clientId: 'c-1' }),
+      userSays('new', { clientId: 'c-2' }),
+      userSays('dup in batch', { clientId: 'c-2' }),
+    ]);
+    expect(replay[0]).toEqual(original);
+    expect(replay[1].seq).toBe(2);
+    expect(replay[2]).toEqual(replay[1]);
+    expect(await seqsOf(prisma, conversation.id)).toEqual([1, 2]);
+    const conv = await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
+    expect(conv.messageCount).toBe(2);
+  });
+
+  it("refuses another organization's conversation and writes nothing", async () => {
+    const mine = await makeTenant(prisma);
+    const theirs = await makeTenant(prisma);
+    await expect(sut.append(mine.organization.id, theirs.conversation.id, [userSays('x')])).rejects.toBeInstanceOf(NotFoundError);
+    expect(await seqsOf(prisma, theirs.conversation.id)).toEqual([]);
+  });
+
+  it('refuses bad input as a whole: nothing of the batch is written', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    const bad = [userSays('fine'), { role: 'robot', content: 'x' } as unknown as MessageInput];
+    await expect(sut.append(organization.id, conversation.id, bad)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(sut.append(organization.id, conversation.id, [])).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(sut.append(organization.id, conversation.id, [userSays('nul \u0000 byte')])).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
+    expect(await seqsOf(prisma, conversation.id)).toEqual([]);
+  });
+
+  it('streams: chunks append in order, completion ends it, chunks afterwards are refused', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    const [msg] = await sut.append(organization.id, conversation.id, [{ role: 'assistant', content: '', isStreaming: true }]);
+    expect(msg).toMatchObject({ isStreaming: true, isComplete: false });
+    await sut.appendChunk(organization.id, msg.id, 'Hel');
+    await sut.appendChunk(organization.id, msg.id, 'lo');
+    const done = await sut.complete(organization.id, msg.id, { tokensUsed: 7 });
+    expect(done).toMatchObject({ content: 'Hello', isStreaming: false, isComplete: true, tokensUsed: 7 });
+    await expect(sut.appendChunk(organization.id, msg.id, '!')).rejects.toBeInstanceOf(InvalidStateError);
+    await expect(sut.complete(organization.id, msg.id)).rejects.toBeInstanceOf(InvalidStateError);
+    const other = await makeTenant(prisma);
+    expect(await sut.appendChunk(other.organization.id, msg.id, 'x')).toBeNull();
+  });
+
+  it('pages by seq in both directions and between bounds', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    await sut.append(organization.id, conversation.id, Array.from({ length: 7 }, (_, i) => userSays(`m${i + 1}`)));
+    const collect = async (opts: Parameters<MessageRepository['listPage']>[2]) => {
+      const seen: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await sut.listPage(organization.id, conversation.id, { ...opts, cursor, limit: 3 });
+        seen.push(...page!.data.map((m) => m.seq));
+        cursor = page!.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    expect(await collect({})).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await collect({ order: 'desc' })).toEqual([7, 6, 5, 4, 3, 2, 1]);
+    expect(await collect({ afterSeq: 2, beforeSeq: 6 })).toEqual([3, 4, 5]);
+    expect(await sut.listPage((await makeTenant(prisma)).organization.id, conversation.id)).toBeNull();
+  });
+
+  it('finds messages by full text, best first, with highlighted snippets, never from deleted conversations', async () => {
+    const { organization, agent, conversation } = await makeTenant(prisma);
+    const deleted = await makeConversation(prisma, organization.id, agent.id);
+    await sut.append(organization.id, conversation.id, [
+      userSays('The refund for my order never arrived'),
+      userSays('Refund refund refund: where is my refund?'),
+      userSays('Completely unrelated text about weather'),
+    ]);
+    await sut.append(organization.id, deleted.id, [userSays('refund in a conversation that is deleted')]);
+    await prisma.conversation.update({ where: { id: deleted.id }, data: { status: 'deleted' } });
+    const other = await makeTenant(prisma);
+    await sut.append(other.organization.id, other.conversation.id, [userSays('refund from another tenant')]);
+
+    const hits = await sut.searchText(organization.id, { query: 'refunds' });
+    expect(hits.map((h) => h.content)).toEqual(['Refund refund refund: where is my refund?', 'The refund for my order never arrived']);
+    expect(hits[0].rank).toBeGreaterThan(hits[1].rank);
+    expect(hits[1].snippet).toContain('<b>refund</b>');
+    expect(await sut.searchText(organization.id, { query: 'refund', conversationId: deleted.id })).toEqual([]);
+  });
+
+  describeOnPostgres('under concurrent writers', () => {
+    it('hands out gap-free seq in request order to 25 writers appending to one conversation at once', async () => {
+      const { organization, conversation } = await makeTenant(prisma);
+      const writers = 25;
+      const results = await Promise.all(
+        Array.from({ length: writers }, (_, w) =>
+          sut.append(
+            organization.id,
+            conversation.id,
+            Array.from({ length: (w % 4) + 1 }, (_, i) => userSays(`w${w}-${i}`)),
+          ),
+        ),
+      );
+      const total = results.reduce((n, r) => n + r.length, 0);
+      expect(await seqsOf(prisma, conversation.id)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      for (const batch of results) {
+        // each request's messages are consecutive and in the order sent
+        expect(batch.map((m) => m.seq)).toEqual(batch.map((_, i) => batch[0].seq + i));
+        expect(batch.map((m) => m.content)).toEqual(batch.map((_, i) => `${batch[0].content.split('-')[0]}-${i}`));
+      }
+      const conv = await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
+      expect(conv.messageCount).toBe(total);
+    });
+
+    it('stores a clientId sent by 12 writers at once exactly once', async () => {
+      const { organization, conversation } = await makeTenant(prisma);
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () => sut.append(organization.id, conversation.id, [userSays('same', { clientId: 'dup' })])),
+      );
+      expect(new Set(results.map((r) => r[0].id)).size).toBe(1);
+      expect(await seqsOf(prisma, conversation.id)).toEqual([1]);
+    });
+  });
+});

@@ -1,0 +1,321 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Prisma } from '../../generated/prisma/client';
+import { MessageRole, MessageType } from '../../generated/prisma/enums';
+import { PrismaService, type Db } from '../prisma.service';
+import { InvalidInputError, InvalidStateError, NotFoundError, isUniqueViolation } from '../errors';
+import { pageSize, type Page } from '../pagination';
+
+export const MESSAGE_SELECT = {
+  id: true,
+  organizationId: true,
+  conversationId: true,
+  seq: true,
+  role: true,
+  content: true,
+  messageType: true,
+  toolName: true,
+  toolArgs: true,
+  toolCallId: true,
+  isStreaming: true,
+  isComplete: true,
+  model: true,
+  tokensUsed: true,
+  clientId: true,
+  metadata: true,
+  createdAt: true,
+  updatedAt: true,
+} satisfies Prisma.MessageSelect;
+export type MessageRow = Prisma.MessageGetPayload<{ select: typeof MESSAGE_SELECT }>;
+
+/** The same projection for raw SQL (append, search): camelCase aliases, enums as text. */
+const MESSAGE_COLUMNS = Prisma.raw(`
+  m.id, m.organization_id AS "organizationId", m.conversation_id AS "conversationId", m.seq, m.role::text AS role,
+  m.content, m.message_type::text AS "messageType", m.tool_name AS "toolName", m.tool_args AS "toolArgs",
+  m.tool_call_id AS "toolCallId", m.is_streaming AS "isStreaming", m.is_complete AS "isComplete", m.model,
+  m.tokens_used AS "tokensUsed", m.client_id AS "clientId", m.metadata, m.created_at AS "createdAt",
+  m.updated_at AS "updatedAt"`);
+
+export interface MessageInput {
+  role: MessageRole;
+  content?: string;
+  messageType?: MessageType;
+  toolName?: string | null;
+  toolArgs?: Prisma.InputJsonValue | null;
+  toolCallId?: string | null;
+  model?: string | null;
+  tokensUsed?: number | null;
+  metadata?: Prisma.InputJsonObject;
+  clientId?: string | null;
+  isStreaming?: boolean;
+}
+
+export interface MessageSearchHit extends MessageRow {
+  rank: number;
+  snippet: string;
+}
+
+export const MAX_MESSAGES_PER_APPEND = 1000;
+const ROLES = new Set<string>(Object.values(MessageRole));
+const TYPES = new Set<string>(Object.values(MessageType));
+
+@Injectable()
+export class MessageRepository {
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+
+  /**
+   * Appends messages to a conversation and returns them in request order.
+   *
+   * Each new message gets the next `seq` (1, 2, 3 … per conversation, gap-free, in request order) and the
+   * conversation's messageCount / lastMessageAt move in the same statement. A `clientId` already stored in the
+   * conversation (or repeated within the batch) returns the existing message instead of a new one.
+   *
+   * Why one hand-written statement: the UPDATE of the conversation row takes its row lock, so concurrent appends
+   * to one conversation queue there and each sees the previous one's last_seq; the INSERT reads that value in
+   * the same statement. Being a single statement it is atomic on its own — no gap can be left by a failure —
+   * and costs one round trip, which keeps appends close to a raw INSERT. The NOT EXISTS dedup reads the
+   * snapshot from before the lock wait, so a concurrent append of the same clientId can still collide on the
+   * unique (conversation_id, client_id) index: that rolls the statement back and it is simply run again.
+   */
+  async append(
+    organizationId: string,
+    conversationId: string,
+    inputs: MessageInput[],
+    db: Db = this.prisma,
+  ): Promise<MessageRow[]> {
+    const rows = validateInputs(inputs);
+    // Within one request, a repeated clientId maps to its first occurrence.
+    const firstIndex = new Map<string, number>();
+    const unique = rows.filter((r, i) => {
+      if (!r.client_id) return true;
+      if (firstIndex.has(r.client_id)) return false;
+      firstIndex.set(r.client_id, i);
+      return true;
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const inserted = await db.$queryRaw<MessageRow[]>`
+          WITH input AS (
+            SELECT * FROM jsonb_to_recordset(${JSON.stringify(unique)}::jsonb) AS i(
+              idx int, role message_role, content text, message_type message_type, tool_name text, tool_args jsonb,
+              tool_call_id text, is_streaming boolean, model text, tokens_used int, client_id text, metadata jsonb)
+          ), fresh AS (
+            SELECT i.*, row_number() OVER (ORDER BY i.idx) AS n
+              FROM input i
+             WHERE i.client_id IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM messages e WHERE e.conversation_id = ${conversationId}::uuid AND e.client_id = i.client_id)
+          ), conv AS (
+            UPDATE conversations c
+               SET last_seq = c.last_seq + f.cnt, message_count = c.message_count + f.cnt,
+                   last_message_at = now(), last_activity_at = now(), updated_at = now()
+              FROM (SELECT count(*)::int AS cnt FROM fresh) f
+             WHERE c.id = ${conversationId}::uuid AND c.organization_id = ${organizationId}::uuid
+               AND c.status <> 'deleted' AND f.cnt > 0
+            RETURNING c.last_seq - f.cnt AS base
+          ), m AS (
+            INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, tool_name,
+                                  tool_args, tool_call_id, is_streaming, is_complete, model, tokens_used, client_id,
+                                  metadata, created_at, updated_at)
+            SELECT gen_random_uuid(), ${organizationId}::uuid, ${conversationId}::uuid, conv.base + f.n, f.role,
+                   f.content, f.message_type, f.tool_name, f.tool_args, f.tool_call_id, f.is_streaming,
+                   NOT f.is_streaming, f.model, f.tokens_used, f.client_id, f.metadata, now(), now()
+              FROM fresh f CROSS JOIN conv
+            RETURNING *
+          )
+          SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`;
+        if (inserted.length === unique.length) return this.inRequestOrder(rows, inserted, []);
+        // Some clientIds already existed, or the conversation is not there: look both up.
+        const clientIds = unique.map((r) => r.client_id).filter((c): c is string => !!c);
+        const existing = await db.$queryRaw<MessageRow[]>`
+          SELECT ${MESSAGE_COLUMNS} FROM messages m
+           WHERE m.conversation_id = ${conversationId}::uuid AND m.organization_id = ${organizationId}::uuid
+             AND m.client_id = ANY(${clientIds}::text[])`;
+        if (inserted.length + existing.length < unique.length || !(await this.conversationExists(organizationId, conversationId, db))) {
+          throw new NotFoundError('conversation', conversationId);
+        }
+        return this.inRequestOrder(rows, inserted, existing);
+      } catch (e) {
+        if (attempt < 3 && isUniqueViolation(e)) continue;
+        throw e;
+      }
+    }
+  }
+
+  private async conversationExists(organizationId: string, id: string, db: Db): Promise<boolean> {
+    return (await db.conversation.count({ where: { id, organizationId, status: { not: 'deleted' } } })) === 1;
+  }
+
+  private inRequestOrder(rows: Array<{ client_id: string | null }>, inserted: MessageRow[], existing: MessageRow[]) {
+    const byClientId = new Map<string, MessageRow>();
+    for (const m of [...existing, ...inserted]) if (m.clientId) byClientId.set(m.clientId, m);
+    let next = 0;
+    const withoutClientId = inserted.filter((m) => !m.clientId);
+    return rows.map((r) => (r.client_id ? byClientId.get(r.client_id)! : withoutClientId[next++]));
+  }
+
+  async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<MessageRow | null> {
+    return db.message.findFirst({
+      where: { id, organizationId, conversation: { status: { not: 'deleted' } } },
+      select: MESSAGE_SELECT,
+    });
+  }
+
+  /**
+   * Messages of a conversation by seq. `afterSeq` / `beforeSeq` bound the range; the next page starts after
+   * the last seq returned, so the cursor is simply that seq. null when the conversation is not found.
+   */
+  async listPage(
+    organizationId: string,
+    conversationId: string,
+    options: { afterSeq?: number; beforeSeq?: number; order?: 'asc' | 'desc'; limit?: number; cursor?: string | null } = {},
+    db: Db = this.prisma,
+  ): Promise<Page<MessageRow> | null> {
+    if (!(await this.conversationExists(organizationId, conversationId, db))) return null;
+    const limit = pageSize(options.limit);
+    const order = options.order ?? 'asc';
+    let { afterSeq, beforeSeq } = options;
+    if (options.cursor) {
+      const seq = Number(Buffer.from(options.cursor, 'base64url').toString('utf8'));
+      if (!Number.isInteger(seq) || seq < 0) {
+        throw new InvalidInputError('cursor is not valid', [{ path: 'cursor', message: 'not a cursor this API issued' }]);
+      }
+      if (order === 'asc') afterSeq = Math.max(afterSeq ?? 0, seq);
+      else beforeSeq = Math.min(beforeSeq ?? Number.MAX_SAFE_INTEGER, seq);
+    }
+    const rows = await db.message.findMany({
+      where: {
+        conversationId,
+        organizationId,
+        seq: { ...(afterSeq !== undefined && { gt: afterSeq }), ...(beforeSeq !== undefined && { lt: beforeSeq }) },
+      },
+      orderBy: { seq: order },
+      take: limit + 1,
+      select: MESSAGE_SELECT,
+    });
+    const data = rows.slice(0, limit);
+    const last = data[data.length - 1];
+    return {
+      data,
+      nextCursor: rows.length > limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null,
+    };
+  }
+
+  /** Appends a streamed delta. After completion it is an InvalidStateError; unknown message null. */
+  async appendChunk(organizationId: string, messageId: string, delta: string, db: Db = this.prisma): Promise<MessageRow | null> {
+    const updated = await db.$queryRaw<MessageRow[]>`
+      UPDATE messages m SET content = m.content || ${delta}, updated_at = now()
+        FROM conversations c
+       WHERE m.id = ${messageId}::uuid AND m.organization_id = ${organizationId}::uuid
+         AND c.id = m.conversation_id AND c.status <> 'deleted'
+         AND m.is_streaming AND NOT m.is_complete
+      RETURNING ${MESSAGE_COLUMNS}`;
+    if (updated[0]) return updated[0];
+    return this.stateOrNull(organizationId, messageId, db, 'the message is not streaming or already complete');
+  }
+
+  /** Ends a streamed message: isStreaming false, isComplete true. Completing twice is an InvalidStateError. */
+  async complete(
+    organizationId: string,
+    messageId: string,
+    input: { tokensUsed?: number | null } = {},
+    db: Db = this.prisma,
+  ): Promise<MessageRow | null> {
+    const updated = await db.$queryRaw<MessageRow[]>`
+      UPDATE messages m SET is_streaming = false, is_complete = true,
+             tokens_used = COALESCE(${input.tokensUsed ?? null}::int, m.tokens_used), updated_at = now()
+        FROM conversations c
+       WHERE m.id = ${messageId}::uuid AND m.organization_id = ${organizationId}::uuid
+         AND c.id = m.conversation_id AND c.status <> 'deleted'
+         AND NOT m.is_complete
+      RETURNING ${MESSAGE_COLUMNS}`;
+    if (updated[0]) return updated[0];
+    return this.stateOrNull(organizationId, messageId, db, 'the message is already complete');
+  }
+
+  private async stateOrNull(organizationId: string, id: string, db: Db, problem: string): Promise<null> {
+    if (await this.findById(organizationId, id, db)) throw new InvalidStateError(problem);
+    return null;
+  }
+
+  /**
+   * Full-text search over the organization's messages (English stemming, websearch syntax: quotes, OR, -word),
+   * ranked by ts_rank_cd, with a highlighted snippet (<b>…</b>). Deleted conversations never show up.
+   */
+  async searchText(
+    organizationId: string,
+    options: { query: string; agentId?: string; conversationId?: string; limit?: number },
+    db: Db = this.prisma,
+  ): Promise<MessageSearchHit[]> {
+    const query = options.query?.trim();
+    if (!query) throw new InvalidInputError('q must not be empty', [{ path: 'q', message: 'required' }]);
+    const limit = pageSize(options.limit);
+    return db.$queryRaw<MessageSearchHit[]>`
+      WITH q AS (SELECT websearch_to_tsquery('english', ${query}) AS tsq)
+      SELECT ${MESSAGE_COLUMNS},
+             ts_rank_cd(m.search_vector, q.tsq)::float8 AS rank,
+             ts_headline('english', m.content, q.tsq, 'StartSel=<b>, StopSel=</b>, MaxFragments=2, MaxWords=30, MinWords=8') AS snippet
+        FROM messages m
+        JOIN conversations c ON c.id = m.conversation_id
+        CROSS JOIN q
+       WHERE m.organization_id = ${organizationId}::uuid
+         AND m.search_vector @@ q.tsq
+         AND c.status <> 'deleted'
+         AND (${options.agentId ?? null}::uuid IS NULL OR c.agent_id = ${options.agentId ?? null}::uuid)
+         AND (${options.conversationId ?? null}::uuid IS NULL OR m.conversation_id = ${options.conversationId ?? null}::uuid)
+       ORDER BY rank DESC, m.created_at DESC, m.id
+       LIMIT ${limit}`;
+  }
+}
+
+interface MessageRecord {
+  idx: number;
+  role: string;
+  content: string;
+  message_type: string;
+  tool_name: string | null;
+  tool_args: unknown;
+  tool_call_id: string | null;
+  is_streaming: boolean;
+  model: string | null;
+  tokens_used: number | null;
+  client_id: string | null;
+  metadata: unknown;
+}
+
+function validateInputs(inputs: MessageInput[]): MessageRecord[] {
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_MESSAGES_PER_APPEND) {
+    throw new InvalidInputError(`between 1 and ${MAX_MESSAGES_PER_APPEND} messages per append`, [
+      { path: 'messages', message: `must hold 1 to ${MAX_MESSAGES_PER_APPEND} messages` },
+    ]);
+  }
+  const problems: Array<{ path: string; message: string }> = [];
+  const rows = inputs.map((m, idx) => {
+    if (!ROLES.has(m.role)) problems.push({ path: `messages.${idx}.role`, message: `must be one of ${[...ROLES].join(', ')}` });
+    const type = m.messageType ?? 'text';
+    if (!TYPES.has(type)) problems.push({ path: `messages.${idx}.messageType`, message: `must be one of ${[...TYPES].join(', ')}` });
+    for (const field of ['content', 'toolName', 'toolCallId', 'model', 'clientId'] as const) {
+      // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+      if (typeof m[field] === 'string' && (m[field] as string).includes('\u0000')) {
+        problems.push({ path: `messages.${idx}.${field}`, message: 'must not contain NUL characters' });
+      }
+    }
+    if (m.tokensUsed != null && (!Number.isInteger(m.tokensUsed) || m.tokensUsed < 0 || m.tokensUsed > 2 ** 31 - 1)) {
+      problems.push({ path: `messages.${idx}.tokensUsed`, message: 'must be a non-negative integer' });
+    }
+    return {
+      idx,
+      role: m.role,
+      content: m.content ?? '',
+      message_type: type,
+      tool_name: m.toolName ?? null,
+      tool_args: m.toolArgs ?? null,
+      tool_call_id: m.toolCallId ?? null,
+      is_streaming: m.isStreaming ?? false,
+      model: m.model ?? null,
+      tokens_used: m.tokensUsed ?? null,
+      client_id: m.clientId ?? null,
+      metadata: m.metadata ?? {},
+    };
+  });
+  if (problems.length) throw new InvalidInputError('invalid message input', problems);
+  return rows;
+}

@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Prisma } from '../../generated/prisma/client';
+import type { Role } from '../../generated/prisma/enums';
+import { PrismaService, type Db } from '../prisma.service';
+import { ConflictError, InvalidInputError, isUniqueViolation } from '../errors';
+import { createdAtAfter, pageSize, toPage, type Page } from '../pagination';
+
+export const USER_SELECT = {
+  id: true,
+  organizationId: true,
+  email: true,
+  externalId: true,
+  name: true,
+  role: true,
+  metadata: true,
+  createdAt: true,
+  updatedAt: true,
+} satisfies Prisma.UserSelect;
+export type UserRow = Prisma.UserGetPayload<{ select: typeof USER_SELECT }>;
+
+export interface UserInput {
+  email?: string | null;
+  externalId?: string | null;
+  name?: string | null;
+  role?: Role;
+  metadata?: Prisma.InputJsonObject;
+}
+
+function normaliseEmail(email: string | null | undefined): string | null | undefined {
+  return typeof email === 'string' ? email.trim().toLowerCase() : email;
+}
+
+@Injectable()
+export class UserRepository {
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+
+  async create(organizationId: string, input: UserInput, db: Db = this.prisma): Promise<UserRow> {
+    const email = normaliseEmail(input.email);
+    if (!email && !input.externalId) {
+      throw new InvalidInputError('a user needs an email or an externalId', [
+        { path: 'email', message: 'email or externalId is required' },
+      ]);
+    }
+    try {
+      return await db.user.create({
+        data: {
+          organizationId,
+          email: email ?? null,
+          externalId: input.externalId ?? null,
+          name: input.name ?? null,
+          role: input.role ?? 'member',
+          metadata: input.metadata ?? {},
+        },
+        select: USER_SELECT,
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ConflictError('a user with that email or externalId already exists');
+      throw e;
+    }
+  }
+
+  async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<UserRow | null> {
+    return db.user.findFirst({ where: { id, organizationId }, select: USER_SELECT });
+  }
+
+  async findByExternalId(organizationId: string, externalId: string, db: Db = this.prisma): Promise<UserRow | null> {
+    return db.user.findUnique({
+      where: { organizationId_externalId: { organizationId, externalId } },
+      select: USER_SELECT,
+    });
+  }
+
+  async listPage(
+    organizationId: string,
+    options: { limit?: number; cursor?: string | null } = {},
+    db: Db = this.prisma,
+  ): Promise<Page<UserRow>> {
+    const limit = pageSize(options.limit);
+    const rows = await db.user.findMany({
+      where: {
+        organizationId,
+        ...createdAtAfter(options.cursor),
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+      select: USER_SELECT,
+    });
+    return toPage(rows, limit, (r) => r.createdAt.toISOString());
+  }
+
+  /** null when the user is not in this organization. */
+  async update(organizationId: string, id: string, patch: UserInput, db: Db = this.prisma): Promise<UserRow | null> {
+    return this.prisma.inTransaction(db, async (tx) => {
+      const current = await tx.user.findFirst({ where: { id, organizationId }, select: USER_SELECT });
+      if (!current) return null;
+      const email = patch.email === undefined ? current.email : normaliseEmail(patch.email);
+      const externalId = patch.externalId === undefined ? current.externalId : patch.externalId;
+      if (!email && !externalId) {
+        throw new InvalidInputError('a user needs an email or an externalId', [
+          { path: 'email', message: 'email or externalId is required' },
+        ]);
+      }
+      try {
+        return await tx.user.update({
+          where: { id },
+          data: {
+            email,
+            externalId,
+            ...(patch.name !== undefined && { name: patch.name }),
+            ...(patch.role !== undefined && { role: patch.role }),
+            ...(patch.metadata !== undefined && { metadata: patch.metadata }),
+          },
+          select: USER_SELECT,
+        });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new ConflictError('a user with that email or externalId already exists');
+        throw e;
+      }
+    });
+  }
+
+  /** Deletes the user; their conversations, memories and payments stay, unattributed. false when not found. */
+  async delete(organizationId: string, id: string, db: Db = this.prisma): Promise<boolean> {
+    const { count } = await db.user.deleteMany({ where: { id, organizationId } });
+    return count === 1;
+  }
+}
