@@ -10,7 +10,7 @@ export default defineConfig({
   schema: 'prisma/schema.prisma',
   migrations: {
     path: 'prisma/migrations',
-    seed: 'tsx tools/scripts/seed.ts',
+    seed: 'tsx --tsconfig tools/tsconfig.json tools/scripts/seed.ts',
   },
   adapter: prismaCliAdapter,
   studio: { adapter: prismaCliAdapter },

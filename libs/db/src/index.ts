@@ -1,0 +1,10 @@
+// @agenthub/db — the data layer both apps share. Import from here only; the generated Prisma client stays inside.
+export * from './lib/connection/database-config';
+export { EMBEDDED_LIMITATIONS } from './lib/connection/embedded-database';
+export * from './lib/db.module';
+export * from './lib/errors';
+export * from './lib/migrations';
+export * from './lib/pagination';
+export { DATABASE_TARGET, PrismaService, type Db, type TransactionOptions } from './lib/prisma.service';
+export * from './lib/repositories';
+export type { Role, AgentType, ConversationStatus, MessageRole, MessageType, PaymentStatus } from './generated/prisma/enums';
