@@ -79,3 +79,11 @@ export function createdAtAfter(cursor: string | null | undefined) {
   const at = cursorDate(after.sortValue);
   return { OR: [{ createdAt: { gt: at } }, { createdAt: at, id: { gt: after.id } }] };
 }
+
+/** Prisma filter for "after this cursor" in descending (createdAt, id) order: newest-first lists. */
+export function createdAtBefore(cursor: string | null | undefined) {
+  const after = decodeCursor(cursor);
+  if (!after) return {};
+  const at = cursorDate(after.sortValue);
+  return { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: after.id } }] };
+}

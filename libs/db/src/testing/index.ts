@@ -1,3 +1,5 @@
 export * from './test-database';
 export * from './factories/entities';
 export * from './factories/vectors';
+export * from './factories/memories';
+export * from './factories/payments';

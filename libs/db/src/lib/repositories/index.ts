@@ -1,4 +1,9 @@
 import { AgentRepository } from './agent.repository';
+import { AnalyticsRepository } from './analytics.repository';
+import { AuditLogRepository } from './audit-log.repository';
+import { DocumentRepository } from './document.repository';
+import { MemoryRepository } from './memory.repository';
+import { PaymentRepository } from './payment.repository';
 import { ApiKeyRepository } from './api-key.repository';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository } from './message.repository';
@@ -6,6 +11,11 @@ import { OrganizationRepository } from './organization.repository';
 import { UserRepository } from './user.repository';
 
 export * from './agent.repository';
+export * from './analytics.repository';
+export * from './audit-log.repository';
+export * from './document.repository';
+export * from './memory.repository';
+export * from './payment.repository';
 export * from './api-key.repository';
 export * from './conversation.repository';
 export * from './message.repository';
@@ -20,4 +30,9 @@ export const REPOSITORIES = [
   AgentRepository,
   ConversationRepository,
   MessageRepository,
+  MemoryRepository,
+  DocumentRepository,
+  PaymentRepository,
+  AnalyticsRepository,
+  AuditLogRepository,
 ] as const;

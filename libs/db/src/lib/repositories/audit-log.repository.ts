@@ -1,0 +1,304 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Prisma } from '../../generated/prisma/client';
+import { InvalidInputError, NotFoundError, isForeignKeyViolation } from '../errors';
+import { Db, PrismaService } from '../prisma.service';
+import { canonicalJson, sha256Hex } from '../canonical-json';
+import { decodeCursor, pageSize, toPage } from '../pagination';
+
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+export const AUDIT_LOG_SELECT = {
+  id: true,
+  seq: true,
+  at: true,
+  actor: true,
+  action: true,
+  entityType: true,
+  entityId: true,
+  before: true,
+  after: true,
+  requestId: true,
+} satisfies Prisma.AuditLogSelect;
+
+type AuditLogRow = Prisma.AuditLogGetPayload<{ select: typeof AUDIT_LOG_SELECT }>;
+
+const AUDIT_CHAIN_SELECT = { ...AUDIT_LOG_SELECT, prevHash: true, hash: true } satisfies Prisma.AuditLogSelect;
+type AuditChainRow = Prisma.AuditLogGetPayload<{ select: typeof AUDIT_CHAIN_SELECT }>;
+
+export interface AuditEntry {
+  id: string;
+  seq: number;
+  at: Date;
+  actor: string;
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+}
+
+export interface AppendAuditInput {
+  /** Who did it: `user:<id>`, `api-key:<id>`, `system:<job>`. */
+  actor: string;
+  /** What happened: `payment.refunded`, `agent.updated`. */
+  action: string;
+  entityType: string;
+  entityId?: string | null;
+  before?: unknown;
+  after?: unknown;
+  requestId?: string | null;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Entries whose hash and link were checked before the walk stopped. */
+  checked: number;
+  brokenAt?: { seq: number; reason: string };
+}
+
+export interface AuditPage {
+  data: AuditEntry[];
+  nextCursor: string | null;
+}
+
+const VERIFY_BATCH = 500;
+
+/**
+ * The audit log: an append-only hash chain per organization. Every entry's hash covers its content and the
+ * previous entry's hash, and the organization's `audit_chain_heads` row holds the tip, so an entry edited,
+ * inserted or removed behind the application's back shows up in `verify`.
+ *
+ * Appends are serialised per organization by the head row's lock (taken by `UPDATE … RETURNING`), held until the
+ * surrounding transaction ends: call `append` inside the transaction of the mutation it records, so the entry
+ * and the change commit or roll back together.
+ */
+@Injectable()
+export class AuditLogRepository {
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+
+  async append(organizationId: string, input: AppendAuditInput, db: Db = this.prisma): Promise<AuditEntry> {
+    const entry = validateInput(input);
+    return this.prisma.inTransaction(db, async (tx) => {
+      const head = await this.advanceHead(tx, organizationId);
+      // Taken after the lock, so `at` follows seq order within one clock.
+      const at = new Date();
+      const hash = entryHash({ organizationId, seq: head.seq, at, prevHash: head.prevHash, ...entry });
+      const row = await tx.auditLog.create({
+        data: {
+          organizationId,
+          seq: head.seq,
+          at,
+          actor: entry.actor,
+          action: entry.action,
+          entityType: entry.entityType,
+          entityId: entry.entityId,
+          before: toJsonColumn(entry.before),
+          after: toJsonColumn(entry.after),
+          requestId: entry.requestId,
+          prevHash: head.prevHash,
+          hash,
+        },
+        select: AUDIT_LOG_SELECT,
+      });
+      await tx.$executeRaw`
+        UPDATE audit_chain_heads SET last_hash = ${hash}, updated_at = now()
+         WHERE organization_id = ${organizationId}::uuid`;
+      return toEntry(row);
+    });
+  }
+
+  /**
+   * Walks the organization's chain in seq order, a batch at a time, recomputing every hash and checking every
+   * link, that no seq is missing, and that the last entry is the head. Reads the head first and checks the
+   * entries up to it, so appends running meanwhile do not disturb it.
+   */
+  async verify(organizationId: string, db: Db = this.prisma): Promise<AuditVerification> {
+    const head = await db.auditChainHead.findUnique({
+      where: { organizationId },
+      select: { lastSeq: true, lastHash: true },
+    });
+    let expected = 1n;
+    let prevHash = AUDIT_GENESIS_HASH;
+    let checked = 0;
+    const broken = (seq: bigint, reason: string): AuditVerification => ({
+      ok: false,
+      checked,
+      brokenAt: { seq: Number(seq), reason },
+    });
+
+    for (;;) {
+      const rows: AuditChainRow[] = await db.auditLog.findMany({
+        where: { organizationId, seq: { gte: expected, ...(head ? { lte: head.lastSeq } : {}) } },
+        orderBy: { seq: 'asc' },
+        take: VERIFY_BATCH,
+        select: AUDIT_CHAIN_SELECT,
+      });
+      for (const row of rows) {
+        if (row.seq !== expected) return broken(expected, 'entry missing');
+        if (row.prevHash !== prevHash) return broken(row.seq, 'prev_hash does not match the previous entry');
+        if (rowHash(organizationId, row) !== row.hash) return broken(row.seq, 'hash does not match the entry');
+        prevHash = row.hash;
+        expected++;
+        checked++;
+      }
+      if (rows.length < VERIFY_BATCH) break;
+    }
+
+    if (!head) return checked === 0 ? { ok: true, checked } : broken(1n, 'chain head missing');
+    if (expected - 1n !== head.lastSeq) return broken(expected, 'entry missing (chain head is further on)');
+    if (head.lastHash !== prevHash) return broken(head.lastSeq, 'chain head does not match the last entry');
+    return { ok: true, checked };
+  }
+
+  /** Newest first; filter by entity type and optionally one entity. */
+  async listPage(
+    organizationId: string,
+    query: { entityType?: string; entityId?: string; limit?: number; cursor?: string | null },
+    db: Db = this.prisma,
+  ): Promise<AuditPage> {
+    const limit = pageSize(query.limit);
+    const cursor = decodeCursor(query.cursor);
+    const before = cursor ? BigInt(cursor.sortValue) : undefined;
+    const rows = await db.auditLog.findMany({
+      where: {
+        organizationId,
+        ...(query.entityType !== undefined ? { entityType: query.entityType } : {}),
+        ...(query.entityId !== undefined ? { entityId: query.entityId } : {}),
+        ...(before !== undefined ? { seq: { lt: before } } : {}),
+      },
+      orderBy: { seq: 'desc' },
+      take: limit + 1,
+      select: AUDIT_LOG_SELECT,
+    });
+    const page = toPage(rows, limit, (r) => r.seq.toString());
+    return { data: page.data.map(toEntry), nextCursor: page.nextCursor };
+  }
+
+  /** Bumps the head (creating it at genesis the first time) and returns this entry's seq and predecessor. */
+  private async advanceHead(tx: Db, organizationId: string): Promise<{ seq: bigint; prevHash: string }> {
+    const bump = () => tx.$queryRaw<Array<{ seq: bigint; prev_hash: string }>>`
+      UPDATE audit_chain_heads SET last_seq = last_seq + 1
+       WHERE organization_id = ${organizationId}::uuid
+      RETURNING last_seq AS seq, last_hash AS prev_hash`;
+    let rows = await bump();
+    if (rows.length === 0) {
+      try {
+        await tx.$executeRaw`
+          INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash, updated_at)
+          VALUES (${organizationId}::uuid, 0, ${AUDIT_GENESIS_HASH}, now())
+          ON CONFLICT (organization_id) DO NOTHING`;
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw new NotFoundError('Organization', organizationId);
+        throw error;
+      }
+      rows = await bump();
+    }
+    return { seq: BigInt(rows[0].seq), prevHash: rows[0].prev_hash };
+  }
+}
+
+interface NormalisedInput {
+  actor: string;
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+}
+
+function validateInput(input: AppendAuditInput): NormalisedInput {
+  const problems: Array<{ path: string; message: string }> = [];
+  for (const key of ['actor', 'action', 'entityType'] as const) {
+    if (typeof input[key] !== 'string' || input[key].length === 0) problems.push({ path: key, message: 'is required' });
+  }
+  for (const key of ['entityId', 'requestId'] as const) {
+    const v = input[key];
+    if (v !== undefined && v !== null && typeof v !== 'string') problems.push({ path: key, message: 'must be a string' });
+  }
+  const before = jsonValue(input.before, 'before', problems);
+  const after = jsonValue(input.after, 'after', problems);
+  if (problems.length > 0) throw new InvalidInputError('invalid audit entry', problems);
+  return {
+    actor: input.actor,
+    action: input.action,
+    entityType: input.entityType,
+    entityId: input.entityId ?? null,
+    before,
+    after,
+    requestId: input.requestId ?? null,
+  };
+}
+
+/**
+ * The value as it will read back from JSONB (dates as ISO strings, decimals as strings, undefined members
+ * gone); absent and null both become SQL NULL.
+ */
+function jsonValue(value: unknown, path: string, problems: Array<{ path: string; message: string }>): unknown {
+  if (value === undefined || value === null) return null;
+  try {
+    const text = JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'string' && v.includes('\u0000')) throw new TypeError('JSONB cannot hold NUL characters');
+      return v;
+    });
+    if (text === undefined) throw new TypeError('not JSON');
+    return JSON.parse(text);
+  } catch (error) {
+    problems.push({ path, message: `must be JSON-serialisable (${(error as Error).message})` });
+    return null;
+  }
+}
+
+function toJsonColumn(value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull {
+  return value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue);
+}
+
+function entryHash(e: NormalisedInput & { organizationId: string; seq: bigint; at: Date; prevHash: string }): string {
+  return sha256Hex(
+    canonicalJson({
+      organizationId: e.organizationId,
+      seq: e.seq.toString(),
+      at: e.at.toISOString(),
+      actor: e.actor,
+      action: e.action,
+      entityType: e.entityType,
+      entityId: e.entityId,
+      before: e.before,
+      after: e.after,
+      requestId: e.requestId,
+      prevHash: e.prevHash,
+    }),
+  );
+}
+
+function rowHash(organizationId: string, row: AuditChainRow): string {
+  return entryHash({
+    organizationId,
+    seq: row.seq,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    entityType: row.entityType,
+    entityId: row.entityId,
+    before: row.before ?? null,
+    after: row.after ?? null,
+    requestId: row.requestId,
+    prevHash: row.prevHash,
+  });
+}
+
+function toEntry(row: AuditLogRow): AuditEntry {
+  return {
+    id: row.id,
+    seq: Number(row.seq),
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    entityType: row.entityType,
+    entityId: row.entityId,
+    before: row.before ?? null,
+    after: row.after ?? null,
+    requestId: row.requestId,
+  };
+}

@@ -1,0 +1,143 @@
+import { Prisma } from '../../generated/prisma/client';
+import type { Db } from '../prisma.service';
+import { vectorParam } from '../vector';
+import { reciprocalRankFusion } from './fusion';
+import type { SearchStrategy, ValidSearch } from './search-options';
+
+/**
+ * The search engine shared by the repositories that own an embedding + search_vector table (memories,
+ * document_chunks). The repository describes its table and filters as SQL fragments (all values parameterised);
+ * this module builds the vector, full-text and hybrid queries over them.
+ */
+export interface SearchTarget {
+  /** FROM clause: the searched table under an alias, plus any joins */
+  from: Prisma.Sql;
+  /** Conditions every result satisfies: organization, filters, visibility (e.g. not expired) */
+  where: Prisma.Sql;
+  /** The result row's columns, aliased camelCase; must include one named "id" */
+  columns: Prisma.Sql;
+  /** The searched table's vector(…) column with vector_cosine_ops HNSW index, e.g. `m.embedding` */
+  embedding: Prisma.Sql;
+  /** The searched table's tsvector column (GIN index), e.g. `m.search_vector` */
+  searchVector: Prisma.Sql;
+}
+
+/**
+ * `similarity`: cosine similarity (1 − cosine distance) to the query embedding, null when there is none
+ * (text search without an embedding, a chunk without an embedding).
+ * `score`: what the rows are ordered by — vector: the similarity; text: ts_rank_cd; hybrid: the RRF score
+ * Σ 1/(60 + rank) over the vector and text result lists (see fusion.ts).
+ */
+export type Scored<R> = R & { similarity: number | null; score: number };
+
+/** How many candidates each leg of a hybrid search contributes before fusion. */
+export function hybridCandidates(k: number): number {
+  return Math.min(200, Math.max(50, 2 * k));
+}
+
+export async function rankedSearch<R extends { id: string }>(
+  db: Db,
+  target: SearchTarget,
+  search: ValidSearch,
+  exactSearchThreshold: number,
+): Promise<Array<Scored<R>>> {
+  const { mode, k, embedding, query, minSimilarity, strategy } = search;
+  if (mode === 'vector') {
+    const rows = await vectorSearch<R>(db, target, embedding!, k, strategy, exactSearchThreshold);
+    return atLeast(rows, minSimilarity).map((r) => ({ ...r, score: r.similarity! }));
+  }
+  if (mode === 'text') return textSearch<R>(db, target, query!, embedding, k);
+
+  const n = hybridCandidates(k);
+  // Sequential, not Promise.all: inside a transaction (or on the embedded database) the client has one connection.
+  const vectorRows = atLeast(await vectorSearch<R>(db, target, embedding!, n, strategy, exactSearchThreshold), minSimilarity);
+  const textRows = await textSearch<R>(db, target, query!, embedding, n);
+  return reciprocalRankFusion<WithSimilarity<R>>([vectorRows, textRows], (r) => r.id)
+    .slice(0, k)
+    .map(({ item, score }) => ({ ...item, score }));
+}
+
+type WithSimilarity<R> = R & { similarity: number | null };
+
+/**
+ * The `limit` rows nearest to `embedding` among the target's rows, best first.
+ *
+ * Exact vs ANN: a filtered HNSW scan is approximate and, when few rows pass the filter, may stop before it has
+ * found them (hnsw.max_scan_tuples), so a selective filter could miss true neighbours. We therefore count the
+ * matching rows first with a bounded query (it stops at threshold + 1, so it costs at most that many index
+ * entries) and, when there are at most `exactSearchThreshold` of them, compute the distance for every one of
+ * them: exact, and cheap at that size. Above the threshold the HNSW index answers (iterative_scan=strict_order
+ * keeps scanning until `limit` rows pass the filter); should it still come back short, the exact scan runs.
+ */
+export async function vectorSearch<R>(
+  db: Db,
+  target: SearchTarget,
+  embedding: number[],
+  limit: number,
+  strategy: SearchStrategy,
+  exactSearchThreshold: number,
+): Promise<Array<WithSimilarity<R>>> {
+  const exact =
+    strategy === 'exact' || (strategy === 'auto' && (await countMatching(db, target, exactSearchThreshold)) <= exactSearchThreshold);
+  const rows = await db.$queryRaw<Array<WithSimilarity<R>>>(vectorSearchSql(target, embedding, limit, exact));
+  if (!exact && strategy === 'auto' && rows.length < limit) {
+    return db.$queryRaw<Array<WithSimilarity<R>>>(vectorSearchSql(target, embedding, limit, true));
+  }
+  return rows;
+}
+
+/**
+ * The SQL of one vector search. The HNSW index can serve only `ORDER BY <column> <=> <constant> [ASC] LIMIT n`,
+ * so the ANN form is written exactly that way, and the exact form orders by the similarity `1 − distance`
+ * descending — an expression no index provides, so PostgreSQL must compute it for every matching row (found
+ * through the btree indexes of the filter) and keep the top n. That holds under any planner cost settings,
+ * unlike `SET LOCAL enable_indexscan = off`, which would also need a transaction and disable the btree indexes.
+ */
+export function vectorSearchSql(target: SearchTarget, embedding: number[], limit: number, exact: boolean): Prisma.Sql {
+  const q = vectorParam(embedding);
+  const { columns, from, where, embedding: column } = target;
+  const order = exact ? Prisma.sql`similarity desc, "id"` : Prisma.sql`${column} <=> ${q}`;
+  return Prisma.sql`
+    select ${columns}, 1 - (${column} <=> ${q}) as similarity
+    from ${from}
+    where ${where} and ${column} is not null
+    order by ${order}
+    limit ${limit}`;
+}
+
+/** How many rows match, counting no further than threshold + 1. */
+export async function countMatching(db: Db, target: SearchTarget, threshold: number): Promise<number> {
+  const [{ n }] = await db.$queryRaw<Array<{ n: number }>>`
+    select count(*)::int as n
+    from (select 1 from ${target.from} where ${target.where} and ${target.embedding} is not null limit ${threshold + 1}) t`;
+  return n;
+}
+
+/**
+ * Full-text search: websearch_to_tsquery('english', query) (quotes, OR, -negation; never a syntax error) against
+ * the generated search_vector, ranked by ts_rank_cd (cover density). With an embedding, each row also gets its
+ * cosine similarity (for hybrid results); without, similarity is null.
+ */
+export async function textSearch<R>(
+  db: Db,
+  target: SearchTarget,
+  query: string,
+  embedding: number[] | null,
+  limit: number,
+): Promise<Array<Scored<R>>> {
+  const { columns, from, where, searchVector } = target;
+  const similarity = embedding
+    ? Prisma.sql`1 - (${target.embedding} <=> ${vectorParam(embedding)})`
+    : Prisma.sql`null::float8`;
+  return db.$queryRaw<Array<Scored<R>>>`
+    select ${columns}, ${similarity} as similarity, ts_rank_cd(${searchVector}, tsq)::float8 as score
+    from ${from} cross join websearch_to_tsquery('english', ${query}) tsq
+    where ${where} and ${searchVector} @@ tsq
+    order by score desc, "id"
+    limit ${limit}`;
+}
+
+function atLeast<R extends { similarity: number | null }>(rows: R[], minSimilarity: number | null): R[] {
+  // Applied to the top rows after the search picked them, so a floor never cuts the scan short.
+  return minSimilarity === null ? rows : rows.filter((r) => r.similarity !== null && r.similarity >= minSimilarity);
+}

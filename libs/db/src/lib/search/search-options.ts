@@ -1,0 +1,95 @@
+import { InvalidInputError } from '../errors';
+import { isUuid } from '../pagination';
+import { assertEmbedding } from '../vector';
+
+export type SearchMode = 'vector' | 'text' | 'hybrid';
+
+/**
+ * How the vector leg finds its rows. `exact` scans every matching row (true top k, cost grows with the
+ * matches); `ann` walks the HNSW index (iterative scan, approximate); `auto` picks exact when at most
+ * `exactSearchThreshold` rows match the organization and filters, else ANN.
+ */
+export type SearchStrategy = 'auto' | 'exact' | 'ann';
+
+export const DEFAULT_K = 10;
+export const MAX_K = 100;
+/** Up to this many matching rows a vector search scans them all; beyond it, it uses the HNSW index. */
+export const DEFAULT_EXACT_SEARCH_THRESHOLD = 10_000;
+
+export interface SearchOptions<F> {
+  embedding?: number[];
+  query?: string;
+  /** default: hybrid when both embedding and query are given, else the one that is */
+  mode?: SearchMode;
+  /** 1..100, default 10 */
+  k?: number;
+  /** cosine similarity floor, applied to the top k (vector mode) or to the vector leg (hybrid); ignored for text */
+  minSimilarity?: number;
+  filter?: F;
+  /** default auto; exact/ann are for benchmarks and diagnostics */
+  strategy?: SearchStrategy;
+}
+
+export interface ValidSearch {
+  mode: SearchMode;
+  k: number;
+  embedding: number[] | null;
+  query: string | null;
+  minSimilarity: number | null;
+  strategy: SearchStrategy;
+}
+
+const invalid = (path: string, message: string) => new InvalidInputError(`${path} ${message}`, [{ path, message }]);
+
+/** Validates the mode/k/embedding/query combination; throws InvalidInputError naming the field. */
+export function validateSearch(options: SearchOptions<unknown>): ValidSearch {
+  const hasEmbedding = options.embedding !== undefined && options.embedding !== null;
+  const hasQuery = typeof options.query === 'string' && options.query.trim().length > 0;
+  const mode = options.mode ?? (hasEmbedding && hasQuery ? 'hybrid' : hasQuery ? 'text' : 'vector');
+  if (mode !== 'vector' && mode !== 'text' && mode !== 'hybrid') throw invalid('mode', 'must be vector, text or hybrid');
+  if (mode !== 'text') {
+    if (!hasEmbedding) throw invalid('embedding', `is required for ${mode} search`);
+    assertEmbedding(options.embedding, 'embedding');
+  } else if (hasEmbedding) {
+    assertEmbedding(options.embedding, 'embedding');
+  }
+  if (mode !== 'vector' && !hasQuery) throw invalid('query', `is required for ${mode} search`);
+  if (options.query !== undefined && typeof options.query !== 'string') throw invalid('query', 'must be a string');
+  const k = options.k ?? DEFAULT_K;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw invalid('k', `must be an integer from 1 to ${MAX_K}`);
+  const min = options.minSimilarity;
+  if (min !== undefined && min !== null && (typeof min !== 'number' || !Number.isFinite(min) || min < -1 || min > 1)) {
+    throw invalid('minSimilarity', 'must be a number from -1 to 1');
+  }
+  const strategy = options.strategy ?? 'auto';
+  if (strategy !== 'auto' && strategy !== 'exact' && strategy !== 'ann') {
+    throw invalid('strategy', 'must be auto, exact or ann');
+  }
+  return {
+    mode,
+    k,
+    embedding: hasEmbedding ? (options.embedding as number[]) : null,
+    query: hasQuery ? (options.query as string) : null,
+    minSimilarity: min ?? null,
+    strategy,
+  };
+}
+
+/** An optional id filter: must look like a uuid (else InvalidInputError); another organization's id just matches nothing. */
+export function filterId(value: string | null | undefined, path: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isUuid(value)) throw invalid(path, 'must be a uuid');
+  return value;
+}
+
+/** A JSONB containment filter must be a plain object. */
+export function filterMetadata(value: unknown, path: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(path, 'must be an object');
+  return JSON.stringify(value);
+}
+
+export function assertExactSearchThreshold(value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError('exactSearchThreshold must be a non-negative integer');
+  return value;
+}
