@@ -79,9 +79,9 @@ export async function vectorSearch<R>(
 ): Promise<Array<WithSimilarity<R>>> {
   const exact =
     strategy === 'exact' || (strategy === 'auto' && (await countMatching(db, target, exactSearchThreshold)) <= exactSearchThreshold);
-  const rows = await db.$queryRaw<Array<WithSimilarity<R>>>(vectorSearchSql(target, embedding, limit, exact));
+  const rows = withSimilarity<R>(await db.$queryRaw(vectorSearchSql(target, embedding, limit, exact)));
   if (!exact && strategy === 'auto' && rows.length < limit) {
-    return db.$queryRaw<Array<WithSimilarity<R>>>(vectorSearchSql(target, embedding, limit, true));
+    return withSimilarity<R>(await db.$queryRaw(vectorSearchSql(target, embedding, limit, true)));
   }
   return rows;
 }
@@ -96,13 +96,27 @@ export async function vectorSearch<R>(
 export function vectorSearchSql(target: SearchTarget, embedding: number[], limit: number, exact: boolean): Prisma.Sql {
   const q = vectorParam(embedding);
   const { columns, from, where, embedding: column } = target;
-  const order = exact ? Prisma.sql`similarity desc, "id"` : Prisma.sql`${column} <=> ${q}`;
+  // The query vector is sent once: in the ANN form ORDER BY names the select-list alias, which the planner
+  // matches to the same expression (so the index still serves it); similarity is then 1 − distance.
+  const select = exact
+    ? Prisma.sql`1 - (${column} <=> ${q}) as similarity`
+    : Prisma.sql`(${column} <=> ${q}) as distance`;
+  const order = exact ? Prisma.sql`similarity desc, "id"` : Prisma.sql`distance`;
   return Prisma.sql`
-    select ${columns}, 1 - (${column} <=> ${q}) as similarity
+    select ${columns}, ${select}
     from ${from}
     where ${where} and ${column} is not null
     order by ${order}
     limit ${limit}`;
+}
+
+/** Rows of either form of vectorSearchSql, with `similarity` (the ANN form returns the distance). */
+function withSimilarity<R>(rows: Array<R & { similarity?: number; distance?: number }>): Array<WithSimilarity<R>> {
+  return rows.map((row) => {
+    if (row.distance === undefined) return row as WithSimilarity<R>;
+    const { distance, ...rest } = row;
+    return { ...(rest as R), similarity: 1 - distance };
+  });
 }
 
 /** How many rows match, counting no further than threshold + 1. */
