@@ -8,8 +8,11 @@ cd "$(dirname "$0")/../.."
 stamp=node_modules/.agenthub-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  echo "[setup] installing npm dependencies from package-lock.json"
+  # Not `npm ci`: the registry these machines reach serves only this platform's builds of packages with native
+  # parts (@swc/core-*, @nx/nx-*), so the lock file cannot list the other platforms' optional packages, and
+  # `npm ci` refuses a lock that lacks them. `npm install` installs the locked versions all the same.
+  npm install --no-audit --no-fund
   echo "$want" > "$stamp"
 else
   echo "[setup] npm dependencies up to date"

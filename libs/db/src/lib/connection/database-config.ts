@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { EMBEDDED_LIMITATIONS, startEmbeddedDatabase } from './embedded-database';
+import { EMBEDDED_LIMITATIONS, startEmbeddedDatabase, type EmbeddedOptions } from './embedded-database';
 
 export type DatabaseMode = 'postgres' | 'embedded';
 
@@ -26,7 +26,10 @@ export function dataDirFrom(env: DatabaseEnv): string {
  * Where the data lives: PostgreSQL at DATABASE_URL when it is set, else the embedded database under
  * AGENTHUB_DATA_DIR. This is the only place the data layer reads those variables.
  */
-export async function resolveDatabase(env: DatabaseEnv = process.env): Promise<DatabaseTarget> {
+export async function resolveDatabase(
+  env: DatabaseEnv = process.env,
+  embeddedOptions: EmbeddedOptions = {},
+): Promise<DatabaseTarget> {
   const url = env.DATABASE_URL?.trim();
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) {
@@ -34,7 +37,7 @@ export async function resolveDatabase(env: DatabaseEnv = process.env): Promise<D
     }
     return { mode: 'postgres', url, close: async () => undefined };
   }
-  const embedded = await startEmbeddedDatabase(path.join(dataDirFrom(env), 'db'));
+  const embedded = await startEmbeddedDatabase(path.join(dataDirFrom(env), 'db'), embeddedOptions);
   return { mode: 'embedded', url: embedded.url, dataDir: embedded.dataDir, close: embedded.close };
 }
 

@@ -41,19 +41,27 @@ export function embeddedUrl(port: number): string {
   return `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
 }
 
+export interface EmbeddedOptions {
+  /**
+   * false: the server does not by itself keep the process alive (for the Prisma CLI, which ends when its work is
+   * done and does not call close()). Default true.
+   */
+  keepProcessAlive?: boolean;
+}
+
 /** Starts the embedded database for `dataDir`, or connects to the one already serving it. */
-export function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
+export function startEmbeddedDatabase(dataDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   const dir = path.resolve(dataDir);
   let db = started.get(dir);
   if (!db) {
-    db = openOrReuse(dir);
+    db = openOrReuse(dir, options.keepProcessAlive ?? true);
     started.set(dir, db);
     db.catch(() => started.delete(dir));
   }
   return db;
 }
 
-async function openOrReuse(dir: string): Promise<EmbeddedDatabase> {
+async function openOrReuse(dir: string, keepProcessAlive: boolean): Promise<EmbeddedDatabase> {
   fs.mkdirSync(dir, { recursive: true });
   const infoFile = path.join(dir, 'embedded.json');
   const running = await runningServer(infoFile);
@@ -71,6 +79,12 @@ async function openOrReuse(dir: string): Promise<EmbeddedDatabase> {
     const pglite = await PGlite.create(path.join(dir, 'pgdata'), { extensions: { vector } });
     const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: 16 });
     await server.start();
+    if (!keepProcessAlive) {
+      // PGLiteSocketServer keeps its net.Server private; unref it and every accepted socket.
+      const listener = (server as unknown as { server: net.Server | null }).server;
+      listener?.unref();
+      listener?.on('connection', (socket) => socket.unref());
+    }
     const port = Number(server.getServerConn().split(':').pop());
     fs.writeFileSync(infoFile, JSON.stringify({ pid: process.pid, port } satisfies ServerInfo));
     let closed: Promise<void> | undefined;
