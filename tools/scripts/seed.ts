@@ -1,7 +1,10 @@
 // `nx run db:seed`: loads a demo organization (agent, end user, conversation with messages). Idempotent: a
 // second run finds the organization by its seed marker and changes nothing.
+import fs from 'node:fs';
+import path from 'node:path';
 import {
   AgentRepository,
+  dataDirFrom,
   ApiKeyRepository,
   ConversationRepository,
   describeDatabase,
@@ -64,8 +67,12 @@ async function main(): Promise<void> {
     });
     console.log(`agenthub seed: created demo organization ${summary.organization.id}`);
     console.log(`  agent ${summary.agent.id} (Support Bot), conversation ${summary.conversation.id} with 4 messages`);
-    // Shown once, like any new key: only its hash is stored.
-    console.log(`  owner API key (shown once, store it now): ${summary.key}`);
+    // Only the key's hash is in the database; the key itself goes to a file only its owner can read, not to
+    // the terminal (terminal output ends up in CI logs).
+    const keyFile = path.join(dataDirFrom(process.env), 'demo-owner-api-key');
+    fs.mkdirSync(path.dirname(keyFile), { recursive: true });
+    fs.writeFileSync(keyFile, `${summary.key}\n`, { mode: 0o600 });
+    console.log(`  owner API key written to ${keyFile} (mode 600)`);
   } finally {
     await prisma.$disconnect();
     await target.close();

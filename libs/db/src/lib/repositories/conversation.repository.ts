@@ -3,7 +3,7 @@ import type { Prisma } from '../../generated/prisma/client';
 import type { ConversationStatus } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
-import { cursorDate, decodeCursor, encodeCursor, pageSize, type Page } from '../pagination';
+import { cursorDate, decodeCursor, pageSize, toPage, type Page } from '../pagination';
 import { AgentRepository } from './agent.repository';
 
 export const CONVERSATION_SELECT = {
@@ -105,12 +105,7 @@ export class ConversationRepository {
       take: limit + 1,
       select: CONVERSATION_SELECT,
     });
-    const data = rows.slice(0, limit);
-    const last = data[data.length - 1];
-    return {
-      data,
-      nextCursor: rows.length > limit && last ? encodeCursor(last.lastActivityAt.toISOString(), last.id) : null,
-    };
+    return toPage(rows, limit, (c) => c.lastActivityAt.toISOString());
   }
 
   async update(

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { InvalidInputError, NotFoundError } from '../errors';
-import { cursorDate, decodeCursor, encodeCursor, isUuid, pageSize, type Page } from '../pagination';
+import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { PrismaService, type Db } from '../prisma.service';
 import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
@@ -177,22 +177,19 @@ export class DocumentRepository {
     db: Db = this.prisma,
   ): Promise<Page<DocumentSummary>> {
     const limit = pageSize(options.limit);
-    const after = decodeCursor(options.cursor);
-    const at = after && cursorDate(after.sortValue);
     const agentId = filterId(options.agentId, 'agentId');
     const rows = await db.document.findMany({
       where: {
         organizationId,
         ...(agentId && { agentId }),
-        ...(after && at && { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: after.id } }] }),
+        ...createdAtBefore(options.cursor),
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: limit + 1,
       select: { ...DOCUMENT_SELECT, _count: { select: { chunks: true } } },
     });
-    const data = rows.slice(0, limit).map(({ _count, ...document }) => ({ ...document, chunkCount: _count.chunks }));
-    const last = data[data.length - 1];
-    return { data, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt.toISOString(), last.id) : null };
+    const withCounts = rows.map(({ _count, ...document }) => ({ ...document, chunkCount: _count.chunks }));
+    return toPage(withCounts, limit, (d) => d.createdAt.toISOString());
   }
 
   /**
@@ -223,7 +220,7 @@ export class DocumentRepository {
       embedding: Prisma.sql`c.embedding`,
       searchVector: Prisma.sql`c.search_vector`,
     };
-    return rankedSearch<DocumentChunkRow & { documentTitle: string }>(db, target, search, this.exactSearchThreshold);
+    return rankedSearch<DocumentChunkRow & { documentTitle: string }>((sql) => this.prisma.queryRows(db, sql), target, search, this.exactSearchThreshold);
   }
 }
 

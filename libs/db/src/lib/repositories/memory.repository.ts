@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { InvalidInputError, NotFoundError, isForeignKeyViolation } from '../errors';
-import { cursorDate, decodeCursor, encodeCursor, isUuid, pageSize, type Page } from '../pagination';
+import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { PrismaService, type Db } from '../prisma.service';
 import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
@@ -182,9 +182,7 @@ export class MemoryRepository {
       where ${Prisma.join(conditions, ' and ')}
       order by m.created_at desc, m.id desc
       limit ${limit + 1}`;
-    const data = rows.slice(0, limit);
-    const last = data[data.length - 1];
-    return { data, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt.toISOString(), last.id) : null };
+    return toPage(rows, limit, (r) => r.createdAt.toISOString());
   }
 
   /**
@@ -206,7 +204,7 @@ export class MemoryRepository {
       embedding: Prisma.sql`m.embedding`,
       searchVector: Prisma.sql`m.search_vector`,
     };
-    return rankedSearch<MemoryRow>(db, target, search, this.exactSearchThreshold);
+    return rankedSearch<MemoryRow>((sql) => this.prisma.queryRows(db, sql), target, search, this.exactSearchThreshold);
   }
 
   /**

@@ -75,6 +75,7 @@ export class MessageRepository {
    * and costs one round trip, which keeps appends close to a raw INSERT. The NOT EXISTS dedup reads the
    * snapshot from before the lock wait, so a concurrent append of the same clientId can still collide on the
    * unique (conversation_id, client_id) index: that rolls the statement back and it is simply run again.
+   * Outside a transaction the statement goes straight to the pool (PrismaService.queryRows).
    */
   async append(
     organizationId: string,
@@ -93,7 +94,7 @@ export class MessageRepository {
     });
     for (let attempt = 0; ; attempt++) {
       try {
-        const inserted = await db.$queryRaw<MessageRow[]>`
+        const inserted = await this.prisma.queryRows<MessageRow>(db, Prisma.sql`
           WITH input AS (
             SELECT * FROM jsonb_to_recordset(${JSON.stringify(unique)}::jsonb) AS i(
               idx int, role message_role, content text, message_type message_type, tool_name text, tool_args jsonb,
@@ -121,7 +122,7 @@ export class MessageRepository {
               FROM fresh f CROSS JOIN conv
             RETURNING *
           )
-          SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`;
+          SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`);
         if (inserted.length === unique.length) return this.inRequestOrder(rows, inserted, []);
         // Some clientIds already existed, or the conversation is not there: look both up.
         const clientIds = unique.map((r) => r.client_id).filter((c): c is string => !!c);

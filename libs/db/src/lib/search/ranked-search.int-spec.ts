@@ -46,7 +46,7 @@ describe(vectorSearchSql.name, () => {
   });
 
   it('counts matching rows no further than the threshold + 1', async () => {
-    expect(await countMatching(prisma, target, 1000)).toBe(30);
-    expect(await countMatching(prisma, target, 5)).toBe(6);
+    expect(await countMatching((sql) => prisma.queryRows(prisma, sql), target, 1000)).toBe(30);
+    expect(await countMatching((sql) => prisma.queryRows(prisma, sql), target, 5)).toBe(6);
   });
 });

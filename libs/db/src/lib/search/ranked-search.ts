@@ -1,8 +1,10 @@
 import { Prisma } from '../../generated/prisma/client';
-import type { Db } from '../prisma.service';
 import { vectorParam } from '../vector';
 import { reciprocalRankFusion } from './fusion';
 import type { SearchStrategy, ValidSearch } from './search-options';
+
+/** Runs one query and returns its rows: `PrismaService.queryRows` bound to the caller's client or transaction. */
+export type RowQuery = <T>(sql: Prisma.Sql) => Promise<T[]>;
 
 /**
  * The search engine shared by the repositories that own an embedding + search_vector table (memories,
@@ -36,22 +38,22 @@ export function hybridCandidates(k: number): number {
 }
 
 export async function rankedSearch<R extends { id: string }>(
-  db: Db,
+  run: RowQuery,
   target: SearchTarget,
   search: ValidSearch,
   exactSearchThreshold: number,
 ): Promise<Array<Scored<R>>> {
   const { mode, k, embedding, query, minSimilarity, strategy } = search;
   if (mode === 'vector') {
-    const rows = await vectorSearch<R>(db, target, embedding!, k, strategy, exactSearchThreshold);
+    const rows = await vectorSearch<R>(run, target, embedding!, k, strategy, exactSearchThreshold);
     return atLeast(rows, minSimilarity).map((r) => ({ ...r, score: r.similarity! }));
   }
-  if (mode === 'text') return textSearch<R>(db, target, query!, embedding, k);
+  if (mode === 'text') return textSearch<R>(run, target, query!, embedding, k);
 
   const n = hybridCandidates(k);
   // Sequential, not Promise.all: inside a transaction (or on the embedded database) the client has one connection.
-  const vectorRows = atLeast(await vectorSearch<R>(db, target, embedding!, n, strategy, exactSearchThreshold), minSimilarity);
-  const textRows = await textSearch<R>(db, target, query!, embedding, n);
+  const vectorRows = atLeast(await vectorSearch<R>(run, target, embedding!, n, strategy, exactSearchThreshold), minSimilarity);
+  const textRows = await textSearch<R>(run, target, query!, embedding, n);
   return reciprocalRankFusion<WithSimilarity<R>>([vectorRows, textRows], (r) => r.id)
     .slice(0, k)
     .map(({ item, score }) => ({ ...item, score }));
@@ -70,7 +72,7 @@ type WithSimilarity<R> = R & { similarity: number | null };
  * keeps scanning until `limit` rows pass the filter); should it still come back short, the exact scan runs.
  */
 export async function vectorSearch<R>(
-  db: Db,
+  run: RowQuery,
   target: SearchTarget,
   embedding: number[],
   limit: number,
@@ -78,10 +80,10 @@ export async function vectorSearch<R>(
   exactSearchThreshold: number,
 ): Promise<Array<WithSimilarity<R>>> {
   const exact =
-    strategy === 'exact' || (strategy === 'auto' && (await countMatching(db, target, exactSearchThreshold)) <= exactSearchThreshold);
-  const rows = withSimilarity<R>(await db.$queryRaw(vectorSearchSql(target, embedding, limit, exact)));
+    strategy === 'exact' || (strategy === 'auto' && (await countMatching(run, target, exactSearchThreshold)) <= exactSearchThreshold);
+  const rows = withSimilarity<R>(await run(vectorSearchSql(target, embedding, limit, exact)));
   if (!exact && strategy === 'auto' && rows.length < limit) {
-    return withSimilarity<R>(await db.$queryRaw(vectorSearchSql(target, embedding, limit, true)));
+    return withSimilarity<R>(await run(vectorSearchSql(target, embedding, limit, true)));
   }
   return rows;
 }
@@ -120,10 +122,10 @@ function withSimilarity<R>(rows: Array<R & { similarity?: number; distance?: num
 }
 
 /** How many rows match, counting no further than threshold + 1. */
-export async function countMatching(db: Db, target: SearchTarget, threshold: number): Promise<number> {
-  const [{ n }] = await db.$queryRaw<Array<{ n: number }>>`
+export async function countMatching(run: RowQuery, target: SearchTarget, threshold: number): Promise<number> {
+  const [{ n }] = await run<{ n: number }>(Prisma.sql`
     select count(*)::int as n
-    from (select 1 from ${target.from} where ${target.where} and ${target.embedding} is not null limit ${threshold + 1}) t`;
+    from (select 1 from ${target.from} where ${target.where} and ${target.embedding} is not null limit ${threshold + 1}) t`);
   return n;
 }
 
@@ -133,7 +135,7 @@ export async function countMatching(db: Db, target: SearchTarget, threshold: num
  * cosine similarity (for hybrid results); without, similarity is null.
  */
 export async function textSearch<R>(
-  db: Db,
+  run: RowQuery,
   target: SearchTarget,
   query: string,
   embedding: number[] | null,
@@ -143,12 +145,12 @@ export async function textSearch<R>(
   const similarity = embedding
     ? Prisma.sql`1 - (${target.embedding} <=> ${vectorParam(embedding)})`
     : Prisma.sql`null::float8`;
-  return db.$queryRaw<Array<Scored<R>>>`
+  return run<Scored<R>>(Prisma.sql`
     select ${columns}, ${similarity} as similarity, ts_rank_cd(${searchVector}, tsq)::float8 as score
     from ${from} cross join websearch_to_tsquery('english', ${query}) tsq
     where ${where} and ${searchVector} @@ tsq
     order by score desc, "id"
-    limit ${limit}`;
+    limit ${limit}`);
 }
 
 function atLeast<R extends { similarity: number | null }>(rows: R[], minSimilarity: number | null): R[] {
