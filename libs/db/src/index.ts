@@ -1,6 +1,7 @@
 // @agenthub/db — the data layer both apps share. Import from here only; the generated Prisma client stays inside.
 export * from './lib/connection/database-config';
 export { EMBEDDED_LIMITATIONS } from './lib/connection/embedded-database';
+export { pgPoolConfig, DEFAULT_VECTOR_SETTINGS } from './lib/connection/pg-adapter';
 export * from './lib/db.module';
 export * from './lib/errors';
 export * from './lib/money';
@@ -12,4 +13,6 @@ export * from './lib/migrations';
 export * from './lib/pagination';
 export { DATABASE_TARGET, PrismaService, type Db, type TransactionOptions } from './lib/prisma.service';
 export * from './lib/repositories';
+// The Prisma namespace (Prisma.sql, Prisma.Decimal, JSON input types) for callers; never the client class.
+export { Prisma } from './generated/prisma/client';
 export type { Role, AgentType, ConversationStatus, MessageRole, MessageType, PaymentStatus } from './generated/prisma/enums';

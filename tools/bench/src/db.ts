@@ -1,9 +1,7 @@
 import os from 'node:os';
 import pg from 'pg';
-import { applyMigrations } from '../../../libs/db/src/lib/migrations';
-import { pgPoolConfig } from '../../../libs/db/src/lib/connection/pg-adapter';
-import { PrismaService } from '../../../libs/db/src/lib/prisma.service';
 import { log } from './report';
+import { applyMigrations, pgPoolConfig, PrismaService } from '@agenthub/db';
 
 export const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/agenthub_bench';
 

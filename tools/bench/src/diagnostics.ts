@@ -1,10 +1,9 @@
 import type pg from 'pg';
 import { toSql } from 'pgvector/utils';
-import type { PrismaService } from '../../../libs/db/src/lib/prisma.service';
-import { EMBEDDING_DIMENSIONS } from '../../../libs/db/src/lib/vector';
-import { randomVector, seededRandom } from '../../../libs/db/src/testing/factories/vectors';
 import { compare, type Side } from './harness';
 import { log, type Comparison } from './report';
+import { type PrismaService, EMBEDDING_DIMENSIONS } from '@agenthub/db';
+import { randomVector, seededRandom } from '@agenthub/db/testing';
 
 /**
  * Where the repository's cost goes: the fixed price of one `$queryRaw` round trip through Prisma (client engine

@@ -1,12 +1,9 @@
 import type pg from 'pg';
-import { MessageRepository, type MessageInput } from '../../../libs/db/src/lib/repositories/message.repository';
-import type { PrismaService } from '../../../libs/db/src/lib/prisma.service';
-import type { Prisma } from '../../../libs/db/src/generated/prisma/client';
-import { makeAgent, makeConversation, makeOrganization } from '../../../libs/db/src/testing/factories/entities';
-import { seededRandom } from '../../../libs/db/src/testing/factories/vectors';
 import { compare, type Side } from './harness';
 import { log, fmtNum, type Comparison } from './report';
 import { recordingDb } from './vectors';
+import { MessageRepository, type MessageInput, type PrismaService, type Prisma } from '@agenthub/db';
+import { makeAgent, makeConversation, makeOrganization, seededRandom } from '@agenthub/db/testing';
 
 export interface MessageBenchOptions {
   batchSizes: number[];

@@ -1,10 +1,10 @@
 /** The benchmark itself; main.ts starts it under tools/bench/tsconfig.json (decorator support). */
 import 'reflect-metadata';
-import { workspaceRoot } from '../../../libs/db/src/lib/migrations';
 import { DEFAULT_URL, machineFacts, prepareDatabase, prismaService, rawPool, truncateAll } from './db';
 import { runDiagnostics } from './diagnostics';
 import { runMessageBench } from './messages';
 import { comparisonTable, log, recallTable, writeJson, type Comparison, type RecallRow } from './report';
+import { workspaceRoot } from '@agenthub/db';
 
 interface Args {
   only: 'messages' | 'vectors' | null;

@@ -1,14 +1,9 @@
 import type pg from 'pg';
 import { toSql } from 'pgvector/utils';
-import { Prisma } from '../../../libs/db/src/generated/prisma/client';
-import type { Db, PrismaService } from '../../../libs/db/src/lib/prisma.service';
-import { MemoryRepository, type MemorySearchFilter } from '../../../libs/db/src/lib/repositories/memory.repository';
-import type { SearchStrategy } from '../../../libs/db/src/lib/search/search-options';
-import { EMBEDDING_DIMENSIONS } from '../../../libs/db/src/lib/vector';
-import { makeAgent, makeOrganization } from '../../../libs/db/src/testing/factories/entities';
-import { seededRandom } from '../../../libs/db/src/testing/factories/vectors';
 import { compare, type Side } from './harness';
 import { fmtNum, log, type Comparison, type RecallRow } from './report';
+import { Prisma, type Db, type PrismaService, MemoryRepository, type MemorySearchFilter, type SearchStrategy, EMBEDDING_DIMENSIONS } from '@agenthub/db';
+import { makeAgent, makeOrganization, seededRandom } from '@agenthub/db/testing';
 
 export interface VectorBenchOptions {
   rows: number;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -50,9 +51,14 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * Values come back as `pg` parses them: timestamptz as Date, int4/float8 as number, json parsed, but int8 and
    * numeric as strings — callers select only columns whose types parse the same both ways.
    */
-  async queryRows<T>(db: Db, sql: Prisma.Sql): Promise<T[]> {
+  async queryRows<T>(db: Db, sql: Prisma.Sql, options: { prepare?: boolean } = {}): Promise<T[]> {
     if (db !== this) return db.$queryRaw<T[]>(sql);
-    return (await this.pool.query(sql.text, sql.values as unknown[])).rows as T[];
+    // A named statement is parsed and planned once per connection. For the append CTE, planning costs more
+    // than executing (measured: 1.4–1.9 ms unprepared vs 0.7–0.8 ms prepared); the name is derived from the
+    // text, so every distinct statement gets its own. Not on the embedded database: its connections share one
+    // backend, where one connection's statement name collides with another's.
+    const name = options.prepare && this.target.mode === 'postgres' ? `ah_${createHash('sha1').update(sql.text).digest('hex').slice(0, 24)}` : undefined;
+    return (await this.pool.query({ name, text: sql.text, values: sql.values as unknown[] })).rows as T[];
   }
 
   get mode() {

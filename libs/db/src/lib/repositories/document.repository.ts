@@ -220,7 +220,7 @@ export class DocumentRepository {
       embedding: Prisma.sql`c.embedding`,
       searchVector: Prisma.sql`c.search_vector`,
     };
-    return rankedSearch<DocumentChunkRow & { documentTitle: string }>((sql) => this.prisma.queryRows(db, sql), target, search, this.exactSearchThreshold);
+    return rankedSearch<DocumentChunkRow & { documentTitle: string }>((sql) => this.prisma.queryRows(db, sql, { prepare: true }), target, search, this.exactSearchThreshold);
   }
 }
 

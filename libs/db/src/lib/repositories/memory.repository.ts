@@ -204,7 +204,7 @@ export class MemoryRepository {
       embedding: Prisma.sql`m.embedding`,
       searchVector: Prisma.sql`m.search_vector`,
     };
-    return rankedSearch<MemoryRow>((sql) => this.prisma.queryRows(db, sql), target, search, this.exactSearchThreshold);
+    return rankedSearch<MemoryRow>((sql) => this.prisma.queryRows(db, sql, { prepare: true }), target, search, this.exactSearchThreshold);
   }
 
   /**

@@ -122,7 +122,9 @@ export class MessageRepository {
               FROM fresh f CROSS JOIN conv
             RETURNING *
           )
-          SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`);
+          SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`,
+          { prepare: true },
+        );
         if (inserted.length === unique.length) return this.inRequestOrder(rows, inserted, []);
         // Some clientIds already existed, or the conversation is not there: look both up.
         const clientIds = unique.map((r) => r.client_id).filter((c): c is string => !!c);
