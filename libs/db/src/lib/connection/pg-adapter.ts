@@ -8,6 +8,8 @@ export interface PgAdapterOptions {
   /** Extra server settings sent at connection start-up (`-c name=value`). */
   settings?: Record<string, string | number>;
   applicationName?: string;
+  /** Let the process exit while connections sit idle (CLI use). */
+  allowExitOnIdle?: boolean;
 }
 
 /**
@@ -25,6 +27,7 @@ export function pgPoolConfig(connectionString: string, options: PgAdapterOptions
   return {
     connectionString,
     max: options.max ?? 10,
+    allowExitOnIdle: options.allowExitOnIdle ?? false,
     application_name: options.applicationName ?? 'agenthub',
     options: Object.entries(settings)
       .map(([k, v]) => `-c ${k}=${v}`)

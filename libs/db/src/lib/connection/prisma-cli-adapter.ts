@@ -9,5 +9,5 @@ export async function prismaCliAdapter() {
   // The CLI exits when its command is done; an embedded server it started must not hold the process open.
   const target = await resolveDatabase(process.env, { keepProcessAlive: false });
   process.stderr.write(`agenthub: ${describeDatabase(target)}\n`);
-  return createPgAdapter(target.url, { max: 2, applicationName: 'agenthub-prisma-cli' });
+  return createPgAdapter(target.url, { max: 2, applicationName: 'agenthub-prisma-cli', allowExitOnIdle: true });
 }
