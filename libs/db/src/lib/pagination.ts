@@ -36,8 +36,7 @@ export function decodeCursor(cursor: string | undefined | null): { sortValue: st
       Array.isArray(value) &&
       value.length === 2 &&
       (typeof value[0] === 'string' || typeof value[0] === 'number') &&
-      typeof value[1] === 'string' &&
-      /^[0-9a-f-]{36}$/i.test(value[1])
+      isUuid(value[1])
     ) {
       return { sortValue: value[0], id: value[1] };
     }

@@ -36,7 +36,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     const pool = new pg.Pool(
       pgPoolConfig(target.url, {
         // The embedded database is one backend: more connections only queue inside it.
-        max: target.mode === 'embedded' ? 4 : Number(process.env.DATABASE_POOL_SIZE || 10),
+        max: target.mode === 'embedded' ? 4 : (target.poolSize ?? 10),
       }),
     );
     super({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });

@@ -8,6 +8,8 @@ export interface DatabaseTarget {
   url: string;
   /** embedded only: where the files live */
   dataDir?: string;
+  /** connections per process (DATABASE_POOL_SIZE, PostgreSQL only; default 10) */
+  poolSize?: number;
   /** Stops the embedded server when this process owns it; a no-op for PostgreSQL. */
   close(): Promise<void>;
 }
@@ -15,6 +17,7 @@ export interface DatabaseTarget {
 export interface DatabaseEnv {
   DATABASE_URL?: string;
   AGENTHUB_DATA_DIR?: string;
+  DATABASE_POOL_SIZE?: string;
 }
 
 /** `.agenthub/` under the working directory unless AGENTHUB_DATA_DIR says otherwise. */
@@ -35,7 +38,11 @@ export async function resolveDatabase(
     if (!/^postgres(ql)?:\/\//.test(url)) {
       throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
     }
-    return { mode: 'postgres', url, close: async () => undefined };
+    const poolSize = env.DATABASE_POOL_SIZE ? Number(env.DATABASE_POOL_SIZE) : 10;
+    if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
+      throw new Error('DATABASE_POOL_SIZE must be an integer from 1 to 1000');
+    }
+    return { mode: 'postgres', url, poolSize, close: async () => undefined };
   }
   const embedded = await startEmbeddedDatabase(path.join(dataDirFrom(env), 'db'), embeddedOptions);
   return { mode: 'embedded', url: embedded.url, dataDir: embedded.dataDir, close: embedded.close };
@@ -53,6 +60,9 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) {
+      if (/pass|secret|key|token/i.test(key)) u.searchParams.set(key, '***');
+    }
     return u.toString();
   } catch {
     return '<unparseable DATABASE_URL>';

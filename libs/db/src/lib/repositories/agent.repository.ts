@@ -3,7 +3,8 @@ import type { Prisma } from '../../generated/prisma/client';
 import type { AgentType } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
-import { createdAtAfter, pageSize, toPage, type Page } from '../pagination';
+import { createdAtAfter, isUuid, pageSize, toPage, type Page } from '../pagination';
+import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
 
 export const AGENT_SELECT = {
   id: true,
@@ -43,6 +44,7 @@ export class AgentRepository {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
 
   async create(organizationId: string, input: AgentInput, db?: Db): Promise<AgentRow> {
+    validateAgentInput(input);
     return this.prisma.inTransaction(db, async (tx) => {
       await this.assertSubAgents(organizationId, null, input.subAgentIds ?? [], tx);
       return tx.agent.create({
@@ -65,12 +67,13 @@ export class AgentRepository {
 
   /** Soft-deleted agents are still found by id (isActive: false). */
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<AgentRow | null> {
+    if (!isUuid(id)) return null;
     return db.agent.findFirst({ where: { id, organizationId }, select: AGENT_SELECT });
   }
 
   async findByName(organizationId: string, name: string, db: Db = this.prisma): Promise<AgentRow | null> {
     return db.agent.findFirst({
-      where: { organizationId, name, deletedAt: null },
+      where: { organizationId, name, isActive: true },
       orderBy: { createdAt: 'asc' },
       select: AGENT_SELECT,
     });
@@ -102,6 +105,8 @@ export class AgentRepository {
     options: { expectedVersion?: number } = {},
     db?: Db,
   ): Promise<AgentRow | null> {
+    validateAgentInput(patch);
+    if (!isUuid(id)) return null;
     return this.prisma.inTransaction(db, async (tx) => {
       const current = await tx.agent.findFirst({ where: { id, organizationId }, select: { version: true } });
       if (!current) return null;
@@ -112,9 +117,18 @@ export class AgentRepository {
       // The version in the WHERE makes the read-check-write atomic without holding a lock across it.
       const { count } = await tx.agent.updateMany({
         where: { id, organizationId, version: current.version },
+        // Only the agent's own fields; isActive and deletedAt always move together.
         data: {
-          ...patch,
-          ...(patch.isActive === true && { deletedAt: null }),
+          name: patch.name,
+          description: patch.description,
+          type: patch.type,
+          persona: patch.persona,
+          config: patch.config,
+          tools: patch.tools,
+          subAgentIds: patch.subAgentIds,
+          planner: patch.planner,
+          metadata: patch.metadata,
+          ...(patch.isActive !== undefined && { isActive: patch.isActive, deletedAt: patch.isActive ? null : new Date() }),
           version: { increment: 1 },
         },
       });
@@ -125,6 +139,7 @@ export class AgentRepository {
 
   /** Soft delete: isActive false, kept for history and readable by id. false when not found. */
   async softDelete(organizationId: string, id: string, db: Db = this.prisma): Promise<boolean> {
+    if (!isUuid(id)) return false;
     const { count } = await db.agent.updateMany({
       where: { id, organizationId },
       data: { isActive: false, deletedAt: new Date(), version: { increment: 1 } },
@@ -132,13 +147,20 @@ export class AgentRepository {
     return count === 1;
   }
 
-  /** Counts a use (a new conversation); call inside the transaction that creates it. */
+  /**
+   * Counts a use (a new conversation) of an active agent; call inside the transaction that creates it. The
+   * UPDATE locks the agent row until that transaction ends, so a concurrent soft delete waits for it.
+   * Inactive: ConflictError; unknown or another organization's: NotFoundError.
+   */
   async recordUse(organizationId: string, id: string, db: Db = this.prisma): Promise<void> {
+    if (!isUuid(id)) throw new NotFoundError('agent', id);
     const { count } = await db.agent.updateMany({
-      where: { id, organizationId },
+      where: { id, organizationId, isActive: true },
       data: { usageCount: { increment: 1 }, lastUsedAt: new Date() },
     });
-    if (count === 0) throw new NotFoundError('agent', id);
+    if (count === 1) return;
+    if (await db.agent.count({ where: { id, organizationId } })) throw new ConflictError(`agent ${id} is inactive`);
+    throw new NotFoundError('agent', id);
   }
 
   private async assertSubAgents(organizationId: string, selfId: string | null, ids: string[], db: Db): Promise<void> {
@@ -148,6 +170,9 @@ export class AgentRepository {
         { path: 'subAgentIds', message: 'contains the agent itself' },
       ]);
     }
+    if (!ids.every(isUuid)) {
+      throw new InvalidInputError('unknown sub-agent id', [{ path: 'subAgentIds', message: 'every id must be a UUID' }]);
+    }
     const found = await db.agent.count({ where: { organizationId, id: { in: [...new Set(ids)] } } });
     if (found !== new Set(ids).size) {
       throw new InvalidInputError('unknown sub-agent id', [
@@ -155,4 +180,14 @@ export class AgentRepository {
       ]);
     }
   }
+}
+
+function validateAgentInput(input: Partial<AgentInput>): void {
+  const problems: Problem[] = [];
+  checkText(input.name, 'name', problems, 1000);
+  checkText(input.description, 'description', problems);
+  checkText(input.planner, 'planner', problems, 1000);
+  (input.tools ?? []).forEach((tool, i) => checkText(tool, `tools.${i}`, problems, 1000));
+  for (const field of ['persona', 'config', 'metadata'] as const) checkJson(input[field], field, problems);
+  throwIfProblems(problems, 'invalid agent');
 }

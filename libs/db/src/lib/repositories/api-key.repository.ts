@@ -4,7 +4,8 @@ import type { Prisma } from '../../generated/prisma/client';
 import type { Role } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
 import { NotFoundError } from '../errors';
-import { createdAtAfter, pageSize, toPage, type Page } from '../pagination';
+import { checkText, throwIfProblems, type Problem } from '../validation';
+import { createdAtAfter, isUuid, pageSize, toPage, type Page } from '../pagination';
 
 export const API_KEY_SELECT = {
   id: true,
@@ -45,6 +46,12 @@ export class ApiKeyRepository {
     input: { name: string; role: Role; userId?: string | null },
     db: Db = this.prisma,
   ): Promise<{ apiKey: ApiKeyRow; key: string }> {
+    const problems: Problem[] = [];
+    checkText(input.name, 'name', problems, 1000);
+    throwIfProblems(problems, 'invalid api key');
+    if (input.userId && !(isUuid(input.userId) && (await db.user.count({ where: { id: input.userId, organizationId } })))) {
+      throw new NotFoundError('user', input.userId);
+    }
     const { key, prefix, keyHash } = generateApiKey();
     const apiKey = await db.apiKey.create({
       data: { organizationId, name: input.name, role: input.role, userId: input.userId ?? null, prefix, keyHash },
@@ -61,6 +68,7 @@ export class ApiKeyRepository {
   }
 
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<ApiKeyRow | null> {
+    if (!isUuid(id)) return null;
     return db.apiKey.findFirst({ where: { id, organizationId }, select: API_KEY_SELECT });
   }
 
@@ -83,6 +91,7 @@ export class ApiKeyRepository {
   }
 
   async revoke(organizationId: string, id: string, db: Db = this.prisma): Promise<ApiKeyRow> {
+    if (!isUuid(id)) throw new NotFoundError('api key', id);
     const { count } = await db.apiKey.updateMany({
       where: { id, organizationId, revokedAt: null },
       data: { revokedAt: new Date() },

@@ -36,6 +36,19 @@ describe(AgentRepository.name, () => {
     expect((await sut.listPage(organization.id, { includeInactive: true })).data.map((a) => a.id)).toEqual([agent.id, other.id]);
   });
 
+  it('keeps isActive and the deletion time together, and ignores fields a patch has no business setting', async () => {
+    const { organization, agent } = await makeTenant(prisma);
+    const off = await sut.update(organization.id, agent.id, { isActive: false });
+    expect(off?.isActive).toBe(false);
+    expect((await prisma.agent.findUniqueOrThrow({ where: { id: agent.id } })).deletedAt).toBeInstanceOf(Date);
+    expect(await sut.findByName(organization.id, agent.name)).toBeNull();
+    await sut.update(organization.id, agent.id, { isActive: true, usageCount: 999, organizationId: 'x' } as never);
+    const row = await prisma.agent.findUniqueOrThrow({ where: { id: agent.id } });
+    expect(row).toMatchObject({ isActive: true, deletedAt: null, usageCount: 0, organizationId: organization.id });
+    expect(await sut.findById(organization.id, 'not-a-uuid')).toBeNull();
+    expect(await sut.softDelete(organization.id, 'not-a-uuid')).toBe(false);
+  });
+
   it("refuses sub-agents of another organization and the agent itself", async () => {
     const mine = await makeTenant(prisma);
     const theirs = await makeTenant(prisma);
@@ -98,6 +111,19 @@ describe(ConversationRepository.name, () => {
       cursor = page.nextCursor;
     }
     expect(rest).toEqual([made[3].id, made[2].id, made[1].id]);
+  });
+
+  it('treats ids that are not UUIDs like unknown ones and never lets a patch touch the counters', async () => {
+    const { organization, agent, conversation } = await makeTenant(prisma);
+    await expect(sut.create(organization.id, { agentId: 'nope' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(sut.create(organization.id, { agentId: agent.id, userId: 'nope' })).rejects.toBeInstanceOf(NotFoundError);
+    expect(await sut.findById(organization.id, 'nope')).toBeNull();
+    expect((await sut.listPage(organization.id, { agentId: 'nope' })).data).toEqual([]);
+    expect(await sut.update(organization.id, 'nope', { title: 'x' })).toBeNull();
+    expect(await sut.markDeleted(organization.id, 'nope')).toBe(false);
+    await expect(sut.create(organization.id, { agentId: agent.id, title: 'nul \u0000' })).rejects.toThrow('invalid conversation');
+    const patched = await sut.update(organization.id, conversation.id, { title: 'renamed', messageCount: 99, organizationId: 'x' } as never);
+    expect(patched).toMatchObject({ title: 'renamed', messageCount: 0, organizationId: organization.id });
   });
 
   it('deleted conversations are gone from reads, lists and appends', async () => {

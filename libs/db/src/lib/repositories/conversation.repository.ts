@@ -3,7 +3,8 @@ import type { Prisma } from '../../generated/prisma/client';
 import type { ConversationStatus } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
-import { cursorDate, decodeCursor, pageSize, toPage, type Page } from '../pagination';
+import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '../pagination';
+import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
 import { AgentRepository } from './agent.repository';
 
 export const CONVERSATION_SELECT = {
@@ -43,17 +44,15 @@ export class ConversationRepository {
    * transaction. An inactive (deleted) agent is a ConflictError; an unknown agent or user NotFoundError.
    */
   async create(organizationId: string, input: ConversationInput, db?: Db): Promise<ConversationRow> {
+    validateConversationInput(input);
+    if (!isUuid(input.agentId)) throw new NotFoundError('agent', input.agentId);
+    if (input.userId && !isUuid(input.userId)) throw new NotFoundError('user', input.userId);
     return this.prisma.inTransaction(db, async (tx) => {
-      const agent = await tx.agent.findFirst({
-        where: { id: input.agentId, organizationId },
-        select: { isActive: true },
-      });
-      if (!agent) throw new NotFoundError('agent', input.agentId);
-      if (!agent.isActive) throw new ConflictError(`agent ${input.agentId} is inactive`);
       if (input.userId) {
         const user = await tx.user.count({ where: { id: input.userId, organizationId } });
         if (!user) throw new NotFoundError('user', input.userId);
       }
+      // Counting the use first locks the agent row, so a concurrent soft delete cannot slip in between.
       await this.agents.recordUse(organizationId, input.agentId, tx);
       return tx.conversation.create({
         data: {
@@ -71,6 +70,7 @@ export class ConversationRepository {
 
   /** Deleted conversations are not found. */
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<ConversationRow | null> {
+    if (!isUuid(id)) return null;
     return db.conversation.findFirst({
       where: { id, organizationId, status: { not: 'deleted' } },
       select: CONVERSATION_SELECT,
@@ -91,6 +91,10 @@ export class ConversationRepository {
   ): Promise<Page<ConversationRow>> {
     const limit = pageSize(options.limit);
     const after = decodeCursor(options.cursor);
+    // An id that is not a UUID matches nothing, like another organization's.
+    if ((options.agentId && !isUuid(options.agentId)) || (options.userId && !isUuid(options.userId))) {
+      return { data: [], nextCursor: null };
+    }
     const at = after && cursorDate(after.sortValue);
     const rows = await db.conversation.findMany({
       where: {
@@ -117,15 +121,19 @@ export class ConversationRepository {
     if (patch.status && patch.status !== 'active' && patch.status !== 'archived') {
       throw new InvalidInputError('status must be active or archived', [{ path: 'status', message: 'invalid' }]);
     }
+    validateConversationInput(patch);
+    if (!isUuid(id)) return null;
     const { count } = await db.conversation.updateMany({
       where: { id, organizationId, status: { not: 'deleted' } },
-      data: patch,
+      // Only these fields: a patch object with more keys must not reach the counters or the tenant column.
+      data: { title: patch.title, status: patch.status, metadata: patch.metadata },
     });
     return count ? this.findById(organizationId, id, db) : null;
   }
 
   /** Marks the conversation deleted: gone from reads, lists and search; purged later by the worker. */
   async markDeleted(organizationId: string, id: string, db: Db = this.prisma): Promise<boolean> {
+    if (!isUuid(id)) return false;
     const { count } = await db.conversation.updateMany({
       where: { id, organizationId, status: { not: 'deleted' } },
       data: { status: 'deleted', deletedAt: new Date() },
@@ -138,4 +146,12 @@ export class ConversationRepository {
     const { count } = await db.conversation.deleteMany({ where: { status: 'deleted', deletedAt: { lt: before } } });
     return count;
   }
+}
+
+function validateConversationInput(input: { sessionId?: string | null; title?: string | null; metadata?: unknown }): void {
+  const problems: Problem[] = [];
+  checkText(input.sessionId, 'sessionId', problems, 1000);
+  checkText(input.title, 'title', problems, 1000);
+  checkJson(input.metadata, 'metadata', problems);
+  throwIfProblems(problems, 'invalid conversation');
 }

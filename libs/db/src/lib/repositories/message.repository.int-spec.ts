@@ -71,6 +71,31 @@ describe(MessageRepository.name, () => {
     expect(await seqsOf(prisma, conversation.id)).toEqual([]);
   });
 
+  it('refuses ids that are not UUIDs, and input PostgreSQL would refuse, as domain errors', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    await expect(sut.append(organization.id, 'not-a-uuid', [userSays('x')])).rejects.toBeInstanceOf(NotFoundError);
+    expect(await sut.findById(organization.id, 'nope')).toBeNull();
+    expect(await sut.listPage(organization.id, '1234')).toBeNull();
+    expect(await sut.appendChunk(organization.id, 'nope', 'x')).toBeNull();
+    expect(await sut.complete(organization.id, 'nope')).toBeNull();
+    await expect(sut.searchText(organization.id, { query: 'x', agentId: 'nope' })).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(
+      sut.append(organization.id, conversation.id, [userSays('x', { metadata: { note: 'nul \u0000' } })]),
+    ).rejects.toMatchObject({ details: [{ path: 'messages.0.metadata.note' }] });
+    await expect(sut.listPage(organization.id, conversation.id, { afterSeq: 2 ** 31 })).rejects.toBeInstanceOf(InvalidInputError);
+    const hugeCursor = Buffer.from(String(2 ** 40)).toString('base64url');
+    await expect(sut.listPage(organization.id, conversation.id, { cursor: hugeCursor })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(await seqsOf(prisma, conversation.id)).toEqual([]);
+  });
+
+  it('refuses a streamed message growing past the searchable size, keeping what it had', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    const [msg] = await sut.append(organization.id, conversation.id, [{ role: 'assistant', content: '', isStreaming: true }]);
+    await sut.appendChunk(organization.id, msg.id, 'a'.repeat(300_000));
+    await expect(sut.appendChunk(organization.id, msg.id, 'b'.repeat(300_000))).rejects.toBeInstanceOf(InvalidInputError);
+    expect((await sut.findById(organization.id, msg.id))?.content).toHaveLength(300_000);
+  });
+
   it('streams: chunks append in order, completion ends it, chunks afterwards are refused', async () => {
     const { organization, conversation } = await makeTenant(prisma);
     const [msg] = await sut.append(organization.id, conversation.id, [{ role: 'assistant', content: '', isStreaming: true }]);

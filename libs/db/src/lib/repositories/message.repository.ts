@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { MessageRole, MessageType } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
-import { InvalidInputError, InvalidStateError, NotFoundError, isUniqueViolation } from '../errors';
-import { pageSize, type Page } from '../pagination';
+import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, isUniqueViolation } from '../errors';
+import { isUuid, pageSize, type Page } from '../pagination';
+import { checkJson, checkText, MAX_TEXT_LENGTH, throwIfProblems, type Problem } from '../validation';
 
 export const MESSAGE_SELECT = {
   id: true,
@@ -55,6 +56,8 @@ export interface MessageSearchHit extends MessageRow {
 }
 
 export const MAX_MESSAGES_PER_APPEND = 1000;
+const MAX_SEQ = 2 ** 31 - 1;
+const isSeq = (n: number) => Number.isInteger(n) && n >= 0 && n <= MAX_SEQ;
 const ROLES = new Set<string>(Object.values(MessageRole));
 const TYPES = new Set<string>(Object.values(MessageType));
 
@@ -84,6 +87,7 @@ export class MessageRepository {
     db: Db = this.prisma,
   ): Promise<MessageRow[]> {
     const rows = validateInputs(inputs);
+    if (!isUuid(conversationId)) throw new NotFoundError('conversation', conversationId);
     // Within one request, a repeated clientId maps to its first occurrence.
     const firstIndex = new Map<string, number>();
     const unique = rows.filter((r, i) => {
@@ -137,13 +141,17 @@ export class MessageRepository {
         }
         return this.inRequestOrder(rows, inserted, existing);
       } catch (e) {
-        if (attempt < 3 && isUniqueViolation(e)) continue;
-        throw e;
+        if (!isUniqueViolation(e)) throw e;
+        // Outside a transaction the statement simply runs again on a fresh snapshot. Inside a caller's
+        // transaction the violation has aborted it, so the caller must retry the whole transaction.
+        if (attempt < 3 && db === this.prisma) continue;
+        throw new ConflictError('a message with this clientId was appended concurrently; retry');
       }
     }
   }
 
   private async conversationExists(organizationId: string, id: string, db: Db): Promise<boolean> {
+    if (!isUuid(id)) return false;
     return (await db.conversation.count({ where: { id, organizationId, status: { not: 'deleted' } } })) === 1;
   }
 
@@ -156,6 +164,7 @@ export class MessageRepository {
   }
 
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<MessageRow | null> {
+    if (!isUuid(id)) return null;
     return db.message.findFirst({
       where: { id, organizationId, conversation: { status: { not: 'deleted' } } },
       select: MESSAGE_SELECT,
@@ -176,9 +185,14 @@ export class MessageRepository {
     const limit = pageSize(options.limit);
     const order = options.order ?? 'asc';
     let { afterSeq, beforeSeq } = options;
+    for (const [path, value] of [['afterSeq', afterSeq], ['beforeSeq', beforeSeq]] as const) {
+      if (value !== undefined && !isSeq(value)) {
+        throw new InvalidInputError(`${path} must be an integer from 0 to ${MAX_SEQ}`, [{ path, message: 'out of range' }]);
+      }
+    }
     if (options.cursor) {
       const seq = Number(Buffer.from(options.cursor, 'base64url').toString('utf8'));
-      if (!Number.isInteger(seq) || seq < 0) {
+      if (!isSeq(seq)) {
         throw new InvalidInputError('cursor is not valid', [{ path: 'cursor', message: 'not a cursor this API issued' }]);
       }
       if (order === 'asc') afterSeq = Math.max(afterSeq ?? 0, seq);
@@ -204,15 +218,27 @@ export class MessageRepository {
 
   /** Appends a streamed delta. After completion it is an InvalidStateError; unknown message null. */
   async appendChunk(organizationId: string, messageId: string, delta: string, db: Db = this.prisma): Promise<MessageRow | null> {
+    const problems: Problem[] = [];
+    checkText(delta, 'delta', problems);
+    throwIfProblems(problems, 'invalid chunk');
+    if (!isUuid(messageId)) return null;
     const updated = await db.$queryRaw<MessageRow[]>`
       UPDATE messages m SET content = m.content || ${delta}, updated_at = now()
         FROM conversations c
        WHERE m.id = ${messageId}::uuid AND m.organization_id = ${organizationId}::uuid
          AND c.id = m.conversation_id AND c.status <> 'deleted'
          AND m.is_streaming AND NOT m.is_complete
+         AND length(m.content) + ${delta.length} <= ${MAX_TEXT_LENGTH}
       RETURNING ${MESSAGE_COLUMNS}`;
     if (updated[0]) return updated[0];
-    return this.stateOrNull(organizationId, messageId, db, 'the message is not streaming or already complete');
+    const current = await this.findById(organizationId, messageId, db);
+    if (!current) return null;
+    if (current.isStreaming && !current.isComplete) {
+      throw new InvalidInputError(`a message holds at most ${MAX_TEXT_LENGTH} characters`, [
+        { path: 'delta', message: 'would make the message too long' },
+      ]);
+    }
+    throw new InvalidStateError('the message is not streaming or already complete');
   }
 
   /** Ends a streamed message: isStreaming false, isComplete true. Completing twice is an InvalidStateError. */
@@ -222,6 +248,7 @@ export class MessageRepository {
     input: { tokensUsed?: number | null } = {},
     db: Db = this.prisma,
   ): Promise<MessageRow | null> {
+    if (!isUuid(messageId)) return null;
     const updated = await db.$queryRaw<MessageRow[]>`
       UPDATE messages m SET is_streaming = false, is_complete = true,
              tokens_used = COALESCE(${input.tokensUsed ?? null}::int, m.tokens_used), updated_at = now()
@@ -251,6 +278,12 @@ export class MessageRepository {
     const query = options.query?.trim();
     if (!query) throw new InvalidInputError('q must not be empty', [{ path: 'q', message: 'required' }]);
     const limit = pageSize(options.limit);
+    const problems: Problem[] = [];
+    checkText(query, 'q', problems, 1000);
+    for (const path of ['agentId', 'conversationId'] as const) {
+      if (options[path] !== undefined && !isUuid(options[path])) problems.push({ path, message: 'must be a UUID' });
+    }
+    throwIfProblems(problems, 'invalid search');
     return db.$queryRaw<MessageSearchHit[]>`
       WITH q AS (SELECT websearch_to_tsquery('english', ${query}) AS tsq)
       SELECT ${MESSAGE_COLUMNS},
@@ -290,17 +323,17 @@ function validateInputs(inputs: MessageInput[]): MessageRecord[] {
       { path: 'messages', message: `must hold 1 to ${MAX_MESSAGES_PER_APPEND} messages` },
     ]);
   }
-  const problems: Array<{ path: string; message: string }> = [];
+  const problems: Problem[] = [];
   const rows = inputs.map((m, idx) => {
     if (!ROLES.has(m.role)) problems.push({ path: `messages.${idx}.role`, message: `must be one of ${[...ROLES].join(', ')}` });
     const type = m.messageType ?? 'text';
     if (!TYPES.has(type)) problems.push({ path: `messages.${idx}.messageType`, message: `must be one of ${[...TYPES].join(', ')}` });
-    for (const field of ['content', 'toolName', 'toolCallId', 'model', 'clientId'] as const) {
-      // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-      if (typeof m[field] === 'string' && (m[field] as string).includes('\u0000')) {
-        problems.push({ path: `messages.${idx}.${field}`, message: 'must not contain NUL characters' });
-      }
+    checkText(m.content, `messages.${idx}.content`, problems);
+    for (const field of ['toolName', 'toolCallId', 'model', 'clientId'] as const) {
+      checkText(m[field], `messages.${idx}.${field}`, problems, 1000);
     }
+    checkJson(m.toolArgs, `messages.${idx}.toolArgs`, problems);
+    checkJson(m.metadata, `messages.${idx}.metadata`, problems);
     if (m.tokensUsed != null && (!Number.isInteger(m.tokensUsed) || m.tokensUsed < 0 || m.tokensUsed > 2 ** 31 - 1)) {
       problems.push({ path: `messages.${idx}.tokensUsed`, message: 'must be a non-negative integer' });
     }
@@ -319,6 +352,6 @@ function validateInputs(inputs: MessageInput[]): MessageRecord[] {
       metadata: m.metadata ?? {},
     };
   });
-  if (problems.length) throw new InvalidInputError('invalid message input', problems);
+  throwIfProblems(problems, 'invalid message input');
   return rows;
 }

@@ -29,11 +29,22 @@ describe(OrganizationRepository.name, () => {
     expect((await apiKeys.findActiveByKey(created.key))?.organizationId).toBe(created.organization.id);
   });
 
-  it('creates nothing when a part fails', async () => {
-    const before = await prisma.organization.count();
-    await expect(sut.createWithOwner({ name: 'Broken', ownerEmail: '' })).rejects.toBeInstanceOf(InvalidInputError);
+  it('creates nothing when a part fails: the owner is refused after the organization row was written', async () => {
+    const name = `Broken ${Date.now()}`;
+    await expect(sut.createWithOwner({ name, ownerEmail: '' })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(await prisma.organization.count({ where: { name } })).toBe(0);
     await expect(sut.createWithOwner({ name: '  ', ownerEmail: 'a@b.test' })).rejects.toBeInstanceOf(InvalidInputError);
-    expect(await prisma.organization.count()).toBe(before);
+  });
+
+  it("gives keys only to the organization's own users, and deleting a user revokes their keys", async () => {
+    const { organization, user, key } = await sut.createWithOwner({ name: 'Revoke', ownerEmail: 'r@revoke.test' });
+    const other = await makeOrganization(prisma);
+    await expect(apiKeys.create(other.id, { name: 'stolen', role: 'admin', userId: user.id })).rejects.toBeInstanceOf(NotFoundError);
+    expect(await apiKeys.findActiveByKey(key)).not.toBeNull();
+    expect(await users.delete(organization.id, user.id)).toBe(true);
+    expect(await apiKeys.findActiveByKey(key)).toBeNull();
+    expect(await apiKeys.findById(organization.id, 'not-a-uuid')).toBeNull();
+    await expect(apiKeys.revoke(organization.id, 'not-a-uuid')).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('revoked and unknown keys do not authenticate', async () => {

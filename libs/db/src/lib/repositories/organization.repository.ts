@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../../generated/prisma/client';
 import { PrismaService, type Db } from '../prisma.service';
 import { InvalidInputError } from '../errors';
-import { createdAtAfter, pageSize, toPage, type Page } from '../pagination';
+import { createdAtAfter, isUuid, pageSize, toPage, type Page } from '../pagination';
+import { checkText, throwIfProblems, type Problem } from '../validation';
 import { ApiKeyRepository, type ApiKeyRow } from './api-key.repository';
 import { UserRepository, type UserRow } from './user.repository';
 
@@ -38,6 +39,9 @@ export class OrganizationRepository {
   ): Promise<OrganizationWithOwner> {
     const name = input.name.trim();
     if (!name) throw new InvalidInputError('name must not be empty', [{ path: 'name', message: 'required' }]);
+    const problems: Problem[] = [];
+    checkText(name, 'name', problems, 1000);
+    throwIfProblems(problems, 'invalid organization');
     return this.prisma.inTransaction(db, async (tx) => {
       const organization = await tx.organization.create({ data: { name }, select: ORGANIZATION_SELECT });
       const user = await this.users.create(
@@ -55,6 +59,7 @@ export class OrganizationRepository {
   }
 
   async findById(id: string, db: Db = this.prisma): Promise<OrganizationRow | null> {
+    if (!isUuid(id)) return null;
     return db.organization.findUnique({ where: { id }, select: ORGANIZATION_SELECT });
   }
 

@@ -3,7 +3,8 @@ import type { Prisma } from '../../generated/prisma/client';
 import type { Role } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
 import { ConflictError, InvalidInputError, isUniqueViolation } from '../errors';
-import { createdAtAfter, pageSize, toPage, type Page } from '../pagination';
+import { createdAtAfter, isUuid, pageSize, toPage, type Page } from '../pagination';
+import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
 
 export const USER_SELECT = {
   id: true,
@@ -35,6 +36,7 @@ export class UserRepository {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
 
   async create(organizationId: string, input: UserInput, db: Db = this.prisma): Promise<UserRow> {
+    validateUserInput(input);
     const email = normaliseEmail(input.email);
     if (!email && !input.externalId) {
       throw new InvalidInputError('a user needs an email or an externalId', [
@@ -60,6 +62,7 @@ export class UserRepository {
   }
 
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<UserRow | null> {
+    if (!isUuid(id)) return null;
     return db.user.findFirst({ where: { id, organizationId }, select: USER_SELECT });
   }
 
@@ -90,6 +93,8 @@ export class UserRepository {
 
   /** null when the user is not in this organization. */
   async update(organizationId: string, id: string, patch: UserInput, db: Db = this.prisma): Promise<UserRow | null> {
+    validateUserInput(patch);
+    if (!isUuid(id)) return null;
     return this.prisma.inTransaction(db, async (tx) => {
       const current = await tx.user.findFirst({ where: { id, organizationId }, select: USER_SELECT });
       if (!current) return null;
@@ -119,9 +124,25 @@ export class UserRepository {
     });
   }
 
-  /** Deletes the user; their conversations, memories and payments stay, unattributed. false when not found. */
-  async delete(organizationId: string, id: string, db: Db = this.prisma): Promise<boolean> {
-    const { count } = await db.user.deleteMany({ where: { id, organizationId } });
-    return count === 1;
+  /**
+   * Deletes the user and revokes their API keys in the same transaction; their conversations, memories and
+   * payments stay, unattributed. false when not found.
+   */
+  async delete(organizationId: string, id: string, db?: Db): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    return this.prisma.inTransaction(db, async (tx) => {
+      await tx.apiKey.updateMany({ where: { userId: id, organizationId, revokedAt: null }, data: { revokedAt: new Date() } });
+      const { count } = await tx.user.deleteMany({ where: { id, organizationId } });
+      return count === 1;
+    });
   }
+}
+
+function validateUserInput(input: UserInput): void {
+  const problems: Problem[] = [];
+  checkText(input.email, 'email', problems, 320);
+  checkText(input.externalId, 'externalId', problems, 1000);
+  checkText(input.name, 'name', problems, 1000);
+  checkJson(input.metadata, 'metadata', problems);
+  throwIfProblems(problems, 'invalid user');
 }
