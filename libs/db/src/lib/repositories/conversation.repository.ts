@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../../generated/prisma/client';
 import type { ConversationStatus } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
+import { InvalidInputError, NotFoundError } from '../errors';
 import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
 import { AgentRepository } from './agent.repository';
