@@ -96,6 +96,22 @@ describe(MessageRepository.name, () => {
     expect((await sut.findById(organization.id, msg.id))?.content).toHaveLength(300_000);
   });
 
+  it("joins a caller's transaction: rolled back together, nothing left behind", async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    await expect(
+      prisma.transaction(async (tx) => {
+        const [m] = await sut.append(organization.id, conversation.id, [userSays('inside', { clientId: 'tx-1' })], tx);
+        expect(m.seq).toBe(1);
+        expect((await sut.append(organization.id, conversation.id, [userSays('replay', { clientId: 'tx-1' })], tx))[0].id).toBe(m.id);
+        throw new Error('caller gives up');
+      }),
+    ).rejects.toThrow('caller gives up');
+    expect(await seqsOf(prisma, conversation.id)).toEqual([]);
+    expect((await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } })).messageCount).toBe(0);
+    const [committed] = await sut.append(organization.id, conversation.id, [userSays('after', { clientId: 'tx-1' })]);
+    expect(committed.seq).toBe(1);
+  });
+
   it('streams: chunks append in order, completion ends it, chunks afterwards are refused', async () => {
     const { organization, conversation } = await makeTenant(prisma);
     const [msg] = await sut.append(organization.id, conversation.id, [{ role: 'assistant', content: '', isStreaming: true }]);
