@@ -1,15 +1,21 @@
 import os from 'node:os';
 import pg from 'pg';
 import { log } from './report';
-import { applyMigrations, pgPoolConfig, PrismaService } from '@agenthub/db';
+import { applyMigrations, pgPoolConfig, PrismaService, redactUrl } from '@agenthub/db';
 
 export const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/agenthub_bench';
 
 /** Creates the bench database if missing, the vector extension, and applies the migrations. */
 export async function prepareDatabase(url: string): Promise<void> {
-  const target = new URL(url);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    // Not the URL itself: a TypeError from URL carries it (password included) in its `input`.
+    throw new Error(`BENCH_DATABASE_URL is not a valid URL: ${redactUrl(url)}`);
+  }
   const dbName = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!dbName) throw new Error(`BENCH_DATABASE_URL has no database name: ${url}`);
+  if (!dbName) throw new Error(`BENCH_DATABASE_URL has no database name: ${redactUrl(url)}`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
@@ -68,8 +74,6 @@ export interface MachineFacts {
 
 export async function machineFacts(pool: pg.Pool, url: string, poolSize: number): Promise<MachineFacts> {
   const q = async (sql: string) => String(Object.values((await pool.query(sql)).rows[0] ?? {})[0] ?? '?');
-  const u = new URL(url);
-  if (u.password) u.password = '***';
   return {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? '?',
@@ -80,6 +84,6 @@ export async function machineFacts(pool: pg.Pool, url: string, poolSize: number)
     efSearch: await q('show hnsw.ef_search'),
     iterativeScan: await q('show hnsw.iterative_scan'),
     poolSize,
-    database: u.toString(),
+    database: redactUrl(url),
   };
 }

@@ -56,6 +56,21 @@ describe('money', () => {
       expect(() => parseAmount(value, currency)).toThrow(InvalidInputError);
     });
 
+    it('reports the path it was given, in the shared error format', () => {
+      const error = (() => {
+        try {
+          parseAmount('1.5', 'JPY', { path: 'items.2.price' });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect(error).toMatchObject({
+        message: 'items.2.price: JPY has no minor unit',
+        details: [{ path: 'items.2.price', message: 'JPY has no minor unit' }],
+      });
+    });
+
     it('rejects numbers: a float has already lost exactness', () => {
       expect(() => parseAmount(12.34, 'USD')).toThrow(InvalidInputError);
       expect(() => parseAmount(100, 'JPY')).toThrow(InvalidInputError);

@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client';
-import { InvalidInputError } from './errors';
+import { invalid } from './validation';
 
 /**
  * Exact money. Amounts travel as decimal strings (`"12.34"`), are computed with `Prisma.Decimal` (decimal.js)
@@ -23,10 +23,6 @@ const minorUnitsCache = new Map<string, number>();
 function supportedCurrencies(): ReadonlySet<string> {
   currencies ??= new Set(Intl.supportedValuesOf('currency'));
   return currencies;
-}
-
-function invalid(path: string, message: string): InvalidInputError {
-  return new InvalidInputError(`${path}: ${message}`, [{ path, message }]);
 }
 
 export function isCurrency(code: unknown): code is string {

@@ -3,7 +3,7 @@ import { createTestPrisma, makeAgent, makeOrganization, makeTenant, makeUser } f
 import { makeConversationAt, makeMessageAt } from '../../testing/factories/payments';
 import { InvalidInputError } from '../errors';
 import type { PrismaService } from '../prisma.service';
-import { AnalyticsRepository, MAX_INGEST_BATCH, type UsageRow } from './analytics.repository';
+import { AnalyticsRepository, MAX_INGEST_BATCH, MAX_USAGE_BUCKETS, type UsageRow } from './analytics.repository';
 
 describe(AnalyticsRepository.name, () => {
   let prisma: PrismaService;
@@ -93,6 +93,27 @@ describe(AnalyticsRepository.name, () => {
         ],
       });
     });
+
+    it('rejects NUL characters in an event type or its data (values and keys) and writes nothing', async () => {
+      const org = await makeOrganization(prisma);
+      const error = await sut
+        .ingest(org.id, [
+          { type: 'fine', data: { ok: true } },
+          { type: 'tool.called', data: { tool: 'se\u0000arch' } },
+          { type: 'tool.called', data: { args: { list: [1, 'x\u0000'] } } },
+          { type: 'tool.called', data: { ['to\u0000ol']: 'search' } },
+          { type: 'tool\u0000called' },
+        ])
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).details).toEqual([
+        expect.objectContaining({ path: 'events.1.data.tool' }),
+        expect.objectContaining({ path: 'events.2.data.args.list.1' }),
+        expect.objectContaining({ path: 'events.3.data' }),
+        expect.objectContaining({ path: 'events.4.type' }),
+      ]);
+      expect(await prisma.analyticsEvent.count({ where: { organizationId: org.id } })).toBe(0);
+    });
   });
 
   describe('usage', () => {
@@ -171,6 +192,40 @@ describe(AnalyticsRepository.name, () => {
       await expect(
         sut.usage(org.id, { from: at('2026-02-10T00:00:00Z'), to: at('2026-02-12T00:00:00Z'), interval: 'week' as 'day' }),
       ).rejects.toThrow(InvalidInputError);
+    });
+
+    it('requires from < to and refuses ranges of more than MAX_USAGE_BUCKETS buckets', async () => {
+      const org = await makeOrganization(prisma);
+      const from = at('2025-01-01T00:00:00Z');
+      const hours = (n: number) => new Date(from.getTime() + n * 3_600_000);
+      const days = (n: number) => new Date(from.getTime() + n * 86_400_000);
+      expect(MAX_USAGE_BUCKETS).toBe(10_000);
+
+      await expect(sut.usage(org.id, { from, to: from, interval: 'hour' })).rejects.toMatchObject({
+        constructor: InvalidInputError,
+        details: [expect.objectContaining({ path: 'to' })],
+      });
+      // Exactly 10,000 hourly buckets is allowed; one more (or ~14 months hourly) is refused.
+      expect(await sut.usage(org.id, { from, to: hours(MAX_USAGE_BUCKETS), interval: 'hour' })).toEqual([]);
+      await expect(sut.usage(org.id, { from, to: at('2026-03-01T00:00:00Z'), interval: 'hour' })).rejects.toMatchObject({
+        constructor: InvalidInputError,
+        details: [expect.objectContaining({ path: 'to' })],
+      });
+      await expect(sut.usage(org.id, { from, to: new Date(hours(MAX_USAGE_BUCKETS).getTime() + 1), interval: 'hour' })).rejects.toMatchObject({
+        constructor: InvalidInputError,
+        details: [expect.objectContaining({ path: 'to' })],
+      });
+      // Buckets are whole UTC hours: 10,000 hours of duration starting just before an hour touches 10,001 of them.
+      await expect(
+        sut.usage(org.id, { from: new Date(from.getTime() - 1), to: new Date(hours(MAX_USAGE_BUCKETS).getTime() - 1), interval: 'hour' }),
+      ).rejects.toThrow(InvalidInputError);
+      expect(
+        await sut.usage(org.id, { from: new Date(from.getTime() + 1), to: hours(MAX_USAGE_BUCKETS), interval: 'hour' }),
+      ).toEqual([]);
+      // The same ~14 months by day is fine; 10,001 days is not.
+      expect(await sut.usage(org.id, { from, to: at('2026-03-01T00:00:00Z'), interval: 'day' })).toEqual([]);
+      expect(await sut.usage(org.id, { from, to: days(MAX_USAGE_BUCKETS), interval: 'day' })).toEqual([]);
+      await expect(sut.usage(org.id, { from, to: days(MAX_USAGE_BUCKETS + 1), interval: 'day' })).rejects.toThrow(InvalidInputError);
     });
   });
 });

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { InvalidInputError } from '../errors';
+import { isUuid } from '../pagination';
 import { Db, PrismaService } from '../prisma.service';
+import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
 
 export interface AnalyticsEventInput {
   type: string;
@@ -39,14 +41,14 @@ export const MAX_INGEST_BATCH = 10_000;
 const MAX_TYPE_LENGTH = 100;
 /** 8 columns × 2,000 rows stays well under PostgreSQL's 65,535 bind parameters. */
 const INSERT_CHUNK = 2_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The most buckets one usage query may span: 10,000 hours is about 13.7 months, 10,000 days about 27 years. */
+export const MAX_USAGE_BUCKETS = 10_000;
+const BUCKET_MS: Record<UsageInterval, number> = { hour: 3_600_000, day: 86_400_000 };
 const REFERENCES = [
   { field: 'agentId', kind: 'agent' },
   { field: 'conversationId', kind: 'conversation' },
   { field: 'userId', kind: 'user' },
 ] as const;
-
-type Problem = { path: string; message: string };
 
 /**
  * Client-reported analytics events and the usage figures derived from conversations, messages and events.
@@ -74,7 +76,7 @@ export class AnalyticsRepository {
     const now = new Date();
     const problems: Problem[] = [];
     const rows = events.map((event, i) => normaliseEvent(organizationId, event, i, now, problems));
-    if (problems.length > 0) throw new InvalidInputError('invalid events', problems);
+    throwIfProblems(problems, 'invalid events');
 
     await this.assertReferencesBelong(db, organizationId, rows);
     // Chunks of our own, one after the other: Prisma's own chunking of a big createMany sends its statements
@@ -100,8 +102,16 @@ export class AnalyticsRepository {
     if (!(query.to instanceof Date) || Number.isNaN(query.to.getTime())) problems.push({ path: 'to', message: 'must be a date' });
     if (problems.length === 0 && query.from >= query.to) problems.push({ path: 'to', message: 'must be after from' });
     if (query.interval !== 'day' && query.interval !== 'hour') problems.push({ path: 'interval', message: 'must be day or hour' });
-    if (query.agentId !== undefined && !UUID.test(query.agentId)) problems.push({ path: 'agentId', message: 'must be a UUID' });
-    if (problems.length > 0) throw new InvalidInputError('invalid usage query', problems);
+    if (problems.length === 0) {
+      // UTC buckets touched by [from, to): an hour or a day is a whole number of epoch milliseconds in UTC.
+      const unit = BUCKET_MS[query.interval];
+      const buckets = Math.floor((query.to.getTime() - 1) / unit) - Math.floor(query.from.getTime() / unit) + 1;
+      if (buckets > MAX_USAGE_BUCKETS) {
+        problems.push({ path: 'to', message: `the range spans ${buckets} ${query.interval} buckets; at most ${MAX_USAGE_BUCKETS}` });
+      }
+    }
+    if (query.agentId !== undefined && !isUuid(query.agentId)) problems.push({ path: 'agentId', message: 'must be a UUID' });
+    throwIfProblems(problems, 'invalid usage query');
 
     const rows = await db.$queryRaw<
       Array<{ bucket: Date; agent_id: string | null; conversations: bigint; messages: bigint; tokens: bigint; events: bigint }>
@@ -162,12 +172,14 @@ function normaliseEvent(
   }
   if (typeof event.type !== 'string' || event.type.length === 0 || event.type.length > MAX_TYPE_LENGTH) {
     problems.push({ path: at('type'), message: `must be 1 to ${MAX_TYPE_LENGTH} characters` });
+  } else {
+    checkText(event.type, at('type'), problems, MAX_TYPE_LENGTH);
   }
   const ids: Partial<Record<'agentId' | 'conversationId' | 'userId', string>> = {};
   for (const { field } of REFERENCES) {
     const v = event[field];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'string' || !UUID.test(v)) problems.push({ path: at(field), message: 'must be a UUID' });
+    if (!isUuid(v)) problems.push({ path: at(field), message: 'must be a UUID' });
     else ids[field] = v.toLowerCase();
   }
   let occurredAt = now;
@@ -178,6 +190,8 @@ function normaliseEvent(
   }
   const data = event.data ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) problems.push({ path: at('data'), message: 'must be an object' });
+  // JSONB cannot hold NUL characters (in strings or keys): an input error, never a raw SQL error.
+  else checkJson(data, at('data'), problems);
   return {
     organizationId,
     type: event.type,

@@ -3,6 +3,7 @@ import { createTestPrisma, describeOnPostgres, makeOrganization } from '../../te
 import { InvalidInputError, NotFoundError } from '../errors';
 import type { PrismaService } from '../prisma.service';
 import { canonicalJson } from '../canonical-json';
+import { encodeCursor } from '../pagination';
 import { AUDIT_GENESIS_HASH, AuditLogRepository, type AppendAuditInput } from './audit-log.repository';
 
 describe(AuditLogRepository.name, () => {
@@ -134,6 +135,57 @@ describe(AuditLogRepository.name, () => {
     expect(one.data.map((e) => e.seq)).toEqual([7, 4, 1]);
     expect((await sut.listPage(org.id, { entityType: 'payment', limit: 10 })).data).toEqual([]);
     await expect(sut.listPage(org.id, { limit: 10, cursor: 'nope' })).rejects.toThrow(InvalidInputError);
+  });
+
+  it('refuses a cursor of another list or whose seq is not a positive bigint, as InvalidInputError at cursor', async () => {
+    const org = await makeOrganization(prisma);
+    await appendMany(org.id, 3);
+    const id = randomUUID();
+    const foreign = [
+      encodeCursor(new Date().toISOString(), id), // a (createdAt, id) cursor of another list
+      encodeCursor('1.5', id),
+      encodeCursor('0', id),
+      encodeCursor('-1', id),
+      encodeCursor('01', id),
+      encodeCursor(' 2', id),
+      encodeCursor('0x10', id),
+      encodeCursor('', id),
+      encodeCursor(1.5, id),
+      encodeCursor(1e21, id),
+      encodeCursor('9'.repeat(20), id),
+      encodeCursor('9223372036854775808', id), // 2^63: beyond bigint
+    ];
+    for (const cursor of foreign) {
+      await expect(sut.listPage(org.id, { limit: 10, cursor })).rejects.toMatchObject({
+        constructor: InvalidInputError,
+        details: [expect.objectContaining({ path: 'cursor' })],
+      });
+    }
+    // The largest bigint is still a valid position: every entry is before it.
+    const all = await sut.listPage(org.id, { limit: 10, cursor: encodeCursor('9223372036854775807', id) });
+    expect(all.data.map((e) => e.seq)).toEqual([3, 2, 1]);
+    expect((await sut.listPage(org.id, { limit: 10, cursor: encodeCursor('3', id) })).data.map((e) => e.seq)).toEqual([2, 1]);
+  });
+
+  it('rejects NUL characters in text fields and in before/after (values and keys), writing nothing', async () => {
+    const org = await makeOrganization(prisma);
+    const bad: Array<[Partial<AppendAuditInput>, string]> = [
+      [{ actor: 'user:\u0000' }, 'actor'],
+      [{ action: 'agent.\u0000' }, 'action'],
+      [{ entityType: 'age\u0000nt' }, 'entityType'],
+      [{ entityId: 'agent-\u0000' }, 'entityId'],
+      [{ requestId: 'req\u0000' }, 'requestId'],
+      [{ before: { name: 'a\u0000b' } }, 'before.name'],
+      [{ after: { ['na\u0000me']: 'x' } }, 'after'],
+      [{ entityType: 'x'.repeat(256) }, 'entityType'],
+    ];
+    for (const [overrides, path] of bad) {
+      const error = await sut.append(org.id, entry(1, overrides)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).details).toEqual([expect.objectContaining({ path })]);
+    }
+    expect(await prisma.auditLog.count({ where: { organizationId: org.id } })).toBe(0);
+    expect(await sut.verify(org.id)).toEqual({ ok: true, checked: 0 });
   });
 
   it('rejects incomplete entries and unknown organizations', async () => {

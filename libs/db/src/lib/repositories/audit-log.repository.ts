@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
-import { InvalidInputError, NotFoundError, isForeignKeyViolation } from '../errors';
+import { NotFoundError, isForeignKeyViolation } from '../errors';
 import { Db, PrismaService } from '../prisma.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
-import { decodeCursor, pageSize, toPage } from '../pagination';
+import { decodeCursor, pageSize, toPage, type Page } from '../pagination';
+import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
 
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 
@@ -57,12 +58,16 @@ export interface AuditVerification {
   brokenAt?: { seq: number; reason: string };
 }
 
-export interface AuditPage {
-  data: AuditEntry[];
-  nextCursor: string | null;
-}
-
 const VERIFY_BATCH = 500;
+/** A seq as listPage's cursors carry it: a positive integer that fits a bigint (at most 19 digits). */
+const SEQ_CURSOR = /^[1-9][0-9]{0,18}$/;
+const MAX_BIGINT = 2n ** 63n - 1n;
+/**
+ * entity_type and entity_id share a btree index entry with organization_id, and a btree entry is limited to
+ * about 2.7 kB: 255 characters each (at most 4 bytes each in UTF-8) always fits. Other text is limited only by
+ * MAX_TEXT_LENGTH.
+ */
+const MAX_ENTITY_TEXT = 255;
 
 /**
  * The audit log: an append-only hash chain per organization. Every entry's hash covers its content and the
@@ -156,10 +161,11 @@ export class AuditLogRepository {
     organizationId: string,
     query: { entityType?: string; entityId?: string; limit?: number; cursor?: string | null },
     db: Db = this.prisma,
-  ): Promise<AuditPage> {
+  ): Promise<Page<AuditEntry>> {
     const limit = pageSize(query.limit);
     const cursor = decodeCursor(query.cursor);
-    const before = cursor ? BigInt(cursor.sortValue) : undefined;
+    // The sort key is the entry's seq (a positive bigint, as a string); anything else was not issued by this list.
+    const before = cursor ? seqCursor(cursor.sortValue) : undefined;
     const rows = await db.auditLog.findMany({
       where: {
         organizationId,
@@ -209,17 +215,19 @@ interface NormalisedInput {
 }
 
 function validateInput(input: AppendAuditInput): NormalisedInput {
-  const problems: Array<{ path: string; message: string }> = [];
+  const problems: Problem[] = [];
   for (const key of ['actor', 'action', 'entityType'] as const) {
     if (typeof input[key] !== 'string' || input[key].length === 0) problems.push({ path: key, message: 'is required' });
+    else checkText(input[key], key, problems, key === 'entityType' ? MAX_ENTITY_TEXT : undefined);
   }
   for (const key of ['entityId', 'requestId'] as const) {
     const v = input[key];
     if (v !== undefined && v !== null && typeof v !== 'string') problems.push({ path: key, message: 'must be a string' });
+    else checkText(v, key, problems, key === 'entityId' ? MAX_ENTITY_TEXT : undefined);
   }
   const before = jsonValue(input.before, 'before', problems);
   const after = jsonValue(input.after, 'after', problems);
-  if (problems.length > 0) throw new InvalidInputError('invalid audit entry', problems);
+  throwIfProblems(problems, 'invalid audit entry');
   return {
     actor: input.actor,
     action: input.action,
@@ -233,21 +241,29 @@ function validateInput(input: AppendAuditInput): NormalisedInput {
 
 /**
  * The value as it will read back from JSONB (dates as ISO strings, decimals as strings, undefined members
- * gone); absent and null both become SQL NULL.
+ * gone); absent and null both become SQL NULL. What JSONB cannot hold (NUL in a string or a key) is a problem
+ * at its path (`after.name`).
  */
-function jsonValue(value: unknown, path: string, problems: Array<{ path: string; message: string }>): unknown {
+function jsonValue(value: unknown, path: string, problems: Problem[]): unknown {
   if (value === undefined || value === null) return null;
+  let parsed: unknown;
   try {
-    const text = JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === 'string' && v.includes('\u0000')) throw new TypeError('JSONB cannot hold NUL characters');
-      return v;
-    });
+    const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError('not JSON');
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (error) {
     problems.push({ path, message: `must be JSON-serialisable (${(error as Error).message})` });
     return null;
   }
+  checkJson(parsed, path, problems);
+  return parsed;
+}
+
+/** The seq a listPage cursor carries; anything else (another list's cursor, a non-integer) is InvalidInputError. */
+function seqCursor(sortValue: string | number): bigint {
+  const text = String(sortValue);
+  if (!SEQ_CURSOR.test(text) || BigInt(text) > MAX_BIGINT) throw invalid('cursor', 'not a cursor this API issued');
+  return BigInt(text);
 }
 
 function toJsonColumn(value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull {

@@ -54,6 +54,26 @@ describe(DocumentRepository.name, () => {
     expect(await countIn(mine.organization.id)).toEqual({ documents: 0, chunks: 0 });
   });
 
+  it('rejects NUL characters in a chunk, the title, the content or the metadata and writes nothing', async () => {
+    const { organization } = await makeTenant(prisma);
+    const withNulChunk = chunks(3, 9);
+    withNulChunk[1] = { ...withNulChunk[1], content: 'part\u0000one' };
+    const cases: Array<[Parameters<DocumentRepository['create']>[1], string]> = [
+      [{ title: 'Doc', chunks: withNulChunk }, 'chunks.1.content'],
+      [{ title: 'Doc', chunks: [{ content: 'ok', embeddingModel: 'm\u0000' }] }, 'chunks.0.embeddingModel'],
+      [{ title: 'Do\u0000c', chunks: chunks(1, 10) }, 'title'],
+      [{ title: 'Doc', content: 'full\u0000text' }, 'content'],
+      [{ title: 'Doc', metadata: { lang: 'e\u0000n' } }, 'metadata.lang'],
+      [{ title: 'Doc', metadata: { ['l\u0000ng']: 'en' } }, 'metadata'],
+    ];
+    for (const [input, path] of cases) {
+      const error = await sut.create(organization.id, input).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).details).toEqual([expect.objectContaining({ path })]);
+    }
+    expect(await countIn(organization.id)).toEqual({ documents: 0, chunks: 0 });
+  });
+
   it("never reads or deletes another organization's document", async () => {
     const mine = await makeOrganization(prisma);
     const theirs = await makeOrganization(prisma);
@@ -76,6 +96,13 @@ describe(DocumentRepository.name, () => {
 
     expect([...first.data, ...second.data].map((d) => d.id).sort()).toEqual(created.map((d) => d.id).sort());
     expect(second.nextCursor).toBeNull();
+    // Newest first: created_at descending, then id descending among rows created in the same millisecond.
+    const newestFirst = [...created].sort(
+      (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+    );
+    expect([...first.data, ...second.data].map((d) => d.id)).toEqual(newestFirst.map((d) => d.id));
+    expect(first.data).toHaveLength(3);
+    expect(first.nextCursor).not.toBeNull();
   });
 
   describe('search', () => {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
-import { InvalidInputError, NotFoundError } from '../errors';
+import { NotFoundError } from '../errors';
 import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { PrismaService, type Db } from '../prisma.service';
+import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
 import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
   assertExactSearchThreshold,
@@ -92,8 +93,6 @@ export interface DocumentRepositoryOptions {
 }
 export const DOCUMENT_REPOSITORY_OPTIONS = Symbol('DOCUMENT_REPOSITORY_OPTIONS');
 
-const invalid = (path: string, message: string) => new InvalidInputError(`${path} ${message}`, [{ path, message }]);
-
 @Injectable()
 export class DocumentRepository {
   private readonly exactSearchThreshold: number;
@@ -113,7 +112,8 @@ export class DocumentRepository {
     const chunks = validateDocument(input);
     return this.prisma.inTransaction(db, async (tx) => {
       if (input.agentId) {
-        // documents.agent_id has no foreign key, so the organization check here is the only one.
+        // documents.agent_id has a foreign key (migration 20261122010000), but it only proves the agent exists:
+        // this check is what makes another organization's agent a NotFoundError, like a missing one.
         const agent = isUuid(input.agentId) && (await tx.agent.count({ where: { id: input.agentId, organizationId } }));
         if (!agent) throw new NotFoundError('agent', input.agentId);
       }
@@ -244,7 +244,14 @@ function validateDocument(input: DocumentInput): ValidChunk[] {
   if (!Array.isArray(chunks) || chunks.length > MAX_DOCUMENT_CHUNKS) {
     throw invalid('chunks', `must be an array of at most ${MAX_DOCUMENT_CHUNKS} items`);
   }
-  return chunks.map((chunk, i) => {
+  // Text and JSON PostgreSQL would refuse (NUL characters, chunk text too long for its generated tsvector, NUL
+  // in metadata) is an InvalidInputError before the transaction starts, never a raw SQL error.
+  const problems: Problem[] = [];
+  checkText(input.title, 'title', problems);
+  // documents.content has no tsvector: only what text cannot hold at all is refused.
+  checkText(input.content, 'content', problems, Number.MAX_SAFE_INTEGER);
+  checkJson(input.metadata, 'metadata', problems);
+  const valid = chunks.map((chunk, i) => {
     if (!chunk || typeof chunk.content !== 'string' || chunk.content.length === 0) {
       throw invalid(`chunks.${i}.content`, 'must be a non-empty string');
     }
@@ -253,10 +260,14 @@ function validateDocument(input: DocumentInput): ValidChunk[] {
     if (chunk.embeddingModel !== undefined && chunk.embeddingModel !== null && typeof chunk.embeddingModel !== 'string') {
       throw invalid(`chunks.${i}.embeddingModel`, 'must be a string');
     }
+    checkText(chunk.content, `chunks.${i}.content`, problems);
+    checkText(chunk.embeddingModel, `chunks.${i}.embeddingModel`, problems);
     return {
       content: chunk.content,
       embedding: hasEmbedding ? (toSql(chunk.embedding) as string) : null,
       embeddingModel: chunk.embeddingModel ?? null,
     };
   });
+  throwIfProblems(problems, 'invalid document');
+  return valid;
 }

@@ -162,10 +162,46 @@ describe(MemoryRepository.name, () => {
       expect(await sut.delete(organization.id, expired.id)).toBe(false);
 
       // A cut-off far in the past touches only this test's ancient row, whatever other suites hold.
-      expect(await sut.purgeExpired(new Date('2001-06-01T00:00:00Z'))).toBeGreaterThanOrEqual(1);
+      const cutoff = new Date('2001-06-01T00:00:00Z');
+      const due = await prisma.memory.count({ where: { expiresAt: { lte: cutoff } } });
+      expect(await countIn(organization.id)).toBe(3);
+      const purged = await sut.purgeExpired(cutoff);
+      expect(purged).toBeGreaterThanOrEqual(1);
+      expect(purged).toBe(due);
+      // Exactly one row of this organization went: the ancient one; the merely expired and the live one remain.
+      expect(await countIn(organization.id)).toBe(2);
+      expect(await prisma.memory.findUnique({ where: { id: ancient.id }, select: { id: true } })).toBeNull();
       const left = await prisma.memory.findMany({ where: { organizationId: organization.id }, select: { id: true } });
       expect(left.map((m) => m.id).sort()).toEqual([expired.id, live.id].sort());
-      expect(ancient.id).toBeDefined();
+      expect(await sut.purgeExpired(cutoff)).toBe(0);
+    });
+
+    it('rejects NUL characters in content, kind, embeddingModel and metadata (keys too) and writes nothing', async () => {
+      const { organization } = await makeTenant(prisma);
+      const memory = await makeMemory(prisma, organization.id, { content: 'untouched', metadata: { v: 1 } });
+      const bad: Array<[Partial<MemoryInput>, string]> = [
+        [{ content: 'window\u0000seat' }, 'content'],
+        [{ metadata: { note: 'a\u0000b' } }, 'metadata.note'],
+        [{ metadata: { nested: { list: ['ok', '\u0000'] } } }, 'metadata.nested.list.1'],
+        [{ metadata: { ['k\u0000']: 1 } }, 'metadata'],
+        [{ kind: 'fa\u0000ct' }, 'kind'],
+        [{ embeddingModel: 'model\u0000' }, 'embeddingModel'],
+      ];
+      for (const [overrides, path] of bad) {
+        const created = await sut.create(organization.id, input(overrides)).catch((e: unknown) => e);
+        expect(created).toBeInstanceOf(InvalidInputError);
+        expect((created as InvalidInputError).details).toEqual([expect.objectContaining({ path })]);
+
+        const batch = await sut.createMany(organization.id, [input(), input(overrides)]).catch((e: unknown) => e);
+        expect(batch).toBeInstanceOf(InvalidInputError);
+        expect((batch as InvalidInputError).details).toEqual([expect.objectContaining({ path: `memories.1.${path}` })]);
+
+        const updated = await sut.update(organization.id, memory.id, overrides).catch((e: unknown) => e);
+        expect(updated).toBeInstanceOf(InvalidInputError);
+        expect((updated as InvalidInputError).details).toEqual([expect.objectContaining({ path })]);
+      }
+      expect(await countIn(organization.id)).toBe(1);
+      expect(await sut.findById(organization.id, memory.id)).toMatchObject({ content: 'untouched', metadata: { v: 1 } });
     });
 
     it('pages with a keyset cursor that returns every row exactly once while rows are inserted', async () => {
@@ -218,8 +254,8 @@ describe(MemoryRepository.name, () => {
           userId: users[Math.floor(i / 3) % 3],
           conversationId: i % 10 === 0 ? conversation.id : null,
           kind: kinds[Math.floor(i / 9) % 3],
-          // 2 of 300 rows (< 1%) carry the rare tag
-          metadata: { topic: topics[i % 4], ...(i % 150 === 7 && { rare: true }) },
+          // 2 of 300 rows (< 1%) carry the rare tag; 20 rows the cohort tag
+          metadata: { topic: topics[i % 4], ...(i % 150 === 7 && { rare: true }), ...(i % 15 === 4 && { cohort: 'c' }) },
         })),
         7,
       );
@@ -290,6 +326,56 @@ describe(MemoryRepository.name, () => {
           const truth = visible().find((m) => m.id === row.id)!;
           expect(row.agentId).toBe(truth.agentId);
         }
+      }
+    });
+
+    it('keeps recall@10 >= 0.9 on the HNSW path with a filter when more rows match than the exact threshold', async () => {
+      const cohort = visible((m) => m.metadata.cohort === 'c');
+      expect(cohort).toHaveLength(20);
+      const expected = bruteForceTopK(cohort, query, 10);
+      const smallThreshold = new MemoryRepository(prisma, { exactSearchThreshold: 5 });
+      const queries = jest.spyOn(prisma, 'queryRows');
+      let result: MemorySearchResult[];
+      let calls: Array<{ text: string; values: unknown[] }>;
+      let plan: string;
+      try {
+        // On a table this small the planner would rather sort the filtered rows than walk the index; with sorting
+        // priced out (this transaction only) the ANN statement is answered by the HNSW index, as on a big table.
+        [result, calls, plan] = await prisma.transaction(async (tx) => {
+          await tx.$executeRawUnsafe('set local enable_sort = off');
+          const rows = await smallThreshold.search(org, { embedding: query, k: 10, filter: { metadata: { cohort: 'c' } } }, tx);
+          const sent = queries.mock.calls.map(([, sql]) => ({ text: sql.text, values: sql.values as unknown[] }));
+          const explained = await tx.$queryRawUnsafe<Array<Record<string, string>>>(`explain ${sent[1].text}`, ...sent[1].values);
+          return [rows, sent, explained.map((r) => Object.values(r)[0]).join('\n')] as const;
+        });
+      } finally {
+        queries.mockRestore();
+      }
+      // 20 matching rows > 5: the count query, then the ANN form (ORDER BY distance) served by the HNSW index.
+      expect(calls[0].text).toContain('count(*)');
+      expect(calls[1].text).toContain('as distance');
+      expect(plan).toContain('memories_embedding_hnsw_idx');
+      if (prisma.mode === 'postgres') {
+        // iterative_scan keeps walking the index until k rows pass the filter: no exact fallback.
+        expect(calls).toHaveLength(2);
+      } else {
+        // The embedded database's HNSW scan may stop short of k filtered rows; the exact scan then answers.
+        expect(calls.length).toBeLessThanOrEqual(3);
+        if (calls.length === 3) expect(calls[2].text).toContain('as similarity');
+      }
+
+      expect(result).toHaveLength(10);
+      expect(new Set(result.map((r) => r.id)).size).toBe(10);
+      const hits = result.filter((r) => expected.some((e) => e.id === r.id)).length;
+      expect(hits / expected.length).toBeGreaterThanOrEqual(0.9);
+      for (let i = 1; i < result.length; i++) expect(result[i - 1].similarity!).toBeGreaterThanOrEqual(result[i].similarity!);
+      for (const row of result) {
+        const truth = cohort.find((m) => m.id === row.id);
+        expect(truth).toBeDefined();
+        expect(row.metadata).toMatchObject({ cohort: 'c' });
+        const [brute] = bruteForceTopK([truth!], query, 1);
+        expect(Math.abs(row.similarity! - brute.similarity)).toBeLessThan(TOLERANCE);
+        expect(row.score).toBe(row.similarity);
       }
     });
 

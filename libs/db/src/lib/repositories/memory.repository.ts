@@ -4,6 +4,7 @@ import { Prisma } from '../../generated/prisma/client';
 import { InvalidInputError, NotFoundError, isForeignKeyViolation } from '../errors';
 import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { PrismaService, type Db } from '../prisma.service';
+import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
 import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
   assertExactSearchThreshold,
@@ -95,7 +96,10 @@ export interface MemorySearchFilter {
 }
 
 export interface MemoryRepositoryOptions {
-  /** Vector searches over at most this many matching rows scan them all (exact); more use HNSW. Default 10,000. */
+  /**
+   * Vector searches over at most this many matching rows scan them all and are exact; when more rows match,
+   * the HNSW index answers and the result is approximate (see SearchOptions). Default 10,000.
+   */
   exactSearchThreshold?: number;
 }
 export const MEMORY_REPOSITORY_OPTIONS = Symbol('MEMORY_REPOSITORY_OPTIONS');
@@ -318,7 +322,7 @@ function validateInput(input: MemoryInput, path: string): ValidMemory {
   if (!input || typeof input !== 'object') throw invalid(path.replace(/\.$/, '') || 'memory', 'must be an object');
   assertContent(input.content, `${path}content`);
   assertEmbedding(input.embedding, `${path}embedding`);
-  return {
+  const row: ValidMemory = {
     agentId: input.agentId ?? null,
     userId: input.userId ?? null,
     conversationId: input.conversationId ?? null,
@@ -330,10 +334,13 @@ function validateInput(input: MemoryInput, path: string): ValidMemory {
     metadata: metadataJson(input.metadata ?? {}, `${path}metadata`),
     expiresAt: expiresAt(input.expiresAt, `${path}expiresAt`),
   };
+  assertStorable(input, path);
+  return row;
 }
 
 /** The SET list of an update; only the fields present in the patch. */
 function validatePatch(patch: MemoryPatch): Prisma.Sql[] {
+  if (!patch || typeof patch !== 'object') throw invalid('memory', 'must be an object');
   const sets: Prisma.Sql[] = [];
   if (patch.content !== undefined) {
     assertContent(patch.content, 'content');
@@ -353,10 +360,22 @@ function validatePatch(patch: MemoryPatch): Prisma.Sql[] {
   if (patch.agentId !== undefined) sets.push(Prisma.sql`agent_id = ${patch.agentId}::uuid`);
   if (patch.userId !== undefined) sets.push(Prisma.sql`user_id = ${patch.userId}::uuid`);
   if (patch.conversationId !== undefined) sets.push(Prisma.sql`conversation_id = ${patch.conversationId}::uuid`);
+  assertStorable(patch, '');
   return sets;
 }
 
-const invalid = (path: string, message: string) => new InvalidInputError(`${path} ${message}`, [{ path, message }]);
+/**
+ * Text and JSON PostgreSQL would refuse (NUL characters, text too long for the generated tsvector, NUL in a
+ * metadata string or key) is an InvalidInputError before anything is written, never a raw SQL error.
+ */
+function assertStorable(input: MemoryPatch, path: string): void {
+  const problems: Problem[] = [];
+  checkText(input.content, `${path}content`, problems);
+  checkText(input.kind, `${path}kind`, problems);
+  checkText(input.embeddingModel, `${path}embeddingModel`, problems);
+  checkJson(input.metadata, `${path}metadata`, problems);
+  throwIfProblems(problems, 'invalid memory');
+}
 
 function assertContent(value: unknown, path: string): asserts value is string {
   if (typeof value !== 'string' || value.trim().length === 0) throw invalid(path, 'must be a non-empty string');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTestPrisma, describeOnPostgres, makeOrganization, makeUser } from '../../testing';
 import { makePayment } from '../../testing/factories/payments';
-import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError } from '../errors';
+import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, sqlState } from '../errors';
 import type { PrismaService } from '../prisma.service';
 import { PaymentRepository } from './payment.repository';
 
@@ -59,12 +59,25 @@ describe(PaymentRepository.name, () => {
       [{ amount: 10 as unknown as string }, 'amount'],
       [{ idempotencyKey: '' }, 'idempotencyKey'],
       [{ userId: 'nope' }, 'userId'],
+      [{ description: 'credits\u0000' }, 'description'],
+      [{ idempotencyKey: 'key\u0000' }, 'idempotencyKey'],
+      [{ metadata: { plan: 'p\u0000ro' } }, 'metadata.plan'],
+      [{ metadata: { ['pl\u0000an']: 'pro' } }, 'metadata'],
     ])('rejects %p', async (input, path) => {
       const org = await makeOrganization(prisma);
       await expect(create(org.id, input)).rejects.toMatchObject({
         constructor: InvalidInputError,
         details: expect.arrayContaining([expect.objectContaining({ path })]),
       });
+      expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(0);
+    });
+
+    it('rejects a NUL character in the description as InvalidInputError, never an SQL error, and writes nothing', async () => {
+      const org = await makeOrganization(prisma);
+      const error = await create(org.id, { description: 'monthly\u0000credits' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).details).toEqual([expect.objectContaining({ path: 'description' })]);
+      expect(sqlState(error)).toBeUndefined();
       expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(0);
     });
 
@@ -186,9 +199,30 @@ describe(PaymentRepository.name, () => {
     it('the CHECK constraint holds even when the application is bypassed', async () => {
       const org = await makeOrganization(prisma);
       const payment = await makePayment(prisma, org.id, { status: 'succeeded', amount: '5.00' });
-      await expect(
-        prisma.payment.update({ where: { id: payment.id }, data: { refundedAmount: '5.01' } }),
-      ).rejects.toThrow();
+      const error = await prisma.payment
+        .update({ where: { id: payment.id }, data: { refundedAmount: '5.01' } })
+        .then(() => undefined, (e: unknown) => e);
+      // check_violation of payments_refunded_within_amount, not any other failure
+      expect(error).toBeInstanceOf(Error);
+      expect(sqlState(error)).toBe('23514');
+      expect((await prisma.payment.findUniqueOrThrow({ where: { id: payment.id } })).refundedAmount.toString()).toBe('0');
+    });
+
+    it('rejects a NUL character in a failure or refund reason and changes nothing', async () => {
+      const org = await makeOrganization(prisma);
+      const pending = await makePayment(prisma, org.id);
+      const succeeded = await makePayment(prisma, org.id, { status: 'succeeded', amount: '5.00' });
+      await expect(sut.fail(org.id, pending.id, 'card\u0000declined')).rejects.toMatchObject({
+        constructor: InvalidInputError,
+        details: [expect.objectContaining({ path: 'reason' })],
+      });
+      await expect(sut.refund(org.id, succeeded.id, '1.00', 'dam\u0000aged')).rejects.toMatchObject({
+        constructor: InvalidInputError,
+        details: [expect.objectContaining({ path: 'reason' })],
+      });
+      expect(await sut.findById(org.id, pending.id)).toMatchObject({ status: 'pending', failureReason: null });
+      expect(await sut.findById(org.id, succeeded.id)).toMatchObject({ status: 'succeeded', refundedAmount: '0.00' });
+      expect(await prisma.refund.count({ where: { paymentId: succeeded.id } })).toBe(0);
     });
 
     it("treats another organization's payment and unknown ids as missing", async () => {

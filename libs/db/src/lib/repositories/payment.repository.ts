@@ -5,7 +5,8 @@ import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, sql
 import { formatAmount, parseAmount, parseCurrency } from '../money';
 import { Db, PrismaService } from '../prisma.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
-import { createdAtBefore, isUuid, pageSize, toPage } from '../pagination';
+import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
+import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
 
 export const PAYMENT_SELECT = {
   id: true,
@@ -67,11 +68,6 @@ export interface CreatePaymentInput {
   description?: string | null;
   metadata?: Record<string, unknown> | null;
   idempotencyKey: string;
-}
-
-export interface PaymentPage {
-  data: PaymentRecord[];
-  nextCursor: string | null;
 }
 
 const MAX_IDEMPOTENCY_KEY = 255;
@@ -148,10 +144,8 @@ export class PaymentRepository {
   }
 
   /** pending → failed, keeping the reason. */
-  fail(organizationId: string, id: string, reason?: string | null, db: Db = this.prisma): Promise<PaymentRecord | null> {
-    if (reason != null && (typeof reason !== 'string' || reason.length > MAX_TEXT)) {
-      throw invalid('reason', `must be a string of at most ${MAX_TEXT} characters`);
-    }
+  async fail(organizationId: string, id: string, reason?: string | null, db: Db = this.prisma): Promise<PaymentRecord | null> {
+    assertReason(reason);
     return this.transition(db, organizationId, id, 'pending', { status: 'failed', failureReason: reason ?? null });
   }
 
@@ -169,9 +163,7 @@ export class PaymentRepository {
     db: Db = this.prisma,
   ): Promise<{ payment: PaymentRecord; refund: RefundRecord } | null> {
     if (!isUuid(id)) return null;
-    if (reason != null && (typeof reason !== 'string' || reason.length > MAX_TEXT)) {
-      throw invalid('reason', `must be a string of at most ${MAX_TEXT} characters`);
-    }
+    assertReason(reason);
     return this.prisma.inTransaction(db, async (tx) => {
       const [locked] = await tx.$queryRaw<
         Array<{ amount: string; refunded_amount: string; currency: string; status: PaymentStatus }>
@@ -219,7 +211,7 @@ export class PaymentRepository {
     organizationId: string,
     query: { status?: PaymentStatus; limit?: number; cursor?: string | null } = {},
     db: Db = this.prisma,
-  ): Promise<PaymentPage> {
+  ): Promise<Page<PaymentRecord>> {
     const limit = pageSize(query.limit);
     const rows = await db.payment.findMany({
       where: {
@@ -282,8 +274,18 @@ interface CanonicalCreateRequest {
   metadata: Record<string, unknown>;
 }
 
+/** A failure or refund reason: at most MAX_TEXT characters, and text PostgreSQL can store (no NUL). */
+function assertReason(reason: unknown): void {
+  if (reason != null && (typeof reason !== 'string' || reason.length > MAX_TEXT)) {
+    throw invalid('reason', `must be a string of at most ${MAX_TEXT} characters`);
+  }
+  const problems: Problem[] = [];
+  checkText(reason, 'reason', problems, MAX_TEXT);
+  throwIfProblems(problems, 'invalid reason');
+}
+
 function validateCreate(input: CreatePaymentInput): CanonicalCreateRequest {
-  const problems: Array<{ path: string; message: string }> = [];
+  const problems: Problem[] = [];
   const attempt = <T>(fn: () => T): T | undefined => {
     try {
       return fn();
@@ -309,7 +311,14 @@ function validateCreate(input: CreatePaymentInput): CanonicalCreateRequest {
   if (typeof metadata !== 'object' || Array.isArray(metadata)) {
     problems.push({ path: 'metadata', message: 'must be an object' });
   }
-  if (problems.length > 0 || !currency || !amount) throw new InvalidInputError('invalid payment', problems);
+  // Text and JSON PostgreSQL would refuse (NUL characters, also in metadata keys) are input errors, never SQL errors.
+  if (typeof key === 'string' && key.length <= MAX_IDEMPOTENCY_KEY) checkText(key, 'idempotencyKey', problems, MAX_IDEMPOTENCY_KEY);
+  if (typeof input.description === 'string' && input.description.length <= MAX_TEXT) {
+    checkText(input.description, 'description', problems, MAX_TEXT);
+  }
+  checkJson(metadata, 'metadata', problems);
+  throwIfProblems(problems, 'invalid payment');
+  if (!currency || !amount) throw new InvalidInputError('invalid payment', problems);
   return {
     // Normalised, so "12.3" and "12.30" are the same request.
     amount: formatAmount(amount, currency),
@@ -346,6 +355,3 @@ function toRefund(row: RefundRow, currency: string): RefundRecord {
   return { ...row, amount: formatAmount(row.amount, currency), currency };
 }
 
-function invalid(path: string, message: string): InvalidInputError {
-  return new InvalidInputError(`${path}: ${message}`, [{ path, message }]);
-}

@@ -1,5 +1,5 @@
-import { InvalidInputError } from '../errors';
 import { isUuid } from '../pagination';
+import { invalid } from '../validation';
 import { assertEmbedding } from '../vector';
 
 export type SearchMode = 'vector' | 'text' | 'hybrid';
@@ -7,7 +7,8 @@ export type SearchMode = 'vector' | 'text' | 'hybrid';
 /**
  * How the vector leg finds its rows. `exact` scans every matching row (true top k, cost grows with the
  * matches); `ann` walks the HNSW index (iterative scan, approximate); `auto` picks exact when at most
- * `exactSearchThreshold` rows match the organization and filters, else ANN.
+ * `exactSearchThreshold` rows match the organization and filters, else ANN — so under `auto` the result is
+ * exact up to that many matching rows and approximate above it (see SearchOptions).
  */
 export type SearchStrategy = 'auto' | 'exact' | 'ann';
 
@@ -16,6 +17,14 @@ export const MAX_K = 100;
 /** Up to this many matching rows a vector search scans them all; beyond it, it uses the HNSW index. */
 export const DEFAULT_EXACT_SEARCH_THRESHOLD = 10_000;
 
+/**
+ * A search request. Accuracy of the vector leg (vector and hybrid modes), with the default `auto` strategy:
+ * - when at most `exactSearchThreshold` rows match the organization and filter (default 10,000), every one of
+ *   them is scored and the result is exact: the true top k by cosine similarity;
+ * - when more rows match, the result comes from the HNSW index and is approximate: a true neighbour may be
+ *   missed or a near-tie swapped. Recall@10 measured ≥ 0.95 in tools/bench on clustered data.
+ * Text search (ts_rank_cd over the full-text index) is always exact.
+ */
 export interface SearchOptions<F> {
   embedding?: number[];
   query?: string;
@@ -38,8 +47,6 @@ export interface ValidSearch {
   minSimilarity: number | null;
   strategy: SearchStrategy;
 }
-
-const invalid = (path: string, message: string) => new InvalidInputError(`${path} ${message}`, [{ path, message }]);
 
 /** Validates the mode/k/embedding/query combination; throws InvalidInputError naming the field. */
 export function validateSearch(options: SearchOptions<unknown>): ValidSearch {
