@@ -124,7 +124,9 @@ export class MessageRepository {
                    f.content, f.message_type, f.tool_name, f.tool_args, f.tool_call_id, f.is_streaming,
                    NOT f.is_streaming, f.model, f.tokens_used, f.client_id, f.metadata, now(), now()
               FROM fresh f CROSS JOIN conv
-            RETURNING *
+            RETURNING id, organization_id, conversation_id, seq, role, content, message_type, tool_name, tool_args,
+                      tool_call_id, is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at,
+                      updated_at
           )
           SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`,
           { prepare: true },
