@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { InvalidInputError } from '../errors';
 import { isUuid } from '../pagination';
+import { ownedReferences } from '../references';
 import { Db, PrismaService } from '../prisma.service';
 import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
 
@@ -134,24 +135,13 @@ export class AnalyticsRepository {
     const wanted = Object.fromEntries(
       REFERENCES.map(({ field, kind }) => [kind, [...new Set(rows.map((r) => r[field]).filter((v): v is string => !!v))]]),
     ) as Record<(typeof REFERENCES)[number]['kind'], string[]>;
-    if (wanted.agent.length + wanted.conversation.length + wanted.user.length === 0) return;
-
-    const found = await db.$queryRaw<Array<{ kind: string; id: string }>>`
-      SELECT 'agent' AS kind, id::text AS id FROM agents
-       WHERE organization_id = ${organizationId}::uuid AND id = ANY(${wanted.agent}::uuid[])
-      UNION ALL
-      SELECT 'conversation', id::text FROM conversations
-       WHERE organization_id = ${organizationId}::uuid AND id = ANY(${wanted.conversation}::uuid[])
-      UNION ALL
-      SELECT 'user', id::text FROM users
-       WHERE organization_id = ${organizationId}::uuid AND id = ANY(${wanted.user}::uuid[])`;
-    const known = new Set(found.map((r) => `${r.kind}:${r.id}`));
+    const owned = await ownedReferences(db, organizationId, wanted);
 
     const problems: Problem[] = [];
     rows.forEach((row, i) => {
       for (const { field, kind } of REFERENCES) {
         const id = row[field];
-        if (id && !known.has(`${kind}:${id}`)) problems.push({ path: `events.${i}.${field}`, message: `unknown ${kind}` });
+        if (id && !owned(kind, id)) problems.push({ path: `events.${i}.${field}`, message: `unknown ${kind}` });
       }
     });
     if (problems.length > 0) throw new InvalidInputError('events reference unknown ids', problems);

@@ -5,6 +5,7 @@ import { InvalidInputError, NotFoundError, isForeignKeyViolation } from '../erro
 import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { PrismaService, type Db } from '../prisma.service';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
+import { ownedReferences, type ReferenceKind } from '../references';
 import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
   assertExactSearchThreshold,
@@ -256,19 +257,9 @@ export class MemoryRepository {
       const malformed = ids.find((id) => !isUuid(id));
       if (malformed !== undefined) throw new NotFoundError(entity, malformed);
     }
-    if (!wanted.agent.length && !wanted.user.length && !wanted.conversation.length) return;
-    const found = await db.$queryRaw<Array<{ entity: string; id: string }>>`
-      select 'agent' as entity, id::text as id from agents
-        where organization_id = ${organizationId}::uuid and id = any(${wanted.agent}::uuid[])
-      union all
-      select 'user', id::text from users
-        where organization_id = ${organizationId}::uuid and id = any(${wanted.user}::uuid[])
-      union all
-      select 'conversation', id::text from conversations
-        where organization_id = ${organizationId}::uuid and id = any(${wanted.conversation}::uuid[]) and status <> 'deleted'`;
-    const seen = new Set(found.map((f) => `${f.entity}:${f.id.toLowerCase()}`));
-    for (const [entity, ids] of Object.entries(wanted)) {
-      const missing = ids.find((id) => !seen.has(`${entity}:${id.toLowerCase()}`));
+    const owned = await ownedReferences(db, organizationId, wanted, { liveConversationsOnly: true });
+    for (const [entity, ids] of Object.entries(wanted) as Array<[ReferenceKind, string[]]>) {
+      const missing = ids.find((id) => !owned(entity, id));
       if (missing !== undefined) throw new NotFoundError(entity, missing);
     }
   }
