@@ -18,11 +18,21 @@ export interface TestDatabase {
   teardown(): Promise<void>;
 }
 
-export async function setupTestDatabase(): Promise<TestDatabase> {
+export interface TestDatabaseOptions {
+  /**
+   * Projects whose suites run at the same time (Nx runs several test targets in parallel) must not reset each
+   * other's schema: with a suffix, the suites use the database `<TEST_DATABASE_URL's database>_<suffix>` on the
+   * same server, created on first use.
+   */
+  suffix?: string;
+}
+
+export async function setupTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const started = Date.now();
-  const external = process.env.TEST_DATABASE_URL?.trim();
+  let external = process.env.TEST_DATABASE_URL?.trim();
   let db: TestDatabase;
   if (external && process.env.AGENTHUB_TEST_DB_MODE !== 'embedded') {
+    if (options.suffix) external = await ensureSiblingDatabase(external, options.suffix);
     await resetSchema(external);
     db = { mode: 'postgres', url: external, teardown: async () => undefined };
   } else {
@@ -45,6 +55,31 @@ export async function setupTestDatabase(): Promise<TestDatabase> {
       `ready in ${Date.now() - started} ms\n`,
   );
   return db;
+}
+
+/** `postgresql://…/agenthub_test` + `api` → `postgresql://…/agenthub_test_api`, created if missing. */
+export async function ensureSiblingDatabase(url: string, suffix: string): Promise<string> {
+  const parsed = new URL(url);
+  const name = `${parsed.pathname.replace(/^\//, '') || 'postgres'}_${suffix}`.replace(/[^a-zA-Z0-9_]/g, '_');
+  parsed.pathname = `/${name}`;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) {
+      try {
+        await client.query(`create database "${name}"`);
+      } catch (error) {
+        // Another project's global setup may have created it at the same moment.
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  return parsed.toString();
 }
 
 async function resetSchema(url: string): Promise<void> {
