@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { PoolConfig } from 'pg';
 import { CatalogTypesAsTextClient } from './catalog-types.shim';
+import { WholeScriptPrismaPg } from './whole-script.shim';
 
 export interface PgAdapterOptions {
   /** Pool size; the embedded database serialises everything anyway, so callers pass 1–4 there. */
@@ -38,5 +39,5 @@ export function pgPoolConfig(connectionString: string, options: PgAdapterOptions
 
 /** The one place a Prisma driver adapter is made: for the application client and for the Prisma CLI. */
 export function createPgAdapter(connectionString: string, options: PgAdapterOptions = {}): PrismaPg {
-  return new PrismaPg(pgPoolConfig(connectionString, options));
+  return new WholeScriptPrismaPg(pgPoolConfig(connectionString, options));
 }
