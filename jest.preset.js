@@ -5,6 +5,7 @@ const path = require('node:path');
 module.exports = {
   testEnvironment: 'node',
   transform: {
+    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
     '^.+\\.ts$': [
       '@swc/jest',
       {
@@ -18,6 +19,8 @@ module.exports = {
       },
     ],
   },
+  // ESM-only packages some dependencies require() (Node 20.19 loads them natively, Jest does not): compiled to CJS.
+  transformIgnorePatterns: ['^(?!.*/node_modules/content-disposition/).*/node_modules/'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@agenthub/db$': path.join(__dirname, 'libs/db/src/index.ts'),

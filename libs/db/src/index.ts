@@ -11,6 +11,7 @@ export * from './lib/search/search-options';
 export { reciprocalRankFusion, RRF_K } from './lib/search/fusion';
 export * from './lib/migrations';
 export * from './lib/pagination';
+export * from './lib/tenancy';
 export { DATABASE_TARGET, PrismaService, type Db, type TransactionOptions } from './lib/prisma.service';
 export * from './lib/repositories';
 // The Prisma namespace (Prisma.sql, Prisma.Decimal, JSON input types) for callers; never the client class.

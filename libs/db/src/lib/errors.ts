@@ -6,6 +6,11 @@ export type DomainErrorCode = 'not_found' | 'conflict' | 'invalid_input' | 'inva
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
+  /**
+   * The error aborted the caller's transaction because of a concurrent writer (a unique value taken in the
+   * meantime); running the whole transaction again will see that writer's row. `PrismaService.transaction` does.
+   */
+  retryTransaction = false;
   constructor(
     message: string,
     /** Field-level problems, `path` in dotted form (`embedding`, `messages.3.role`). */
@@ -71,6 +76,7 @@ export function isRecordNotFound(error: unknown): boolean {
 
 /** Serialization failures and deadlocks: safe to retry the whole transaction. */
 export function isRetryableTransactionError(error: unknown): boolean {
+  if (error instanceof DomainError && error.retryTransaction) return true;
   const state = sqlState(error);
   return state === '40001' || state === '40P01' || (error as PgLikeError)?.code === 'P2034';
 }

@@ -6,6 +6,7 @@ import { PrismaClient, Prisma } from '../generated/prisma/client';
 import { pgPoolConfig } from './connection/pg-adapter';
 import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
+import { enterTenant } from './tenancy';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
 
@@ -76,6 +77,17 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
         await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
       }
     }
+  }
+
+  /**
+   * A transaction under row-level security for one organization (see tenancy.ts): every statement in `fn`
+   * sees and writes only that organization's rows, whatever the SQL says.
+   */
+  tenantTransaction<T>(organizationId: string, fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.transaction(async (tx) => {
+      await enterTenant(tx, organizationId);
+      return fn(tx);
+    }, options);
   }
 
   /** Runs `fn` in the given transaction when there is one, else in a new one. */

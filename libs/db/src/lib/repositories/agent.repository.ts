@@ -173,12 +173,11 @@ export class AgentRepository {
     if (!ids.every(isUuid)) {
       throw new InvalidInputError('unknown sub-agent id', [{ path: 'subAgentIds', message: 'every id must be a UUID' }]);
     }
-    const found = await db.agent.count({ where: { organizationId, id: { in: [...new Set(ids)] } } });
-    if (found !== new Set(ids).size) {
-      throw new InvalidInputError('unknown sub-agent id', [
-        { path: 'subAgentIds', message: 'every id must be an agent of this organization' },
-      ]);
-    }
+    const found = await db.agent.findMany({ where: { organizationId, id: { in: [...new Set(ids)] } }, select: { id: true } });
+    const known = new Set(found.map((a) => a.id));
+    const missing = ids.find((id) => !known.has(id.toLowerCase()));
+    // Like every other reference: another organization's agent is a missing one (404), not a hint that it exists.
+    if (missing) throw new NotFoundError('agent', missing);
   }
 }
 

@@ -52,7 +52,7 @@ describe(AgentRepository.name, () => {
   it("refuses sub-agents of another organization and the agent itself", async () => {
     const mine = await makeTenant(prisma);
     const theirs = await makeTenant(prisma);
-    await expect(sut.create(mine.organization.id, { name: 'x', subAgentIds: [theirs.agent.id] })).rejects.toThrow('unknown sub-agent');
+    await expect(sut.create(mine.organization.id, { name: 'x', subAgentIds: [theirs.agent.id] })).rejects.toThrow(NotFoundError);
     await expect(sut.update(mine.organization.id, mine.agent.id, { subAgentIds: [mine.agent.id] })).rejects.toThrow('own sub-agent');
     expect(await sut.update(theirs.organization.id, mine.agent.id, { name: 'x' })).toBeNull();
   });

@@ -1,26 +1,34 @@
 import { AgentRepository } from './agent.repository';
 import { AnalyticsRepository } from './analytics.repository';
 import { AuditLogRepository } from './audit-log.repository';
+import { BackupRepository } from './backup.repository';
 import { DocumentRepository } from './document.repository';
+import { ImportRunRepository } from './import-run.repository';
 import { MemoryRepository } from './memory.repository';
 import { PaymentRepository } from './payment.repository';
 import { ApiKeyRepository } from './api-key.repository';
 import { ConversationRepository } from './conversation.repository';
+import { ConversationEventRepository } from './conversation-event.repository';
 import { MessageRepository } from './message.repository';
 import { OrganizationRepository } from './organization.repository';
 import { UserRepository } from './user.repository';
+import { StatsRepository } from './stats.repository';
 
 export * from './agent.repository';
 export * from './analytics.repository';
 export * from './audit-log.repository';
+export * from './backup.repository';
 export * from './document.repository';
+export * from './import-run.repository';
 export * from './memory.repository';
 export * from './payment.repository';
 export * from './api-key.repository';
 export * from './conversation.repository';
+export * from './conversation-event.repository';
 export * from './message.repository';
 export * from './organization.repository';
 export * from './user.repository';
+export * from './stats.repository';
 
 /** Every repository, for DbModule's providers. */
 export const REPOSITORIES = [
@@ -29,10 +37,14 @@ export const REPOSITORIES = [
   ApiKeyRepository,
   AgentRepository,
   ConversationRepository,
+  ConversationEventRepository,
   MessageRepository,
   MemoryRepository,
   DocumentRepository,
   PaymentRepository,
   AnalyticsRepository,
   AuditLogRepository,
+  BackupRepository,
+  ImportRunRepository,
+  StatsRepository,
 ] as const;

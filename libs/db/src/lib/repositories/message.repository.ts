@@ -86,6 +86,16 @@ export class MessageRepository {
     inputs: MessageInput[],
     db: Db = this.prisma,
   ): Promise<MessageRow[]> {
+    return (await this.appendWithOutcome(organizationId, conversationId, inputs, db)).messages;
+  }
+
+  /** `append`, also telling which of the returned messages were written now (the rest are clientId replays). */
+  async appendWithOutcome(
+    organizationId: string,
+    conversationId: string,
+    inputs: MessageInput[],
+    db: Db = this.prisma,
+  ): Promise<{ messages: MessageRow[]; inserted: MessageRow[] }> {
     const rows = validateInputs(inputs);
     if (!isUuid(conversationId)) throw new NotFoundError('conversation', conversationId);
     // Within one request, a repeated clientId maps to its first occurrence.
@@ -131,7 +141,7 @@ export class MessageRepository {
           SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`,
           { prepare: true },
         );
-        if (inserted.length === unique.length) return this.inRequestOrder(rows, inserted, []);
+        if (inserted.length === unique.length) return { messages: this.inRequestOrder(rows, inserted, []), inserted };
         // Some clientIds already existed, or the conversation is not there: look both up.
         const clientIds = unique.map((r) => r.client_id).filter((c): c is string => !!c);
         const existing = await db.$queryRaw<MessageRow[]>`
@@ -141,13 +151,15 @@ export class MessageRepository {
         if (inserted.length + existing.length < unique.length || !(await this.conversationExists(organizationId, conversationId, db))) {
           throw new NotFoundError('conversation', conversationId);
         }
-        return this.inRequestOrder(rows, inserted, existing);
+        return { messages: this.inRequestOrder(rows, inserted, existing), inserted };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
         // Outside a transaction the statement simply runs again on a fresh snapshot. Inside a caller's
         // transaction the violation has aborted it, so the caller must retry the whole transaction.
         if (attempt < 3 && db === this.prisma) continue;
-        throw new ConflictError('a message with this clientId was appended concurrently; retry');
+        const conflict = new ConflictError('a message with this clientId was appended concurrently; retry');
+        conflict.retryTransaction = true;
+        throw conflict;
       }
     }
   }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../../generated/prisma/client';
 import { PrismaService, type Db } from '../prisma.service';
+import { enterTenant } from '../tenancy';
 import { InvalidInputError } from '../errors';
 import { createdAtAfter, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { checkText, throwIfProblems, type Problem } from '../validation';
@@ -44,6 +45,9 @@ export class OrganizationRepository {
     throwIfProblems(problems, 'invalid organization');
     return this.prisma.inTransaction(db, async (tx) => {
       const organization = await tx.organization.create({ data: { name }, select: ORGANIZATION_SELECT });
+      // From here on the transaction runs under row-level security for the new organization, like every tenant
+      // transaction of the API: the owner and the key can only be written into it.
+      await enterTenant(tx, organization.id);
       const user = await this.users.create(
         organization.id,
         { email: input.ownerEmail, name: input.ownerName ?? null, role: 'owner' },

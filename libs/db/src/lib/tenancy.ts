@@ -1,0 +1,38 @@
+import { Prisma } from '../generated/prisma/client';
+import type { Db } from './prisma.service';
+
+/**
+ * Row-level security (migration 20261122100000): every tenant table has a policy that shows and accepts only
+ * rows of the organization named in `app.organization_id`, for the role `agenthub_app`. A tenant transaction
+ * switches to that role and names its organization, both for this transaction only (`set_config(…, true)`),
+ * so a pooled connection carries nothing over to the next user and the embedded database, whose connections share
+ * one backend, keeps the settings apart as well. The API opens every tenant request this way; the worker and the
+ * CLI connect as the owner and are not subject to the policies.
+ */
+export const APP_ROLE = 'agenthub_app';
+export const TENANT_SETTING = 'app.organization_id';
+export const API_KEY_HASH_SETTING = 'app.api_key_hash';
+
+/** Puts the running transaction under row-level security for one organization. */
+export async function enterTenant(tx: Db, organizationId: string): Promise<void> {
+  await tx.$executeRaw(
+    Prisma.sql`select set_config('role', ${APP_ROLE}, true), set_config(${TENANT_SETTING}, ${organizationId}, true)`,
+  );
+}
+
+/** For the key lookup that precedes knowing the organization: only the key row with this hash is visible. */
+export async function enterKeyLookup(tx: Db, keyHash: string): Promise<void> {
+  await tx.$executeRaw(
+    Prisma.sql`select set_config('role', ${APP_ROLE}, true), set_config(${API_KEY_HASH_SETTING}, ${keyHash}, true)`,
+  );
+}
+
+/** What the current transaction runs as, for health checks and tests. */
+export async function rowSecurityState(db: Db): Promise<{ role: string; bypassesRls: boolean; organizationId: string | null }> {
+  const [row] = await db.$queryRaw<Array<{ role: string; bypass: boolean; org: string | null }>>(
+    Prisma.sql`select current_user::text as role,
+                      (select rolsuper or rolbypassrls from pg_roles where rolname = current_user) as bypass,
+                      nullif(current_setting(${TENANT_SETTING}, true), '') as org`,
+  );
+  return { role: row.role, bypassesRls: row.bypass, organizationId: row.org };
+}
