@@ -56,7 +56,8 @@ export function applyMigrations(
   const root = options.root ?? workspaceRoot();
   const prisma = path.join(root, 'node_modules', 'prisma', 'build', 'index.js');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [prisma, 'migrate', 'deploy'], {
+    const preload = path.join(__dirname, 'connection', 'unref-long-timers.cjs');
+    const child = spawn(process.execPath, ['-r', preload, prisma, 'migrate', 'deploy'], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: target.url, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
       stdio: options.quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit',
