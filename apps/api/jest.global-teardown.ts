@@ -1,0 +1,6 @@
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import type { TestDatabase } from '../../libs/db/src/testing/test-database';
+
+export default async function globalTeardown(): Promise<void> {
+  await (globalThis as { __AGENTHUB_TEST_DB__?: TestDatabase }).__AGENTHUB_TEST_DB__?.teardown();
+}

@@ -1,0 +1,63 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { LoggerModule } from 'nestjs-pino';
+import { ZodValidationPipe } from 'nestjs-zod';
+import { DbModule, type DatabaseTarget } from '@agenthub/db';
+import { ApiKeyModule } from './api-keys/api-key.module';
+import { AgentModule } from './agents/agent.module';
+import { BackupModule } from './backups/backup.controller';
+import { CommonModule } from './common/common.module';
+import { AuthGuard } from './common/auth/auth.guard';
+import { loggerParams } from './common/logging/logger';
+import { ProblemFilter } from './common/problem/problem.filter';
+import { KeyThrottlerGuard } from './common/rate-limit/key-throttler.guard';
+import { TenantTransactionInterceptor } from './common/tenancy/tenant-transaction.interceptor';
+import type { ApiConfig } from './config/api-config';
+import { ConversationModule } from './conversations/conversation.module';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.controller';
+import { MessageModule } from './messages/message.module';
+import { OrganizationModule } from './organizations/organization.module';
+import { StatsModule } from './stats/stats.controller';
+import { UserModule } from './users/user.module';
+
+export const FEATURE_MODULES = [
+  HealthModule,
+  OrganizationModule,
+  UserModule,
+  ApiKeyModule,
+  AgentModule,
+  EventsModule,
+  MessageModule,
+  ConversationModule,
+  StatsModule,
+  BackupModule,
+];
+
+@Module({})
+export class AppModule {
+  static forRoot(options: { config: ApiConfig; target: DatabaseTarget; adminToken: string }): DynamicModule {
+    const { config, target, adminToken } = options;
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot(loggerParams(config)),
+        DbModule.forRoot({ target }),
+        CommonModule.forRoot(config, adminToken),
+        ThrottlerModule.forRoot({
+          throttlers: [{ ttl: config.RATE_LIMIT_WINDOW_SECONDS * 1000, limit: config.RATE_LIMIT_MAX }],
+        }),
+        ...FEATURE_MODULES,
+      ],
+      providers: [
+        // Guards run in this order: who is calling, then whether they are within their rate.
+        { provide: APP_GUARD, useExisting: AuthGuard },
+        { provide: APP_GUARD, useClass: KeyThrottlerGuard },
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_INTERCEPTOR, useClass: TenantTransactionInterceptor },
+      ],
+    };
+  }
+}

@@ -1,0 +1,72 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ApiKeyRepository, PrismaService, enterKeyLookup, enterTenant, hashApiKey } from '@agenthub/db';
+import { API_CONFIG, type ApiConfig } from '../../config/api-config';
+import { ADMIN_TOKEN } from '../../config/tokens';
+import { PgListener } from '../notifications/pg-listener.service';
+import type { KeyPrincipal, Principal } from './principal';
+
+/** NOTIFY channel: a key was revoked or a user deleted somewhere; every replica drops its cached keys. */
+export const AUTH_CHANGED_CHANNEL = 'agenthub_auth_changed';
+const CACHE_TTL_MS = 30_000;
+const CACHE_MAX = 10_000;
+
+/**
+ * Resolves a bearer token to a principal. Organization keys are looked up by their SHA-256 hash (the secret
+ * itself is never stored), under row-level security that shows only the row with that hash. Valid keys are cached
+ * for 30 s per replica, so most requests cost no lookup; a revocation clears the cache at once on the replica
+ * that revoked and, through NOTIFY, on every other one.
+ */
+@Injectable()
+export class AuthService implements OnModuleInit {
+  private readonly logger = new Logger(AuthService.name);
+  private readonly adminHash: Buffer;
+  private readonly cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly apiKeys: ApiKeyRepository,
+    private readonly listener: PgListener,
+    @Inject(ADMIN_TOKEN) adminToken: string,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {
+    this.adminHash = createHash('sha256').update(adminToken).digest();
+  }
+
+  onModuleInit(): void {
+    this.listener.on(AUTH_CHANGED_CHANNEL, () => this.cache.clear());
+  }
+
+  async authenticate(token: string): Promise<Principal | null> {
+    const digest = createHash('sha256').update(token).digest();
+    if (timingSafeEqual(digest, this.adminHash)) return { kind: 'admin' };
+    const keyHash = hashApiKey(token);
+    const cached = this.cache.get(keyHash);
+    if (cached && cached.expires > Date.now()) return cached.principal;
+    const principal = await this.lookup(token, keyHash);
+    if (principal) {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(keyHash, { principal, expires: Date.now() + CACHE_TTL_MS });
+    } else {
+      this.cache.delete(keyHash);
+    }
+    return principal;
+  }
+
+  /** Drops cached keys here and tells the other replicas to (the NOTIFY is delivered when `tx` commits). */
+  async keysChanged(tx: Parameters<typeof enterTenant>[0]): Promise<void> {
+    this.cache.clear();
+    await tx.$executeRaw`select pg_notify(${AUTH_CHANGED_CHANNEL}, '')`;
+  }
+
+  private async lookup(token: string, keyHash: string): Promise<KeyPrincipal | null> {
+    return this.prisma.transaction(async (tx) => {
+      if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterKeyLookup(tx, keyHash);
+      const key = await this.apiKeys.findActiveByKey(token, tx);
+      if (!key) return null;
+      if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterTenant(tx, key.organizationId);
+      await this.apiKeys.touchLastUsed(key.id, tx);
+      return { kind: 'key', organizationId: key.organizationId, keyId: key.id, role: key.role, userId: key.userId ?? null };
+    });
+  }
+}

@@ -1,0 +1,26 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { API_CONFIG, type ApiConfig } from '../config/api-config';
+import { ADMIN_TOKEN } from '../config/tokens';
+import { AuthGuard } from './auth/auth.guard';
+import { AuthService } from './auth/auth.service';
+import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor';
+import { PgListener } from './notifications/pg-listener.service';
+import { RequestContext } from './tenancy/request-context';
+
+/** What every feature module uses: configuration, the request's tenant scope, authentication, LISTEN. */
+@Global()
+@Module({})
+export class CommonModule {
+  static forRoot(config: ApiConfig, adminToken: string): DynamicModule {
+    const providers = [
+      { provide: API_CONFIG, useValue: config },
+      { provide: ADMIN_TOKEN, useValue: adminToken },
+      RequestContext,
+      PgListener,
+      AuthService,
+      AuthGuard,
+      IdempotencyInterceptor,
+    ];
+    return { module: CommonModule, providers, exports: providers };
+  }
+}

@@ -1,0 +1,30 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid input (problem+json with errors[])',
+  401: 'no key, or an invalid or revoked key',
+  403: 'the key\'s role is too low for this route',
+  404: 'not found (also: another organization\'s id)',
+  409: 'conflict: state, version or idempotency mismatch',
+  413: 'body too large',
+  415: 'body is not JSON',
+  429: 'rate limited (Retry-After)',
+};
+
+const problemRef = { $ref: '#/components/schemas/Problem' };
+
+/** Documents the problem+json errors a route can answer with (every route gets 401/429 and 400). */
+export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecorator {
+  const all = [...new Set([400, 401, 429, ...statuses])].sort();
+  return applyDecorators(
+    ApiBearerAuth(),
+    ...all.map((status) =>
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? 'error',
+        content: { 'application/problem+json': { schema: problemRef } },
+      }),
+    ),
+  );
+}

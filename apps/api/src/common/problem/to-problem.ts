@@ -1,0 +1,73 @@
+import { HttpException } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { ZodValidationException } from 'nestjs-zod';
+import type { ZodError } from 'zod';
+import { DomainError, sqlState } from '@agenthub/db';
+import { problem, type Problem } from './problem';
+import { ProblemException } from './problem.exception';
+
+/** `['body', 'messages', 3, 'role']` → `body.messages.3.role` */
+function zodErrors(error: ZodError, source: string): Problem['errors'] {
+  return error.issues.flatMap((issue) => {
+    const path = [source, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: path ? `${path}.${key}` : key, message: 'unknown field' }));
+    }
+    return [{ path: path || '(body)', message: issue.message }];
+  });
+}
+
+/** Fastify's own errors (body parsing, limits) carry a code and a statusCode. */
+const FASTIFY_DETAIL: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than this server accepts',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'send JSON: Content-Type: application/json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty but Content-Type says JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+};
+
+/**
+ * Every error, whatever threw it, as a problem. Bad input is a 4xx, never a 5xx: domain errors of the data layer,
+ * validation errors, Fastify's parser errors and PostgreSQL errors caused by the input (invalid text
+ * representation, out-of-range numbers) are all mapped here; anything else is a 500 whose detail leaks nothing.
+ */
+export function toProblem(error: unknown): { problem: Problem; headers?: Record<string, string>; unexpected: boolean } {
+  if (error instanceof ProblemException) return { problem: { ...error.problem }, headers: error.headers, unexpected: false };
+  if (error instanceof ZodValidationException) {
+    const zodError = error.getZodError() as ZodError;
+    return {
+      problem: problem(400, 'the request does not match the schema', { errors: zodErrors(zodError, '') }),
+      unexpected: false,
+    };
+  }
+  if (error instanceof DomainError) {
+    const status = { not_found: 404, conflict: 409, invalid_input: 400, invalid_state: 409 }[error.code];
+    return { problem: problem(status, error.message, { errors: [...error.details] }), unexpected: false };
+  }
+  if (error instanceof ThrottlerException) {
+    return { problem: problem(429, 'rate limit exceeded for this key, retry later'), unexpected: false };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const response = error.getResponse();
+    const detail =
+      typeof response === 'string'
+        ? response
+        : ((response as { message?: string | string[] }).message?.toString() ?? error.message);
+    return { problem: problem(status, detail), unexpected: status >= 500 };
+  }
+  const e = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const detail = (e.code && FASTIFY_DETAIL[e.code]) ?? (e instanceof SyntaxError ? 'the body is not valid JSON' : e.message ?? 'bad request');
+    return { problem: problem(e.statusCode, detail), unexpected: false };
+  }
+  if (error instanceof SyntaxError) return { problem: problem(400, 'the body is not valid JSON'), unexpected: false };
+  // PostgreSQL rejecting a value the validation let through is still the caller's input, not our failure.
+  const state = sqlState(error);
+  if (state && /^(22|23502|23514)/.test(state)) {
+    return { problem: problem(400, 'a value is not acceptable to the database'), unexpected: false };
+  }
+  if (state === '40001' || state === '40P01' || state === '55P03') {
+    return { problem: problem(503, 'the database is busy, retry the request'), headers: { 'retry-after': '1' }, unexpected: true };
+  }
+  return { problem: problem(500, 'an unexpected error occurred; the request id identifies it in the logs'), unexpected: true };
+}

@@ -1,0 +1,24 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { ACCESS, type Access } from '../auth/access.decorators';
+
+/**
+ * Per-key rate limiting (RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_SECONDS). Runs after authentication, so
+ * the budget belongs to the API key (or the admin token), not to an IP that many agents may share. Counters are
+ * per replica: N replicas allow up to N× the limit in the worst case. Health and docs are not limited.
+ */
+@Injectable()
+export class KeyThrottlerGuard extends ThrottlerGuard {
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, [context.getHandler(), context.getClass()]);
+    return access?.kind === 'public';
+  }
+
+  protected override async getTracker(request: Record<string, unknown>): Promise<string> {
+    const principal = (request as unknown as FastifyRequest).principal;
+    if (principal?.kind === 'key') return `key:${principal.keyId}`;
+    if (principal?.kind === 'admin') return 'admin';
+    return `ip:${(request as unknown as FastifyRequest).ip}`;
+  }
+}

@@ -1,0 +1,46 @@
+import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { from, lastValueFrom, type Observable } from 'rxjs';
+import { PrismaService, enterTenant } from '@agenthub/db';
+import { API_CONFIG, type ApiConfig } from '../../config/api-config';
+import { RequestContext, type TenantScope } from './request-context';
+
+export const NO_TRANSACTION = 'agenthub:no-transaction';
+/** For long-lived routes (SSE) that open short transactions of their own. */
+export const NoTransaction = () => SetMetadata(NO_TRANSACTION, true);
+
+/**
+ * Every request of an organization key runs in one transaction under row-level security for that organization:
+ * the service layer scopes every query itself, and PostgreSQL refuses rows of other organizations as a second
+ * wall. The transaction commits before the response is sent, so a 2xx means the write is durable; an error rolls
+ * everything back (nothing half-written). Idempotency records, audit entries and live events share it.
+ */
+@Injectable()
+export class TenantTransactionInterceptor implements NestInterceptor {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly context: RequestContext,
+    private readonly reflector: Reflector,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  intercept(execution: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = execution.switchToHttp().getRequest<FastifyRequest>();
+    const principal = request.principal;
+    const skip = this.reflector.getAllAndOverride<boolean>(NO_TRANSACTION, [execution.getHandler(), execution.getClass()]);
+    if (principal?.kind !== 'key' || skip) return next.handle();
+    const afterCommit: TenantScope['afterCommit'] = [];
+    const run = async () => {
+      const result = await this.prisma.transaction(async (tx) => {
+        afterCommit.length = 0; // a retried transaction starts over
+        if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterTenant(tx, principal.organizationId);
+        const scope: TenantScope = { principal, requestId: String(request.id), tx, afterCommit };
+        return this.context.run(scope, () => lastValueFrom(next.handle(), { defaultValue: undefined }));
+      });
+      for (const fn of afterCommit) fn();
+      return result;
+    };
+    return from(run());
+  }
+}

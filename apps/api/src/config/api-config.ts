@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/**
+ * The API's configuration: read from the environment once, at boot, and validated here (the only place that
+ * reads process.env). A bad value stops the start with a message naming the variable.
+ */
+const bool = z.enum(['true', 'false', '1', '0', 'on', 'off']).transform((v) => v === 'true' || v === '1' || v === 'on');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const API_ENV_SCHEMA = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
+  AGENTHUB_DATA_DIR: z.string().min(1).optional(),
+  /** The operator's token: manages organizations and backups only. */
+  AGENTHUB_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** Apply pending migrations before serving (default true); with false, /health/ready reports them. */
+  AGENTHUB_MIGRATE_ON_START: bool.default(true),
+  /** Row-level security on tenant transactions; off only for measuring its cost (tools/bench), never in production. */
+  AGENTHUB_ROW_LEVEL_SECURITY: bool.default(true),
+  API_BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
+  RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
+  /** How long a request may take before the server gives up on it (and the shutdown grace period). */
+  REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long conversation events stay replayable for SSE clients that reconnect (hours). */
+  EVENT_RETENTION_HOURS: int(1, 24 * 365).default(24),
+});
+
+export type ApiEnv = z.infer<typeof API_ENV_SCHEMA>;
+
+export interface ApiConfig extends ApiEnv {
+  production: boolean;
+}
+
+export class ConfigError extends Error {}
+
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  // Empty strings count as unset, as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = API_ENV_SCHEMA.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = { ...parsed.data, production: parsed.data.NODE_ENV === 'production' };
+  if (config.production && !config.AGENTHUB_ROW_LEVEL_SECURITY) {
+    throw new ConfigError('invalid configuration:\n  AGENTHUB_ROW_LEVEL_SECURITY: must not be off in production');
+  }
+  return config;
+}
+
+export const API_CONFIG = Symbol('API_CONFIG');

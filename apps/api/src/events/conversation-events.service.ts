@@ -1,0 +1,153 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  CONVERSATION_EVENTS_CHANNEL,
+  ConversationEventRepository,
+  PrismaService,
+  enterTenant,
+  type ConversationEventRow,
+  type ConversationEventType,
+  type Db,
+  type Prisma,
+} from '@agenthub/db';
+import { API_CONFIG, type ApiConfig } from '../config/api-config';
+import { PgListener } from '../common/notifications/pg-listener.service';
+import { RequestContext } from '../common/tenancy/request-context';
+
+export interface Subscriber {
+  /** seq of the last event this subscriber has been sent */
+  cursor: number;
+  send(event: ConversationEventRow): void;
+}
+
+interface Feed {
+  organizationId: string;
+  subscribers: Set<Subscriber>;
+  fetching: boolean;
+  again: boolean;
+}
+
+/**
+ * Live events of conversations (SSE). Writers record events in their request's transaction; at commit
+ * PostgreSQL NOTIFYs every replica, and this replica also pokes its own feeds directly. A feed (one per
+ * conversation with subscribers on this replica) then reads the events after the lowest subscriber cursor from
+ * the table — one query however many subscribers — and hands each subscriber the events after its own cursor, in
+ * seq order. Because delivery always reads the table, a missed NOTIFY (reconnecting listener) or a client's
+ * Last-Event-ID is caught up the same way.
+ */
+@Injectable()
+export class ConversationEventsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ConversationEventsService.name);
+  private readonly feeds = new Map<string, Feed>();
+  private readonly closers = new Set<() => void>();
+
+  constructor(
+    private readonly events: ConversationEventRepository,
+    private readonly prisma: PrismaService,
+    private readonly listener: PgListener,
+    private readonly context: RequestContext,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.listener.on(CONVERSATION_EVENTS_CHANNEL, (payload) => {
+      if (!payload) for (const id of this.feeds.keys()) this.poke(id);
+      else this.poke(payload.split(':', 1)[0]);
+    });
+  }
+
+  /** Records events of the current request (in its transaction) and delivers them locally after commit. */
+  async record(conversationId: string, events: Array<{ type: ConversationEventType; payload: unknown }>): Promise<void> {
+    if (!events.length) return;
+    await this.events.record(
+      this.context.organizationId,
+      conversationId,
+      events.map((e) => ({ type: e.type, payload: e.payload as Prisma.InputJsonValue })),
+      this.context.db,
+    );
+    this.context.afterCommit(() => this.poke(conversationId));
+  }
+
+  /**
+   * Subscribes to a conversation of the organization. Starts after `lastEventId` when given (replaying what was
+   * written since), else after the newest event. Returns null when the conversation does not exist for the org.
+   */
+  async subscribe(organizationId: string, conversationId: string, lastEventId: number | undefined, subscriber: Omit<Subscriber, 'cursor'>): Promise<(() => void) | null> {
+    const latest = await this.read(organizationId, (tx) => this.events.lastSeq(organizationId, conversationId, tx));
+    if (latest === null) return null;
+    const sub: Subscriber = { ...subscriber, cursor: lastEventId !== undefined ? Math.min(lastEventId, latest) : latest };
+    let feed = this.feeds.get(conversationId);
+    if (!feed) {
+      feed = { organizationId, subscribers: new Set(), fetching: false, again: false };
+      this.feeds.set(conversationId, feed);
+    }
+    feed.subscribers.add(sub);
+    if (sub.cursor < latest) this.poke(conversationId);
+    return () => {
+      feed!.subscribers.delete(sub);
+      if (!feed!.subscribers.size && this.feeds.get(conversationId) === feed) this.feeds.delete(conversationId);
+    };
+  }
+
+  /** Registers a stream to end on shutdown (so that the server can close). */
+  onShutdown(close: () => void): () => void {
+    this.closers.add(close);
+    return () => this.closers.delete(close);
+  }
+
+  private poke(conversationId: string): void {
+    const feed = this.feeds.get(conversationId);
+    if (!feed) return;
+    if (feed.fetching) {
+      feed.again = true;
+      return;
+    }
+    feed.fetching = true;
+    void this.drain(conversationId, feed).finally(() => {
+      feed.fetching = false;
+    });
+  }
+
+  private async drain(conversationId: string, feed: Feed): Promise<void> {
+    do {
+      feed.again = false;
+      try {
+        for (;;) {
+          if (!feed.subscribers.size) return;
+          const from = Math.min(...[...feed.subscribers].map((s) => s.cursor));
+          const rows = await this.read(feed.organizationId, (tx) =>
+            this.events.listAfter(feed.organizationId, conversationId, from, 500, tx),
+          );
+          for (const sub of feed.subscribers) {
+            for (const row of rows) {
+              if (row.seq <= sub.cursor) continue;
+              sub.cursor = row.seq;
+              sub.send(row);
+            }
+          }
+          if (rows.length < 500) break;
+        }
+      } catch (error) {
+        this.logger.warn(`reading events of ${conversationId} failed: ${(error as Error).message}`);
+        setTimeout(() => this.poke(conversationId), 1000).unref();
+        return;
+      }
+    } while (feed.again);
+  }
+
+  /** A short read transaction of the organization (row-level security), outside any request transaction. */
+  private read<T>(organizationId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+    return this.prisma.transaction(async (tx) => {
+      if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterTenant(tx, organizationId);
+      return fn(tx);
+    });
+  }
+
+  /** Ends every open stream (graceful shutdown: the server cannot close while they are open). */
+  closeStreams(): void {
+    for (const close of [...this.closers]) close();
+  }
+
+  onApplicationShutdown(): void {
+    this.closeStreams();
+  }
+}

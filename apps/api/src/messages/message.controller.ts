@@ -1,0 +1,73 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
+import { ZodResponse } from 'nestjs-zod';
+import { z } from 'zod';
+import type { Page } from '@agenthub/db';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { Idempotent } from '../common/idempotency/idempotency.interceptor';
+import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import {
+  appendMessagesSchema,
+  ChunkDto,
+  CompleteDto,
+  ListMessagesQuery,
+  MessageDto,
+  MessageListDto,
+  MessagePageDto,
+  type AppendMessagesBody,
+  type MessageView,
+} from './message.dto';
+import { MessageService } from './message.service';
+import { AppendMessagesPipe } from './append-messages.pipe';
+
+@ApiTags('messages')
+@Controller()
+export class MessageController {
+  constructor(private readonly messages: MessageService) {}
+
+  @Post('conversations/:id/messages')
+  @HttpCode(201)
+  @Idempotent()
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ status: 201, type: MessageListDto, description: 'the messages in request order, each with its seq' })
+  @ApiBody({
+    description: 'one message input, or { messages: [...] } with up to 1000',
+    schema: z.toJSONSchema(appendMessagesSchema, { target: 'openapi-3.0', unrepresentable: 'any' }) as object,
+  })
+  async append(
+    @Param('id', UuidPipe) conversationId: string,
+    @Body(AppendMessagesPipe) body: AppendMessagesBody,
+  ): Promise<{ data: MessageView[] }> {
+    return { data: await this.messages.append(conversationId, 'messages' in body ? body.messages : [body]) };
+  }
+
+  @Get('conversations/:id/messages')
+  @ApiProblems(404)
+  @ZodResponse({ type: MessagePageDto })
+  list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<Page<MessageView>> {
+    return this.messages.list(conversationId, query);
+  }
+
+  @Get('messages/:id')
+  @ApiProblems(404)
+  @ZodResponse({ type: MessageDto })
+  get(@Param('id', UuidPipe) id: string): Promise<MessageView> {
+    return this.messages.get(id);
+  }
+
+  @Post('messages/:id/chunks')
+  @HttpCode(200)
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ status: 200, type: MessageDto, description: 'the message with the delta appended' })
+  chunk(@Param('id', UuidPipe) id: string, @Body() body: ChunkDto): Promise<MessageView> {
+    return this.messages.appendChunk(id, body.delta);
+  }
+
+  @Post('messages/:id/complete')
+  @HttpCode(200)
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ status: 200, type: MessageDto, description: 'the completed message' })
+  complete(@Param('id', UuidPipe) id: string, @Body() body: CompleteDto): Promise<MessageView> {
+    return this.messages.complete(id, body?.tokensUsed);
+  }
+}

@@ -1,0 +1,98 @@
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { MAX_MESSAGES_PER_APPEND, type MessageRow } from '@agenthub/db';
+import { isoDateTime, jsonObject, pageQuery, pageSchema, uuid } from '../common/http/schemas';
+
+export const messageRoleSchema = z.enum(['user', 'assistant', 'system', 'tool']);
+export const messageTypeSchema = z.enum(['text', 'tool_call', 'tool_response', 'thinking', 'error']);
+
+/** A message input (API.md, Conversations and messages). */
+export const messageInputSchema = z
+  .strictObject({
+    role: messageRoleSchema,
+    content: z.string().max(512 * 1024).describe('may be empty, e.g. for a streaming message or a tool call'),
+    messageType: messageTypeSchema.optional().describe('default text'),
+    toolName: z.string().min(1).max(1000).nullable().optional(),
+    toolArgs: jsonObject.nullable().optional(),
+    toolCallId: z.string().min(1).max(1000).nullable().optional(),
+    model: z.string().min(1).max(1000).nullable().optional(),
+    tokensUsed: z.number().int().min(0).max(2 ** 31 - 1).nullable().optional(),
+    metadata: jsonObject.optional(),
+    clientId: z.string().min(1).max(255).nullable().optional().describe('a repeated clientId returns the stored message'),
+    isStreaming: z.boolean().optional().describe('true: starts incomplete; append chunks, then complete'),
+  })
+;
+export type MessageInputBody = z.output<typeof messageInputSchema>;
+
+export const messageBatchSchema = z.strictObject({
+  messages: z.array(messageInputSchema).min(1).max(MAX_MESSAGES_PER_APPEND),
+});
+/** For the OpenAPI document; requests are validated against the branch they are (see AppendMessagesPipe). */
+export const appendMessagesSchema = z.union([messageInputSchema, messageBatchSchema]);
+export type AppendMessagesBody = z.output<typeof appendMessagesSchema>;
+
+export class ListMessagesQuery extends createZodDto(
+  z.object({
+    ...pageQuery,
+    afterSeq: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+    beforeSeq: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+    order: z.enum(['asc', 'desc']).optional().describe('by seq; default asc'),
+  }),
+) {}
+
+export const chunkSchema = z.strictObject({ delta: z.string().min(1).max(512 * 1024) });
+export class ChunkDto extends createZodDto(chunkSchema) {}
+
+export const completeSchema = z.strictObject({ tokensUsed: z.number().int().min(0).max(2 ** 31 - 1).nullable().optional() });
+export class CompleteDto extends createZodDto(completeSchema) {}
+
+export const messageSchema = z
+  .object({
+    id: uuid,
+    conversationId: uuid,
+    seq: z.number().int(),
+    role: messageRoleSchema,
+    content: z.string(),
+    messageType: messageTypeSchema,
+    toolName: z.string().nullable(),
+    toolArgs: jsonObject.nullable(),
+    toolCallId: z.string().nullable(),
+    model: z.string().nullable(),
+    tokensUsed: z.number().int().nullable(),
+    metadata: jsonObject,
+    clientId: z.string().nullable(),
+    isStreaming: z.boolean(),
+    isComplete: z.boolean(),
+    createdAt: isoDateTime,
+    updatedAt: isoDateTime,
+  })
+;
+export type MessageView = z.input<typeof messageSchema>;
+export class MessageDto extends createZodDto(messageSchema) {}
+export class MessageListDto extends createZodDto(z.object({ data: z.array(messageSchema) })) {}
+export class MessagePageDto extends createZodDto(pageSchema(messageSchema)) {}
+
+const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+
+/** Rows come from Prisma or from raw SQL (append); both carry the same fields. */
+export function toMessageView(row: MessageRow): MessageView {
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    seq: row.seq,
+    role: row.role,
+    content: row.content,
+    messageType: row.messageType,
+    toolName: row.toolName,
+    toolArgs: row.toolArgs as Record<string, unknown> | null,
+    toolCallId: row.toolCallId,
+    model: row.model,
+    tokensUsed: row.tokensUsed,
+    metadata: row.metadata as Record<string, unknown>,
+    clientId: row.clientId,
+    isStreaming: row.isStreaming,
+    isComplete: row.isComplete,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+  };
+}

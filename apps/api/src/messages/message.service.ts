@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { MessageRepository, NotFoundError, type MessageInput, type Page } from '@agenthub/db';
+import { RequestContext } from '../common/tenancy/request-context';
+import { ConversationEventsService } from '../events/conversation-events.service';
+import { toMessageView, type MessageInputBody, type MessageView } from './message.dto';
+
+@Injectable()
+export class MessageService {
+  constructor(
+    private readonly messages: MessageRepository,
+    private readonly events: ConversationEventsService,
+    private readonly context: RequestContext,
+  ) {}
+
+  /**
+   * Appends in request order with gap-free seq (the repository's single statement); replays of a clientId come
+   * back as stored. message.created is recorded for the messages written now, in the same transaction.
+   */
+  async append(conversationId: string, inputs: MessageInputBody[]): Promise<MessageView[]> {
+    const { messages, inserted } = await this.messages.appendWithOutcome(
+      this.context.organizationId,
+      conversationId,
+      inputs as MessageInput[],
+      this.context.db,
+    );
+    const views = messages.map(toMessageView);
+    const created = new Set(inserted.map((m) => m.id));
+    await this.events.record(
+      conversationId,
+      views.filter((v, i, all) => created.has(v.id) && all.findIndex((w) => w.id === v.id) === i).map((payload) => ({ type: 'message.created' as const, payload })),
+    );
+    return views;
+  }
+
+  async list(
+    conversationId: string,
+    query: { afterSeq?: number; beforeSeq?: number; order?: 'asc' | 'desc'; limit?: number; cursor?: string },
+  ): Promise<Page<MessageView>> {
+    const page = await this.messages.listPage(this.context.organizationId, conversationId, query, this.context.db);
+    if (!page) throw new NotFoundError('conversation', conversationId);
+    return { data: page.data.map(toMessageView), nextCursor: page.nextCursor };
+  }
+
+  async get(id: string): Promise<MessageView> {
+    const row = await this.messages.findById(this.context.organizationId, id, this.context.db);
+    if (!row) throw new NotFoundError('message', id);
+    return toMessageView(row);
+  }
+
+  async appendChunk(id: string, delta: string): Promise<MessageView> {
+    const row = await this.messages.appendChunk(this.context.organizationId, id, delta, this.context.db);
+    if (!row) throw new NotFoundError('message', id);
+    const view = toMessageView(row);
+    await this.events.record(view.conversationId, [
+      { type: 'message.delta', payload: { messageId: view.id, seq: view.seq, delta } },
+    ]);
+    return view;
+  }
+
+  async complete(id: string, tokensUsed?: number | null): Promise<MessageView> {
+    const row = await this.messages.complete(this.context.organizationId, id, { tokensUsed }, this.context.db);
+    if (!row) throw new NotFoundError('message', id);
+    const view = toMessageView(row);
+    await this.events.record(view.conversationId, [{ type: 'message.completed', payload: view }]);
+    return view;
+  }
+}

@@ -1,0 +1,56 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { ZodResponse } from 'nestjs-zod';
+import type { Page } from '@agenthub/db';
+import { MinRole } from '../common/auth/access.decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { Idempotent } from '../common/idempotency/idempotency.interceptor';
+import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { CreateUserDto, ListUsersQuery, UpdateUserDto, UserDto, UserPageDto, type UserView } from './user.dto';
+import { UserService } from './user.service';
+
+@ApiTags('users')
+@Controller('users')
+export class UserController {
+  constructor(private readonly users: UserService) {}
+
+  @Post()
+  @HttpCode(201)
+  @MinRole('admin')
+  @Idempotent()
+  @ApiProblems(403, 409, 413, 415)
+  @ZodResponse({ status: 201, type: UserDto })
+  create(@Body() body: CreateUserDto): Promise<UserView> {
+    return this.users.create(body);
+  }
+
+  @Get()
+  @ApiProblems(403)
+  @ZodResponse({ type: UserPageDto })
+  list(@Query() query: ListUsersQuery): Promise<Page<UserView>> {
+    return this.users.list(query);
+  }
+
+  @Get(':id')
+  @ApiProblems(403, 404)
+  @ZodResponse({ type: UserDto })
+  get(@Param('id', UuidPipe) id: string): Promise<UserView> {
+    return this.users.get(id);
+  }
+
+  @Patch(':id')
+  @MinRole('admin')
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ type: UserDto })
+  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateUserDto): Promise<UserView> {
+    return this.users.update(id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @MinRole('admin')
+  @ApiProblems(403, 404)
+  delete(@Param('id', UuidPipe) id: string): Promise<void> {
+    return this.users.delete(id);
+  }
+}

@@ -1,0 +1,134 @@
+import { agentBody, conversationBody, messageBody } from '@agenthub/db/testing';
+import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
+
+describe('messages over HTTP', () => {
+  let api: TestApi;
+  let org: TestOrg;
+
+  beforeAll(async () => {
+    api = await TestApi.start();
+    org = await api.createOrganization('messages');
+  });
+  afterAll(() => api.close());
+
+  async function newConversation(): Promise<string> {
+    const agent = await api.post('/api/v1/agents', org.key, agentBody());
+    const conversation = await api.post('/api/v1/conversations', org.key, conversationBody(agent.body.id));
+    expect(conversation.status).toBe(201);
+    return conversation.body.id;
+  }
+
+  async function allMessages(conversationId: string) {
+    const out: Array<{ seq: number; content: string; clientId: string | null; id: string }> = [];
+    let cursor: string | null = null;
+    do {
+      const res: { status: number; body: { data: typeof out; nextCursor: string | null } } = await api.get(`/api/v1/conversations/${conversationId}/messages?limit=200${cursor ? `&cursor=${cursor}` : ''}`, org.key);
+      expect(res.status).toBe(200);
+      out.push(...res.body.data);
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  it('gives gap-free seq in request order to 50 concurrent writers, counters consistent', async () => {
+    const conversationId = await newConversation();
+    const writers = 50;
+    const results = await Promise.all(
+      Array.from({ length: writers }, (_, w) =>
+        api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, {
+          messages: [messageBody({ content: `w${w}-a` }), messageBody({ content: `w${w}-b`, role: 'assistant' })],
+        }),
+      ),
+    );
+    for (const res of results) expect(res.status).toBe(201);
+    const stored = await allMessages(conversationId);
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: writers * 2 }, (_, i) => i + 1));
+    // each request's two messages are adjacent and in request order
+    for (const res of results) {
+      const [first, second] = res.body.data;
+      expect(second.seq).toBe(first.seq + 1);
+      expect(first.content.replace(/-a$/, '')).toBe(second.content.replace(/-b$/, ''));
+    }
+    const conversation = await api.get(`/api/v1/conversations/${conversationId}`, org.key);
+    expect(conversation.body.messageCount).toBe(writers * 2);
+    const newest = stored[stored.length - 1] as unknown as { createdAt: string };
+    expect(conversation.body.lastMessageAt).toBe(newest.createdAt);
+  });
+
+  it('returns the stored message for a repeated clientId, also under concurrency', async () => {
+    const conversationId = await newConversation();
+    const first = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ clientId: 'c-1', content: 'original' }));
+    expect(first.status).toBe(201);
+    const again = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ clientId: 'c-2', content: 'raced' })),
+      ),
+    );
+    for (const res of again) expect(res.status).toBe(201);
+    expect(new Set(again.map((r) => r.body.data[0].id)).size).toBe(1);
+    const replay = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ clientId: 'c-1', content: 'changed' }));
+    expect(replay.body.data[0]).toEqual(first.body.data[0]);
+    const stored = await allMessages(conversationId);
+    expect(stored.map((m) => m.clientId)).toEqual(['c-1', 'c-2']);
+    expect((await api.get(`/api/v1/conversations/${conversationId}`, org.key)).body.messageCount).toBe(2);
+  });
+
+  it('honours Idempotency-Key: same body replays, another body is a 409, concurrent duplicates write once', async () => {
+    const conversationId = await newConversation();
+    const path = `/api/v1/conversations/${conversationId}/messages`;
+    const body = { messages: [messageBody(), messageBody()] };
+    const first = await api.post(path, org.key, body, { headers: { 'idempotency-key': 'append-1' } });
+    const replay = await api.post(path, org.key, body, { headers: { 'idempotency-key': 'append-1' } });
+    expect(first.status).toBe(201);
+    expect(replay.status).toBe(201);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expectProblem(await api.post(path, org.key, { messages: [messageBody()] }, { headers: { 'idempotency-key': 'append-1' } }), 409);
+
+    const raced = await Promise.all(
+      Array.from({ length: 20 }, () => api.post(path, org.key, { role: 'user', content: 'once' }, { headers: { 'idempotency-key': 'append-2' } })),
+    );
+    for (const res of raced) expect(res.status).toBe(201);
+    expect(new Set(raced.map((r) => r.body.data[0].id)).size).toBe(1);
+    expect((await allMessages(conversationId)).length).toBe(3);
+
+    // the same key on another route is another key
+    const agent = await api.post('/api/v1/agents', org.key, agentBody(), { headers: { 'idempotency-key': 'append-1' } });
+    expect(agent.status).toBe(201);
+  });
+
+  it('streams: chunks append in order, complete ends it, chunks after completion are a 409', async () => {
+    const conversationId = await newConversation();
+    const created = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ role: 'assistant', content: '', isStreaming: true }));
+    const id = created.body.data[0].id;
+    expect(created.body.data[0]).toMatchObject({ isStreaming: true, isComplete: false, content: '' });
+    for (const delta of ['Hel', 'lo, ', 'wörld']) {
+      const res = await api.post(`/api/v1/messages/${id}/chunks`, org.key, { delta });
+      expect(res.status).toBe(200);
+    }
+    const done = await api.post(`/api/v1/messages/${id}/complete`, org.key, { tokensUsed: 42 });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ content: 'Hello, wörld', isStreaming: false, isComplete: true, tokensUsed: 42 });
+    expectProblem(await api.post(`/api/v1/messages/${id}/chunks`, org.key, { delta: 'late' }), 409);
+    expect((await api.get(`/api/v1/messages/${id}`, org.key)).body.content).toBe('Hello, wörld');
+    // complete without a body is fine
+    const other = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ isStreaming: true }));
+    expect((await api.request('POST', `/api/v1/messages/${other.body.data[0].id}/complete`, { key: org.key })).status).toBe(200);
+  });
+
+  it('pages messages by seq in both directions with afterSeq/beforeSeq', async () => {
+    const conversationId = await newConversation();
+    await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, {
+      messages: Array.from({ length: 7 }, (_, i) => messageBody({ content: `m${i + 1}` })),
+    });
+    const page1 = await api.get(`/api/v1/conversations/${conversationId}/messages?limit=3`, org.key);
+    expect(page1.body.data.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3]);
+    const page2 = await api.get(`/api/v1/conversations/${conversationId}/messages?limit=3&cursor=${page1.body.nextCursor}`, org.key);
+    expect(page2.body.data.map((m: { seq: number }) => m.seq)).toEqual([4, 5, 6]);
+    const desc = await api.get(`/api/v1/conversations/${conversationId}/messages?order=desc&beforeSeq=6&limit=2`, org.key);
+    expect(desc.body.data.map((m: { seq: number }) => m.seq)).toEqual([5, 4]);
+    const after = await api.get(`/api/v1/conversations/${conversationId}/messages?afterSeq=5`, org.key);
+    expect(after.body).toEqual({ data: expect.any(Array), nextCursor: null });
+    expect(after.body.data.map((m: { seq: number }) => m.seq)).toEqual([6, 7]);
+  });
+});
