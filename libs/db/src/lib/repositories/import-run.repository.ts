@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Prisma } from '../../generated/prisma/client';
+import { Prisma } from '../../generated/prisma/client';
 import { PrismaService, type Db } from '../prisma.service';
 import { isUuid } from '../pagination';
 
@@ -76,6 +76,15 @@ export class ImportRunRepository {
   /** Progress after a batch; pass the batch's transaction so both commit together. */
   async checkpoint(id: string, checkpoint: Prisma.InputJsonValue, counts: Prisma.InputJsonObject, db: Db = this.prisma): Promise<void> {
     await db.importRun.update({ where: { id }, data: { checkpoint, counts } });
+  }
+
+  /**
+   * The same update as `checkpoint`, as a statement for a caller that runs its batch on its own connection (the
+   * importers COPY through plain `pg`, which Prisma's transactions cannot): run it in that batch's transaction.
+   */
+  checkpointStatement(id: string, checkpoint: Prisma.InputJsonValue, counts: Prisma.InputJsonObject): Prisma.Sql {
+    return Prisma.sql`UPDATE import_runs SET checkpoint = ${JSON.stringify(checkpoint)}::jsonb, counts = ${JSON.stringify(counts)}::jsonb
+                       WHERE id = ${id}::uuid`;
   }
 
   async complete(id: string, counts: Prisma.InputJsonObject, db: Db = this.prisma): Promise<ImportRunRow> {

@@ -1,0 +1,24 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { DbModule } from '@agenthub/db';
+import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import { JobLockService } from './locks/job-lock.service';
+import { BACKUP_STORAGE } from './storage/backup-storage';
+import { createBackupStorage } from './storage/storage.factory';
+
+/** What the worker and the command line share: configuration, the data layer, backup storage, job locks. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(config: WorkerConfig): DynamicModule {
+    return {
+      module: CoreModule,
+      imports: [DbModule.forRoot({ env: config.database })],
+      providers: [
+        { provide: WORKER_CONFIG, useValue: config },
+        { provide: BACKUP_STORAGE, useFactory: () => createBackupStorage(config) },
+        JobLockService,
+      ],
+      exports: [WORKER_CONFIG, BACKUP_STORAGE, JobLockService],
+    };
+  }
+}

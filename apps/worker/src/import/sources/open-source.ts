@@ -1,0 +1,17 @@
+import type { ImportSourceKind } from '../import.types';
+import { AdkSource } from './adk.source';
+import { AgentosSqliteSource } from './agentos-sqlite.source';
+import type { ImportSource } from './import-source';
+import { MemoryDumpSource } from './memory-dump.source';
+
+/** Opens the legacy store at `location` (a file, or for ADK also a postgres:// URL). */
+export function openSource(kind: ImportSourceKind, location: string): Promise<ImportSource> {
+  switch (kind) {
+    case 'agentos-sqlite':
+      return AgentosSqliteSource.open(location);
+    case 'adk':
+      return AdkSource.open(location);
+    case 'memory-dump':
+      return MemoryDumpSource.open(location);
+  }
+}

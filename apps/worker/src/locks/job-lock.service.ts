@@ -1,0 +1,105 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { PrismaService } from '@agenthub/db';
+
+export interface HeldLock {
+  /** false once the connection holding an advisory lock dropped: the job must not claim success. */
+  readonly held: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * One job of a kind at a time across every worker and command line process.
+ *
+ * PostgreSQL: `pg_try_advisory_lock` on a dedicated connection held for the whole job; if the process dies, the
+ * server drops the connection and the lock with it, which is how the stale-run sweeper knows a `running` row is
+ * abandoned. Embedded: every connection shares PGlite's single backend session, where advisory locks are
+ * re-entrant and so exclude nobody; there a lock file with the owner's pid in the data directory does the job
+ * (a file whose pid is dead is taken over).
+ */
+@Injectable()
+export class JobLockService {
+  private readonly logger = new Logger(JobLockService.name);
+
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+
+  async tryAcquire(name: string): Promise<HeldLock | null> {
+    return this.prisma.target.mode === 'embedded' ? this.fileLock(name) : this.advisoryLock(name);
+  }
+
+  private async advisoryLock(name: string): Promise<HeldLock | null> {
+    const client = new pg.Client({ connectionString: this.prisma.target.url, application_name: `agenthub-lock:${name}` });
+    let held = false;
+    client.on('error', (e) => {
+      if (held) this.logger.error(`lost the connection holding the ${name} lock: ${e.message}`);
+      held = false;
+    });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtextextended($1, 0)) as ok`, [
+        `agenthub:${name}`,
+      ]);
+      if (!rows[0].ok) {
+        await client.end();
+        return null;
+      }
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    held = true;
+    return {
+      get held() {
+        return held;
+      },
+      release: async () => {
+        held = false;
+        // Ending the session releases its advisory locks.
+        await client.end().catch(() => undefined);
+      },
+    };
+  }
+
+  private async fileLock(name: string): Promise<HeldLock | null> {
+    // The data directory when this process knows it; else (a URL to someone else's embedded server) the temp
+    // directory, keyed by the URL.
+    const dir = this.prisma.target.dataDir ?? os.tmpdir();
+    const tag = this.prisma.target.dataDir ? '' : `-${createHash('sha1').update(this.prisma.target.url).digest('hex').slice(0, 12)}`;
+    const file = path.join(dir, `agenthub-${name}${tag}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+        let held = true;
+        return {
+          get held() {
+            return held;
+          },
+          release: async () => {
+            held = false;
+            fs.rmSync(file, { force: true });
+          },
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number(fs.readFileSync(file, 'utf8') || 0);
+        if (pid && pid !== process.pid && pidAlive(pid)) return null;
+        if (pid === process.pid) return null;
+        fs.rmSync(file, { force: true });
+      }
+    }
+    return null;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

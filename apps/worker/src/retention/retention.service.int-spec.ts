@@ -1,0 +1,53 @@
+import { makeMemory, makeTenant } from '@agenthub/db/testing';
+import { makeKit } from '../../test/backup-kit';
+import { RetentionService } from './retention.service';
+
+describe(RetentionService.name, () => {
+  const kit = makeKit({ env: { CONVERSATION_PURGE_AFTER_DAYS: '10' } });
+  const sut = kit.dataRetention;
+  afterAll(() => kit.close());
+
+  it('purges expired memories and conversations deleted longer ago than the configured days, nothing else', async () => {
+    const { organization, agent } = await makeTenant(kit.prisma);
+    const expired = await makeMemory(kit.prisma, organization.id, { expiresAt: new Date(Date.now() - 60_000) });
+    const live = await makeMemory(kit.prisma, organization.id, { expiresAt: new Date(Date.now() + 3_600_000) });
+    const day = 86_400_000;
+    const old = await kit.prisma.conversation.create({ data: { organizationId: organization.id, agentId: agent.id, status: 'deleted', deletedAt: new Date(Date.now() - 11 * day) } });
+    const recent = await kit.prisma.conversation.create({ data: { organizationId: organization.id, agentId: agent.id, status: 'deleted', deletedAt: new Date(Date.now() - 9 * day) } });
+    await kit.prisma.message.create({ data: { organizationId: organization.id, conversationId: old.id, seq: 1, role: 'user', content: 'bye' } });
+
+    expect(await sut.purgeExpiredMemories()).toBeGreaterThanOrEqual(1);
+    expect(await kit.prisma.memory.count({ where: { id: { in: [expired.id, live.id] } } })).toBe(1);
+    expect(await sut.purgeDeletedConversations()).toBeGreaterThanOrEqual(1);
+    expect(await kit.prisma.conversation.findUnique({ where: { id: old.id } })).toBeNull();
+    expect(await kit.prisma.message.count({ where: { conversationId: old.id } })).toBe(0);
+    expect(await kit.prisma.conversation.findUnique({ where: { id: recent.id } })).not.toBeNull();
+  });
+
+  it('purges live events older than EVENT_RETENTION_HOURS and keeps newer ones', async () => {
+    const { organization, conversation } = await makeTenant(kit.prisma);
+    const hour = 3_600_000;
+    const event = (seq: number, age: number) => ({
+      organizationId: organization.id,
+      conversationId: conversation.id,
+      seq,
+      type: 'message.created',
+      payload: { seq },
+      createdAt: new Date(Date.now() - age),
+    });
+    await kit.prisma.conversationEvent.createMany({ data: [event(1, 25 * hour), event(2, 23 * hour), event(3, 0)] });
+    expect(await sut.purgeOldEvents()).toBeGreaterThanOrEqual(1);
+    const left = await kit.prisma.conversationEvent.findMany({ where: { conversationId: conversation.id }, orderBy: { seq: 'asc' } });
+    expect(left.map((e) => e.seq)).toEqual([2, 3]);
+  });
+
+  it('backup retention keeps the newest N, drops older than the age limit, and never the newest completed one', () => {
+    const days = (n: number) => new Date(Date.now() - n * 86_400_000);
+    const row = (id: string, startedAt: Date, status: 'completed' | 'failed' = 'completed') => ({ id, startedAt, status }) as never;
+    const plan = makeKit({ env: { BACKUP_RETENTION_COUNT: '3', BACKUP_RETENTION_DAYS: '30' }, prisma: kit.prisma }).retention.plan(
+      [row('a', days(40)), row('b', days(41)), row('c', days(42)), row('d', days(50))],
+      [row('f1', days(31), 'failed'), row('f2', days(2), 'failed')],
+    );
+    expect(plan.map((p) => [p.id, p.reason])).toEqual([['b', 'age'], ['c', 'age'], ['d', 'count'], ['f1', 'age']]);
+  });
+});

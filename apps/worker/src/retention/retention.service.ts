@@ -1,0 +1,49 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConversationEventRepository, ConversationRepository, MemoryRepository } from '@agenthub/db';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+
+const MEMORY_BATCH = 10_000;
+
+/**
+ * Data retention: expired memories, conversations deleted longer ago than CONVERSATION_PURGE_AFTER_DAYS, and live
+ * events older than EVENT_RETENTION_HOURS.
+ */
+@Injectable()
+export class RetentionService {
+  private readonly logger = new Logger(RetentionService.name);
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(MemoryRepository) private readonly memories: MemoryRepository,
+    @Inject(ConversationRepository) private readonly conversations: ConversationRepository,
+    @Inject(ConversationEventRepository) private readonly events: ConversationEventRepository,
+  ) {}
+
+  /** Drops live events older than EVENT_RETENTION_HOURS: SSE clients reconnecting later than that start fresh. */
+  async purgeOldEvents(now = new Date()): Promise<number> {
+    const before = new Date(now.getTime() - this.config.retention.eventRetentionHours * 3_600_000);
+    const n = await this.events.purgeOlderThan(before);
+    if (n) this.logger.log(`purged ${n} live events older than ${before.toISOString()}`);
+    return n;
+  }
+
+  /** Deletes memories whose expires_at has passed, in batches (short transactions, no long row locks). */
+  async purgeExpiredMemories(now = new Date()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.memories.purgeExpired(now, MEMORY_BATCH);
+      total += n;
+      if (n < MEMORY_BATCH) break;
+    }
+    if (total) this.logger.log(`purged ${total} expired memories`);
+    return total;
+  }
+
+  /** Hard-deletes conversations (and their messages) soft-deleted more than the configured days ago. */
+  async purgeDeletedConversations(now = new Date()): Promise<number> {
+    const before = new Date(now.getTime() - this.config.retention.conversationPurgeAfterDays * 86_400_000);
+    const n = await this.conversations.purgeDeleted(before);
+    if (n) this.logger.log(`purged ${n} conversations deleted before ${before.toISOString()}`);
+    return n;
+  }
+}
