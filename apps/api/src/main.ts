@@ -20,11 +20,12 @@ async function main(): Promise<void> {
   });
   const say = (line: string) => process.stdout.write(`agenthub api: ${line}\n`);
   say(describeDatabase(target));
+  // Before touching the database: a missing token is a configuration error, whatever state the database is in.
+  const admin = resolveAdminToken(config, target);
   if (config.AGENTHUB_MIGRATE_ON_START) {
     await applyMigrations(target, { quiet: true });
     say('migrations applied');
   }
-  const admin = resolveAdminToken(config, target);
   const app = await createApiApp({ config, target, adminToken: admin.token });
   await app.listen({ port: config.PORT, host: config.HOST });
   const address = app.getHttpServer().address();

@@ -32,6 +32,9 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   private readonly logger = new Logger(PrismaService.name);
   /** The pool under the Prisma adapter; see `queryRows`. */
   private readonly pool: pg.Pool;
+  /** transactions running now, and who waits for that to reach 0 (see whenIdle) */
+  private active = 0;
+  private readonly idle: Array<() => void> = [];
 
   constructor(@Inject(DATABASE_TARGET) readonly target: DatabaseTarget) {
     const pool = new pg.Pool(
@@ -68,15 +71,37 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
 
   async transaction<T>(fn: (tx: Db) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const { retries = 3, ...txOptions } = options;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.$transaction(fn, { maxWait: 10_000, timeout: 30_000, ...txOptions });
-      } catch (error) {
-        if (attempt >= retries || !isRetryableTransactionError(error)) throw error;
-        this.logger.debug(`retrying transaction after ${(error as Error).message}`);
-        await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
+    this.active++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.$transaction(fn, { maxWait: 10_000, timeout: 30_000, ...txOptions });
+        } catch (error) {
+          if (attempt >= retries || !isRetryableTransactionError(error)) throw error;
+          this.logger.debug(`retrying transaction after ${(error as Error).message}`);
+          await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
+        }
       }
+    } finally {
+      if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
     }
+  }
+
+  /**
+   * Resolves when no transaction runs (or after `timeoutMs`). Shutdown waits for it before closing the pool: a
+   * request whose client went away still runs its transaction to the end, and closing the pool under it would
+   * leave the connection checked out and the pool's end() waiting forever.
+   */
+  async whenIdle(timeoutMs = 10_000): Promise<void> {
+    if (this.active === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -96,6 +121,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    await this.whenIdle();
     await this.$disconnect();
     await this.target.close();
   }

@@ -1,0 +1,91 @@
+/**
+ * On-demand benchmark of the HTTP API (not a test): the API as child processes vs raw pg, side by side in one run
+ * on the bench database. See tools/bench/src/api.ts for what is measured.
+ *
+ *   npx tsx tools/bench/src/api.main.ts [--quick] [--concurrency 16] [--conversations 8] [--connections 1000] [--hold-seconds 30]
+ *
+ * Like main.ts, it re-runs itself with tsx pointed at tools/bench/tsconfig.json (decorator support for the data
+ * layer it imports); the API processes themselves run under @swc-node/register, as `nx run api:serve` does.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const tsconfig = path.resolve(__dirname, '..', 'tsconfig.json');
+
+interface Args {
+  quick: boolean;
+  concurrency?: number;
+  conversations?: number;
+  connections?: number;
+  holdSeconds?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false };
+  const positive = (flag: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    if (flag === '--quick') args.quick = true;
+    else if (flag === '--concurrency') args.concurrency = positive(flag, value());
+    else if (flag === '--conversations') args.conversations = positive(flag, value());
+    else if (flag === '--connections') args.connections = positive(flag, value());
+    else if (flag === '--hold-seconds') args.holdSeconds = positive(flag, value());
+    else if (flag === '--help' || flag === '-h') {
+      console.log('usage: tsx tools/bench/src/api.main.ts [--quick] [--concurrency 16] [--conversations 8] [--connections 1000] [--hold-seconds 30]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  return args;
+}
+
+export async function main(): Promise<void> {
+  const { runApiBench, apiBenchReport } = await import('./api');
+  const { DEFAULT_URL } = await import('./db');
+  const { log } = await import('./report');
+  const { workspaceRoot } = await import('@agenthub/db');
+  const args = parseArgs(process.argv.slice(2));
+  const root = workspaceRoot(__dirname);
+  const timing = args.quick ? { rounds: 3, sliceMs: 1500, warmupMs: 1000 } : { rounds: 6, sliceMs: 3000, warmupMs: 2000 };
+  log(`api bench: ${args.quick ? 'quick' : 'full'} run`);
+  const result = await runApiBench({
+    url: process.env.BENCH_DATABASE_URL?.trim() || DEFAULT_URL,
+    root,
+    poolSize: Number(process.env.DATABASE_POOL_SIZE || 10),
+    concurrency: args.concurrency ?? 16,
+    conversations: args.conversations ?? 8,
+    holdConnections: args.connections ?? 1000,
+    holdSeconds: args.holdSeconds ?? 30,
+    ...timing,
+  });
+  console.log(apiBenchReport(result));
+  const dir = path.join(root, 'tmp', 'bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `api-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify({ startedAt: new Date().toISOString(), args, ...result }, null, 2));
+  log(`results written to ${file}`);
+}
+
+if (require.main === module) {
+  if (process.env.TSX_TSCONFIG_PATH) {
+    main().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  } else {
+    const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig },
+    });
+    if (child.error) throw child.error;
+    process.exit(child.status ?? 1);
+  }
+}

@@ -1,0 +1,495 @@
+/**
+ * API benchmark (on demand, not a test): the real API as child processes against the bench database, measured
+ * side by side with raw `pg` doing the same database work, in one run, at the same concurrency and pool size.
+ *
+ *   (a) message append over HTTP (one message per request, several conversations) vs a raw INSERT of the row
+ *   (b) a conversation page (GET …/messages?limit=50) over HTTP vs the same SELECT through pg
+ *   (c) ≥ 1,000 concurrent connections held for 30 s against the API (errors, non-2xx, timeouts, latency)
+ *   (d) row-level security's cost: the same append load on an API with AGENTHUB_ROW_LEVEL_SECURITY=true vs false
+ *
+ * Express vs Fastify is not measured: app.factory.ts builds the Fastify adapter only, and a second adapter would
+ * mean a second body parser/problem mapping just for the bench.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import readline from 'node:readline';
+import autocannon from 'autocannon';
+import type pg from 'pg';
+import { machineFacts, prepareDatabase, rawPool, truncateAll, type MachineFacts } from './db';
+import { median } from './harness';
+import { fmtNum, log, table } from './report';
+import { seededRandom } from '@agenthub/db/testing';
+
+export interface ApiBenchOptions {
+  url: string;
+  /** workspace root: the API is started from there */
+  root: string;
+  /** DATABASE_POOL_SIZE of each API process and the raw pool's size */
+  poolSize: number;
+  /** concurrent requests / queries on each side */
+  concurrency: number;
+  /** conversations the load is spread over (per side) */
+  conversations: number;
+  rounds: number;
+  sliceMs: number;
+  warmupMs: number;
+  /** (c): connections held open and for how long */
+  holdConnections: number;
+  holdSeconds: number;
+}
+
+export interface LoadStats {
+  ops: number;
+  errors: number;
+  seconds: number;
+  /** successful operations per second */
+  rate: number;
+  p50: number;
+  p99: number;
+  /** the first few error messages, to tell what failed */
+  sampleErrors: string[];
+}
+
+export interface ApiComparison {
+  case: string;
+  baselineName: string;
+  subjectName: string;
+  unit: string;
+  baseline: LoadStats;
+  subject: LoadStats;
+  /** median of the per-round subject/baseline rate ratios */
+  ratio: number;
+  roundRatios: number[];
+  /** subject p99 / baseline p99 */
+  p99Ratio: number;
+  goal: { ratio: number; p99Ratio?: number };
+  met: boolean;
+}
+
+export interface HoldResult {
+  connections: number;
+  seconds: number;
+  requests: number;
+  requestsPerSecond: number;
+  ok2xx: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  resets: number;
+  latency: { p50: number; p90: number; p99: number; max: number; mean: number };
+  path: string;
+  met: boolean;
+}
+
+export interface ApiBenchResult {
+  facts: MachineFacts;
+  options: Omit<ApiBenchOptions, 'url' | 'root'>;
+  comparisons: ApiComparison[];
+  hold: HoldResult | null;
+}
+
+const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-0123456789`;
+
+/** Variables the API reads that must come from the bench, not from the caller's shell. */
+const API_VARIABLES = [
+  'NODE_ENV', 'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'AGENTHUB_DATA_DIR', 'AGENTHUB_ADMIN_TOKEN',
+  'AGENTHUB_MIGRATE_ON_START', 'AGENTHUB_ROW_LEVEL_SECURITY', 'API_BODY_LIMIT_BYTES', 'RATE_LIMIT_MAX',
+  'RATE_LIMIT_WINDOW_SECONDS', 'REQUEST_TIMEOUT_MS', 'SHUTDOWN_GRACE_MS', 'LOG_LEVEL', 'EVENT_RETENTION_HOURS',
+  'NODE_OPTIONS', 'TSX_TSCONFIG_PATH',
+];
+
+/** One API process (`node -r @swc-node/register apps/api/src/main.ts`), as `nx run api:serve` starts it. */
+export class ApiChild {
+  private constructor(
+    readonly name: string,
+    readonly baseUrl: string,
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<number | null>,
+  ) {}
+
+  static async start(name: string, root: string, env: Record<string, string>): Promise<ApiChild> {
+    const childEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !API_VARIABLES.includes(k)) childEnv[k] = v;
+    Object.assign(childEnv, {
+      SWC_NODE_PROJECT: 'apps/api/tsconfig.json',
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      AGENTHUB_ADMIN_TOKEN: ADMIN_TOKEN,
+      AGENTHUB_MIGRATE_ON_START: 'false', // prepareDatabase has migrated
+      RATE_LIMIT_MAX: '10000000',
+      // Request logging off: the bench measures the API's work, not a terminal drinking JSON lines.
+      LOG_LEVEL: 'warn',
+      ...env,
+    });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join('apps', 'api', 'src', 'main.ts')], {
+      cwd: root,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: string[] = [];
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const baseUrl = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name}: not listening after 120 s:\n${lines.join('\n')}`)), 120_000);
+      for (const stream of [child.stdout!, child.stderr!]) {
+        readline.createInterface({ input: stream }).on('line', (line) => {
+          if (lines.length < 200) lines.push(line);
+          const m = /agenthub api: listening on (http:\/\/\S+?) /.exec(line);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+      }
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name}: exited with ${code} before listening:\n${lines.join('\n')}`));
+      });
+    });
+    return new ApiChild(name, baseUrl, child, exited);
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Keep-alive HTTP client with one socket per concurrent worker (node:http: no extra dependency). */
+class HttpClient {
+  private readonly agent: http.Agent;
+
+  constructor(
+    private readonly baseUrl: string,
+    sockets: number,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  }
+
+  request(method: string, urlPath: string, key: string, body?: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { authorization: `Bearer ${key}` };
+      if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = Buffer.byteLength(body);
+      }
+      const req = http.request(this.baseUrl + urlPath, { method, headers, agent: this.agent }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of the API's answers, read field by field
+  async json<T = any>(method: string, urlPath: string, key: string, body?: unknown, expected = [200, 201]): Promise<T> {
+    const res = await this.request(method, urlPath, key, body === undefined ? undefined : JSON.stringify(body));
+    if (!expected.includes(res.status)) throw new Error(`${method} ${urlPath}: ${res.status} ${res.text.slice(0, 300)}`);
+    return JSON.parse(res.text) as T;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** One side of a comparison: `op` does one request/query for worker `w` and throws when it fails. */
+interface Load {
+  name: string;
+  op(worker: number): Promise<void>;
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+async function slice(load: Load, ms: number, concurrency: number, acc?: { lat: number[]; errors: string[] }) {
+  const start = nowMs();
+  const deadline = start + ms;
+  let ops = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (nowMs() < deadline) {
+        const t0 = nowMs();
+        try {
+          await load.op(w);
+          ops++;
+          acc?.lat.push(nowMs() - t0);
+        } catch (error) {
+          errors++;
+          if (acc && acc.errors.length < 5) acc.errors.push((error as Error).message);
+        }
+      }
+    }),
+  );
+  return { ops, errors, seconds: (nowMs() - start) / 1000 };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Alternating slices (A B, B A, …) after a warm-up, as tools/bench/src/harness.ts does, with p99 and error
+ * counts added (the HTTP side can fail where a pg query would not).
+ */
+async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions) {
+  for (const load of [baseline, subject, baseline, subject]) await slice(load, o.warmupMs / 2, o.concurrency);
+  const acc = new Map<Load, { ops: number; errors: number; seconds: number; lat: number[]; sampleErrors: string[] }>([
+    [baseline, { ops: 0, errors: 0, seconds: 0, lat: [], sampleErrors: [] }],
+    [subject, { ops: 0, errors: 0, seconds: 0, lat: [], sampleErrors: [] }],
+  ]);
+  const roundRatios: number[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    const rates = new Map<Load, number>();
+    for (const load of r % 2 === 0 ? [baseline, subject] : [subject, baseline]) {
+      const a = acc.get(load)!;
+      const s = await slice(load, o.sliceMs, o.concurrency, { lat: a.lat, errors: a.sampleErrors });
+      a.ops += s.ops;
+      a.errors += s.errors;
+      a.seconds += s.seconds;
+      rates.set(load, s.ops / s.seconds);
+    }
+    roundRatios.push(rates.get(subject)! / rates.get(baseline)!);
+    log(`  round ${r + 1}/${o.rounds}: ${baseline.name} ${fmtNum(rates.get(baseline)!)}/s, ${subject.name} ${fmtNum(rates.get(subject)!)}/s (${roundRatios[r].toFixed(2)}×)`);
+  }
+  const stats = (load: Load): LoadStats => {
+    const a = acc.get(load)!;
+    const lat = a.lat.sort((x, y) => x - y);
+    return { ops: a.ops, errors: a.errors, seconds: a.seconds, rate: a.ops / a.seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), sampleErrors: a.sampleErrors };
+  };
+  return { baseline: stats(baseline), subject: stats(subject), ratio: median(roundRatios), roundRatios };
+}
+
+const WORDS =
+  'the agent called a tool to look up the order status and then summarised the result for the user who asked about delivery times refunds and the invoice total'.split(' ');
+
+/** Chat-like messages (40–120 words, model and tokens on assistant turns), pre-generated so that building them stays out of the timing. */
+function messageInputs(count: number, random: () => number) {
+  return Array.from({ length: count }, (_, i) => {
+    const words = 40 + Math.floor(random() * 80);
+    const assistant = i % 2 === 1;
+    return {
+      role: assistant ? 'assistant' : 'user',
+      content: Array.from({ length: words }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' '),
+      messageType: 'text',
+      model: assistant ? 'gpt-4o' : null,
+      tokensUsed: assistant ? 50 + Math.floor(random() * 400) : null,
+      metadata: { source: 'bench' },
+    };
+  });
+}
+
+/** The plain single-row INSERT a hand-written service would issue (precomputed seq, no counters, no RETURNING). */
+const RAW_INSERT = `INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, is_streaming,
+  is_complete, model, tokens_used, metadata, created_at, updated_at)
+  VALUES (gen_random_uuid(), $1, $2, $3, $4::message_role, $5, $6::message_type, false, true, $7, $8, $9, now(), now())`;
+
+/** The page the repository reads, as one hand-written SELECT (same columns, order and limit + 1). */
+const RAW_PAGE = `SELECT m.id, m.organization_id, m.conversation_id, m.seq, m.role::text AS role, m.content,
+  m.message_type::text AS message_type, m.tool_name, m.tool_args, m.tool_call_id, m.is_streaming, m.is_complete, m.model,
+  m.tokens_used, m.client_id, m.metadata, m.created_at, m.updated_at
+  FROM messages m WHERE m.conversation_id = $1 AND m.organization_id = $2 ORDER BY m.seq ASC LIMIT 51`;
+
+interface Tenant {
+  organizationId: string;
+  key: string;
+  agentId: string;
+}
+
+async function createTenant(client: HttpClient, name: string): Promise<Tenant> {
+  const org = await client.json('POST', '/api/v1/organizations', ADMIN_TOKEN, { name, ownerEmail: `owner@${name.replace(/\W/g, '-')}.bench` });
+  const agent = await client.json('POST', '/api/v1/agents', org.apiKey.key, { name: `${name} agent` });
+  return { organizationId: org.organization.id, key: org.apiKey.key, agentId: agent.id };
+}
+
+async function createConversations(client: HttpClient, tenant: Tenant, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push((await client.json('POST', '/api/v1/conversations', tenant.key, { agentId: tenant.agentId, title: `bench ${i}` })).id);
+  }
+  return ids;
+}
+
+function appendOverHttp(name: string, client: HttpClient, tenant: Tenant, conversations: string[], bodies: string[]): Load {
+  let turn = 0;
+  return {
+    name,
+    async op(w) {
+      const res = await client.request('POST', `/api/v1/conversations/${conversations[w % conversations.length]}/messages`, tenant.key, bodies[turn++ % bodies.length]);
+      if (res.status !== 201) throw new Error(`append: ${res.status} ${res.text.slice(0, 200)}`);
+    },
+  };
+}
+
+export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
+  await prepareDatabase(o.url);
+  const pool: pg.Pool = rawPool(o.url, o.poolSize);
+  const apis: ApiChild[] = [];
+  const clients: HttpClient[] = [];
+  try {
+    await truncateAll(pool);
+    const facts = await machineFacts(pool, o.url, o.poolSize);
+    log(`machine: ${facts.cpus} CPUs (${facts.cpuModel}), PostgreSQL ${facts.postgres}; pool ${o.poolSize}, concurrency ${o.concurrency}`);
+    log('starting two API processes (row-level security on / off)');
+    const common = { DATABASE_URL: o.url, DATABASE_POOL_SIZE: String(o.poolSize) };
+    const [rls, noRls] = await Promise.all([
+      ApiChild.start('api (RLS on)', o.root, { ...common, AGENTHUB_ROW_LEVEL_SECURITY: 'true' }),
+      // NODE_ENV=production refuses RLS off (api-config.ts): this one runs as development for the measurement.
+      ApiChild.start('api (RLS off)', o.root, { ...common, NODE_ENV: 'development', AGENTHUB_ROW_LEVEL_SECURITY: 'false' }),
+    ]);
+    apis.push(rls, noRls);
+    const http1 = new HttpClient(rls.baseUrl, o.concurrency);
+    const http2 = new HttpClient(noRls.baseUrl, o.concurrency);
+    clients.push(http1, http2);
+
+    const tenant = await createTenant(http1, 'bench api');
+    const random = seededRandom(7);
+    const inputs = messageInputs(64, random);
+    const bodies = inputs.map((m) => JSON.stringify(m));
+    const comparisons: ApiComparison[] = [];
+    const push = (c: Omit<ApiComparison, 'met' | 'p99Ratio'>) => {
+      const p99Ratio = c.subject.p99 / c.baseline.p99;
+      const met = c.ratio >= c.goal.ratio && (c.goal.p99Ratio === undefined || p99Ratio <= c.goal.p99Ratio) && c.subject.errors === 0;
+      comparisons.push({ ...c, p99Ratio, met });
+    };
+
+    // (a) append: HTTP vs raw INSERT, each side on its own conversations.
+    log(`(a) append, 1 message/request, ${o.conversations} conversations, ${o.concurrency} concurrent`);
+    const httpConvs = await createConversations(http1, tenant, o.conversations);
+    const rawConvs = await createConversations(http1, tenant, o.conversations);
+    const rawSeq = new Map(rawConvs.map((id) => [id, 0]));
+    let rawTurn = 0;
+    const rawAppend: Load = {
+      name: 'raw INSERT',
+      async op(w) {
+        const conv = rawConvs[w % rawConvs.length];
+        const seq = rawSeq.get(conv)! + 1;
+        rawSeq.set(conv, seq);
+        const m = inputs[rawTurn++ % inputs.length];
+        await pool.query(RAW_INSERT, [tenant.organizationId, conv, seq, m.role, m.content, m.messageType, m.model, m.tokensUsed, JSON.stringify(m.metadata)]);
+      },
+    };
+    const a = await sideBySide(rawAppend, appendOverHttp('HTTP POST', http1, tenant, httpConvs, bodies), o);
+    push({ case: 'append 1 msg/request', baselineName: 'raw pg INSERT', subjectName: 'HTTP POST …/messages', unit: 'req/s', ...a, goal: { ratio: 0.5, p99Ratio: 3 } });
+
+    // (b) page read: HTTP vs the same SELECT, on conversations of 200 messages.
+    log('(b) conversation page, GET …/messages?limit=50');
+    const readConvs = await createConversations(http1, tenant, o.conversations);
+    for (const id of readConvs) {
+      for (let i = 0; i < 2; i++) {
+        await http1.json('POST', `/api/v1/conversations/${id}/messages`, tenant.key, { messages: messageInputs(100, random) });
+      }
+    }
+    const rawRead: Load = {
+      name: 'raw SELECT',
+      async op(w) {
+        const res = await pool.query(RAW_PAGE, [readConvs[w % readConvs.length], tenant.organizationId]);
+        if (res.rowCount !== 51) throw new Error(`page: ${res.rowCount} rows`);
+      },
+    };
+    const httpRead: Load = {
+      name: 'HTTP GET',
+      async op(w) {
+        const res = await http1.request('GET', `/api/v1/conversations/${readConvs[w % readConvs.length]}/messages?limit=50`, tenant.key);
+        if (res.status !== 200) throw new Error(`page: ${res.status} ${res.text.slice(0, 200)}`);
+      },
+    };
+    const b = await sideBySide(rawRead, httpRead, o);
+    push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5, p99Ratio: 3 } });
+
+    // (d) row-level security: the same append load on both APIs, each on its own conversations.
+    log('(d) append with row-level security on vs off');
+    const offConvs = await createConversations(http2, tenant, o.conversations);
+    const onConvs = await createConversations(http1, tenant, o.conversations);
+    const d = await sideBySide(appendOverHttp('RLS off', http2, tenant, offConvs, bodies), appendOverHttp('RLS on', http1, tenant, onConvs, bodies), o);
+    push({ case: 'append, RLS on vs off', baselineName: 'API, RLS off', subjectName: 'API, RLS on', unit: 'req/s', ...d, goal: { ratio: 0.7 } });
+
+    // (c) many connections held open against the production configuration (RLS on): reads of a page.
+    log(`(c) ${o.holdConnections} connections for ${o.holdSeconds} s (GET …/messages?limit=20, spread over ${readConvs.length} conversations)`);
+    let next = 0;
+    const result = await autocannon({
+      url: rls.baseUrl,
+      connections: o.holdConnections,
+      duration: o.holdSeconds,
+      timeout: 30,
+      headers: { authorization: `Bearer ${tenant.key}` },
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (req) => ({ ...req, path: `/api/v1/conversations/${readConvs[next++ % readConvs.length]}/messages?limit=20` }),
+        },
+      ],
+    });
+    const hold: HoldResult = {
+      connections: o.holdConnections,
+      seconds: result.duration,
+      requests: result.requests.total,
+      requestsPerSecond: result.requests.average,
+      ok2xx: result['2xx'],
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      resets: result.resets,
+      latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
+      path: '/api/v1/conversations/:id/messages?limit=20',
+      met: result.errors === 0 && result.timeouts === 0 && result.non2xx === 0 && result['2xx'] > 0,
+    };
+    return { facts, options: strip(o), comparisons, hold };
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all(apis.map((api) => api.stop()));
+    await pool.end();
+  }
+}
+
+function strip(o: ApiBenchOptions): Omit<ApiBenchOptions, 'url' | 'root'> {
+  const rest: Partial<ApiBenchOptions> = { ...o };
+  delete rest.url; // may carry a password
+  delete rest.root;
+  return rest as Omit<ApiBenchOptions, 'url' | 'root'>;
+}
+
+export function apiBenchReport(r: ApiBenchResult): string {
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
+  const out: string[] = [];
+  out.push('', '## API vs raw pg (same run, same database, same concurrency and pool size; ratio = subject / baseline)', '');
+  out.push(
+    table(
+      ['case', 'baseline', 'subject', 'rate ratio', 'p50 base / subj', 'p99 base / subj (×)', 'errors', 'goal', 'met?'],
+      r.comparisons.map((c) => [
+        c.case,
+        `${c.baselineName}: ${fmtNum(c.baseline.rate)} ${c.unit}`,
+        `${c.subjectName}: ${fmtNum(c.subject.rate)} ${c.unit}`,
+        `${c.ratio.toFixed(2)}× [${Math.min(...c.roundRatios).toFixed(2)}–${Math.max(...c.roundRatios).toFixed(2)}]`,
+        `${ms(c.baseline.p50)} / ${ms(c.subject.p50)}`,
+        `${ms(c.baseline.p99)} / ${ms(c.subject.p99)} (${c.p99Ratio.toFixed(2)}×)`,
+        `${c.baseline.errors} / ${c.subject.errors}`,
+        `≥ ${c.goal.ratio}×${c.goal.p99Ratio ? `, p99 ≤ ${c.goal.p99Ratio}×` : ''}`,
+        c.met ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+  out.push('', 'rates: successful operations over all rounds; ratio: median of per-round ratios [min–max]; met? also needs 0 subject errors');
+  if (r.hold) {
+    const h = r.hold;
+    out.push('', `## ${h.connections} concurrent connections for ${h.seconds} s (${h.path}, RLS on)`, '');
+    out.push(
+      table(
+        ['requests', 'req/s', '2xx', 'non-2xx', 'errors', 'timeouts', 'resets', 'p50', 'p90', 'p99', 'max', 'zero errors?'],
+        [[String(h.requests), fmtNum(h.requestsPerSecond), String(h.ok2xx), String(h.non2xx), String(h.errors), String(h.timeouts), String(h.resets), ms(h.latency.p50), ms(h.latency.p90), ms(h.latency.p99), ms(h.latency.max), h.met ? 'yes' : 'NO']],
+      ),
+    );
+  }
+  out.push('', '## Machine', '');
+  for (const [k, v] of Object.entries(r.facts)) out.push(`- ${k}: ${v}`);
+  out.push('- Express vs Fastify: not measured (the app is built on the Fastify adapter only)');
+  return out.join('\n');
+}
