@@ -6,6 +6,8 @@ import { ZodValidationPipe } from 'nestjs-zod';
 import { DbModule, type DatabaseTarget } from '@agenthub/db';
 import { ApiKeyModule } from './api-keys/api-key.module';
 import { AgentModule } from './agents/agent.module';
+import { AnalyticsModule } from './analytics/analytics.module';
+import { AuditLogModule } from './audit-logs/audit-log.module';
 import { BackupModule } from './backups/backup.controller';
 import { CommonModule } from './common/common.module';
 import { AuthGuard } from './common/auth/auth.guard';
@@ -15,10 +17,14 @@ import { KeyThrottlerGuard } from './common/rate-limit/key-throttler.guard';
 import { TenantTransactionInterceptor } from './common/tenancy/tenant-transaction.interceptor';
 import type { ApiConfig } from './config/api-config';
 import { ConversationModule } from './conversations/conversation.module';
+import { DocumentModule } from './documents/document.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.controller';
+import { MemoryModule } from './memories/memory.module';
 import { MessageModule } from './messages/message.module';
 import { OrganizationModule } from './organizations/organization.module';
+import { PaymentModule } from './payments/payment.module';
+import { SearchModule } from './search/search.module';
 import { StatsModule } from './stats/stats.controller';
 import { UserModule } from './users/user.module';
 
@@ -33,6 +39,12 @@ export const FEATURE_MODULES = [
   ConversationModule,
   StatsModule,
   BackupModule,
+  MemoryModule,
+  DocumentModule,
+  SearchModule,
+  PaymentModule,
+  AnalyticsModule,
+  AuditLogModule,
 ];
 
 @Module({})

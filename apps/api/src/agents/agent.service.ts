@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AgentRepository, NotFoundError, type AgentInput, type Page } from '@agenthub/db';
+import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { toAgentView, type AgentView, type CreateAgentDto, type UpdateAgentDto } from './agent.dto';
 
@@ -8,10 +9,13 @@ export class AgentService {
   constructor(
     private readonly agents: AgentRepository,
     private readonly context: RequestContext,
+    private readonly audit: AuditService,
   ) {}
 
   async create(input: CreateAgentDto): Promise<AgentView> {
-    return toAgentView(await this.agents.create(this.context.organizationId, input as AgentInput, this.context.db));
+    const view = toAgentView(await this.agents.create(this.context.organizationId, input as AgentInput, this.context.db));
+    await this.audit.record('agent.create', 'agent', view.id, { after: view });
+    return view;
   }
 
   async list(query: { includeInactive?: boolean; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
@@ -27,6 +31,7 @@ export class AgentService {
 
   /** Partial update; `expectedVersion` from If-Match makes it conditional (stale → 409). */
   async update(id: string, patch: UpdateAgentDto, expectedVersion?: number): Promise<AgentView> {
+    const before = await this.agents.findById(this.context.organizationId, id, this.context.db);
     const row = await this.agents.update(
       this.context.organizationId,
       id,
@@ -35,10 +40,15 @@ export class AgentService {
       this.context.db,
     );
     if (!row) throw new NotFoundError('agent', id);
-    return toAgentView(row);
+    const view = toAgentView(row);
+    await this.audit.record('agent.update', 'agent', id, { before: before && toAgentView(before), after: view });
+    return view;
   }
 
   async softDelete(id: string): Promise<void> {
+    const before = await this.agents.findById(this.context.organizationId, id, this.context.db);
     if (!(await this.agents.softDelete(this.context.organizationId, id, this.context.db))) throw new NotFoundError('agent', id);
+    const after = await this.agents.findById(this.context.organizationId, id, this.context.db);
+    await this.audit.record('agent.delete', 'agent', id, { before: before && toAgentView(before), after: after && toAgentView(after) });
   }
 }

@@ -3,6 +3,7 @@ import { ApiKeyRepository, NotFoundError, type Page, type Role } from '@agenthub
 import { AuthService } from '../common/auth/auth.service';
 import { roleAtLeast } from '../common/auth/principal';
 import { ProblemException } from '../common/problem/problem.exception';
+import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { toApiKeyView, type ApiKeyView, type CreatedApiKeyView } from './api-key.dto';
 
@@ -12,6 +13,7 @@ export class ApiKeyService {
     private readonly apiKeys: ApiKeyRepository,
     private readonly auth: AuthService,
     private readonly context: RequestContext,
+    private readonly audit: AuditService,
   ) {}
 
   async create(input: { name: string; role: Role; userId?: string | null }): Promise<CreatedApiKeyView> {
@@ -19,6 +21,8 @@ export class ApiKeyService {
     // A key never grants more than the key that made it.
     if (!roleAtLeast(caller, input.role)) throw new ProblemException(403, `a ${caller} key cannot create ${input.role} keys`);
     const { apiKey, key } = await this.apiKeys.create(this.context.organizationId, input, this.context.db);
+    // The secret is shown once, to the caller, and never recorded.
+    await this.audit.record('api_key.create', 'api_key', apiKey.id, { after: toApiKeyView(apiKey) });
     return { ...toApiKeyView(apiKey), key };
   }
 
@@ -34,5 +38,7 @@ export class ApiKeyService {
     if (!roleAtLeast(caller, current.role)) throw new ProblemException(403, `a ${caller} key cannot revoke ${current.role} keys`);
     await this.apiKeys.revoke(this.context.organizationId, id, this.context.db);
     await this.auth.keysChanged(this.context.db);
+    const after = await this.apiKeys.findById(this.context.organizationId, id, this.context.db);
+    await this.audit.record('api_key.revoke', 'api_key', id, { before: toApiKeyView(current), after: after && toApiKeyView(after) });
   }
 }

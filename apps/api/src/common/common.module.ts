@@ -1,13 +1,14 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { API_CONFIG, type ApiConfig } from '../config/api-config';
 import { ADMIN_TOKEN } from '../config/tokens';
+import { AuditService } from './audit/audit.service';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor';
 import { PgListener } from './notifications/pg-listener.service';
 import { RequestContext } from './tenancy/request-context';
 
-/** What every feature module uses: configuration, the request's tenant scope, authentication, LISTEN. */
+/** What every feature module uses: configuration, the request's tenant scope, authentication, LISTEN, the audit trail. */
 @Global()
 @Module({})
 export class CommonModule {
@@ -20,6 +21,7 @@ export class CommonModule {
       AuthService,
       AuthGuard,
       IdempotencyInterceptor,
+      AuditService,
     ];
     return { module: CommonModule, providers, exports: providers };
   }

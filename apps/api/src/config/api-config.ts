@@ -30,8 +30,11 @@ export const API_ENV_SCHEMA = z.object({
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** How long conversation events stay replayable for SSE clients that reconnect (hours). */
-  EVENT_RETENTION_HOURS: int(1, 24 * 365).default(24),
+  /**
+   * Length of every embedding (memories, document chunks). Must equal the dimension of the vector(…) columns:
+   * the API reads it from the database at start-up and refuses to start when they differ.
+   */
+  EMBEDDING_DIMENSIONS: int(1, 16_000).default(1536),
 });
 
 export type ApiEnv = z.infer<typeof API_ENV_SCHEMA>;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConversationRepository, NotFoundError, type Page, type Prisma } from '@agenthub/db';
+import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { ConversationEventsService } from '../events/conversation-events.service';
 import { MessageService } from '../messages/message.service';
@@ -17,6 +18,7 @@ export class ConversationService {
     private readonly messages: MessageService,
     private readonly events: ConversationEventsService,
     private readonly context: RequestContext,
+    private readonly audit: AuditService,
   ) {}
 
   /** Starts a conversation (bumping the agent's usage); an initial message is appended in the same transaction. */
@@ -27,6 +29,7 @@ export class ConversationService {
       { ...fields, metadata: fields.metadata as Prisma.InputJsonObject },
       this.context.db,
     );
+    await this.audit.record('conversation.create', 'conversation', row.id, { after: toConversationView(row) });
     if (!initialMessage) return toConversationView(row);
     const [message] = await this.messages.append(row.id, [initialMessage]);
     const updated = await this.conversations.findById(this.context.organizationId, row.id, this.context.db);
@@ -51,6 +54,7 @@ export class ConversationService {
   }
 
   async update(id: string, patch: UpdateConversationDto): Promise<ConversationView> {
+    const before = await this.conversations.findById(this.context.organizationId, id, this.context.db);
     const row = await this.conversations.update(
       this.context.organizationId,
       id,
@@ -60,6 +64,7 @@ export class ConversationService {
     if (!row) throw new NotFoundError('conversation', id);
     const view = toConversationView(row);
     await this.events.record(id, [{ type: 'conversation.updated', payload: view }]);
+    await this.audit.record('conversation.update', 'conversation', id, { before: before && toConversationView(before), after: view });
     return view;
   }
 
@@ -71,5 +76,6 @@ export class ConversationService {
     if (!(await this.conversations.markDeleted(this.context.organizationId, id, this.context.db))) {
       throw new NotFoundError('conversation', id);
     }
+    await this.audit.record('conversation.delete', 'conversation', id, { before: toConversationView(existing) });
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MessageRepository, NotFoundError, type MessageInput, type Page } from '@agenthub/db';
+import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { ConversationEventsService } from '../events/conversation-events.service';
 import { toMessageView, type MessageInputBody, type MessageView } from './message.dto';
@@ -10,6 +11,7 @@ export class MessageService {
     private readonly messages: MessageRepository,
     private readonly events: ConversationEventsService,
     private readonly context: RequestContext,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -29,6 +31,10 @@ export class MessageService {
       conversationId,
       views.filter((v, i, all) => created.has(v.id) && all.findIndex((w) => w.id === v.id) === i).map((payload) => ({ type: 'message.created' as const, payload })),
     );
+    // One entry per append request (up to 1,000 messages), listing the new messages by id and seq: per-message
+    // entries would copy every message body into the log and take the organization's chain lock once per message.
+    const added = views.filter((v) => created.has(v.id)).map((v) => ({ id: v.id, seq: v.seq, role: v.role }));
+    if (added.length > 0) await this.audit.record('message.append', 'conversation', conversationId, { after: { messages: added } });
     return views;
   }
 
@@ -54,6 +60,7 @@ export class MessageService {
     await this.events.record(view.conversationId, [
       { type: 'message.delta', payload: { messageId: view.id, seq: view.seq, delta } },
     ]);
+    await this.audit.record('message.chunk', 'message', id, { after: { conversationId: view.conversationId, seq: view.seq, deltaLength: delta.length } });
     return view;
   }
 
@@ -62,6 +69,7 @@ export class MessageService {
     if (!row) throw new NotFoundError('message', id);
     const view = toMessageView(row);
     await this.events.record(view.conversationId, [{ type: 'message.completed', payload: view }]);
+    await this.audit.record('message.complete', 'message', id, { after: { conversationId: view.conversationId, seq: view.seq, tokensUsed: view.tokensUsed } });
     return view;
   }
 }

@@ -3,6 +3,7 @@ import { NotFoundError, UserRepository, type Page, type Prisma } from '@agenthub
 import { AuthService } from '../common/auth/auth.service';
 import { roleAtLeast } from '../common/auth/principal';
 import { ProblemException } from '../common/problem/problem.exception';
+import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { toUserView, type CreateUserDto, type UpdateUserDto, type UserView } from './user.dto';
 
@@ -12,12 +13,15 @@ export class UserService {
     private readonly users: UserRepository,
     private readonly auth: AuthService,
     private readonly context: RequestContext,
+    private readonly audit: AuditService,
   ) {}
 
   async create(input: CreateUserDto): Promise<UserView> {
     this.assertCanGrant(input.role);
     const row = await this.users.create(this.context.organizationId, { ...input, metadata: input.metadata as Prisma.InputJsonObject }, this.context.db);
-    return toUserView(row);
+    const view = toUserView(row);
+    await this.audit.record('user.create', 'user', view.id, { after: view });
+    return view;
   }
 
   async list(query: { limit?: number; cursor?: string }): Promise<Page<UserView>> {
@@ -39,7 +43,9 @@ export class UserService {
     this.assertCanGrant(current.role);
     const row = await this.users.update(this.context.organizationId, id, { ...patch, metadata: patch.metadata as Prisma.InputJsonObject }, this.context.db);
     if (!row) throw new NotFoundError('user', id);
-    return toUserView(row);
+    const view = toUserView(row);
+    await this.audit.record('user.update', 'user', id, { before: toUserView(current), after: view });
+    return view;
   }
 
   /** Deletes the user and revokes the user's keys (on every replica at once). */
@@ -49,6 +55,7 @@ export class UserService {
     this.assertCanGrant(current.role);
     if (!(await this.users.delete(this.context.organizationId, id, this.context.db))) throw new NotFoundError('user', id);
     await this.auth.keysChanged(this.context.db);
+    await this.audit.record('user.delete', 'user', id, { before: toUserView(current) });
   }
 
   private assertCanGrant(role: string | undefined): void {

@@ -51,9 +51,19 @@ const REFERENCES = [
   { field: 'userId', kind: 'user' },
 ] as const;
 
+/** The agent_key of activity without an agent (usage_rollups' primary key cannot hold NULL). */
+const NO_AGENT = '00000000-0000-0000-0000-000000000000';
+const HOUR_MS = 3_600_000;
+
 /**
  * Client-reported analytics events and the usage figures derived from conversations, messages and events.
- * `usage` runs over the raw tables; when a rollup table arrives only `usageQuery` changes.
+ *
+ * Usage comes from an hourly rollup (migration 20261122130000_usage_rollups): statement triggers on conversations,
+ * messages (and a row trigger for tokens set on completion) and analytics_events insert per-statement deltas into
+ * usage_rollup_deltas; `foldUsage` folds them into usage_rollups (one row per organization, hour and agent). A usage
+ * read folds its organization's pending deltas first, so it is always up to date, and then reads at most one row
+ * per hour and agent however many events there are. Only the partial hours at the edges of a range that does not
+ * start or end on a whole hour are counted from the raw tables.
  */
 @Injectable()
 export class AnalyticsRepository {
@@ -114,17 +124,59 @@ export class AnalyticsRepository {
     if (query.agentId !== undefined && !isUuid(query.agentId)) problems.push({ path: 'agentId', message: 'must be a UUID' });
     throwIfProblems(problems, 'invalid usage query');
 
-    const rows = await db.$queryRaw<
-      Array<{ bucket: Date; agent_id: string | null; conversations: bigint; messages: bigint; tokens: bigint; events: bigint }>
-    >(usageQuery(organizationId, query));
-    return rows.map((r) => ({
-      bucket: new Date(r.bucket),
-      agentId: r.agent_id,
-      conversations: Number(r.conversations),
-      messages: Number(r.messages),
-      tokens: Number(r.tokens),
-      events: Number(r.events),
-    }));
+    // Whole hours come from the rollup, the partial hours at either edge (if any) from the raw tables.
+    const firstHour = new Date(Math.ceil(query.from.getTime() / HOUR_MS) * HOUR_MS);
+    const endHour = new Date(Math.floor(query.to.getTime() / HOUR_MS) * HOUR_MS);
+    const parts: UsageRow[][] = [];
+    if (firstHour < endHour) {
+      await this.foldUsage(organizationId, db);
+      parts.push(toUsageRows(await db.$queryRaw<RawUsageRow[]>(rollupQuery(organizationId, { ...query, from: firstHour, to: endHour }))));
+      if (query.from < firstHour) parts.push(await this.rawUsage(organizationId, { ...query, to: firstHour }, db));
+      if (endHour < query.to) parts.push(await this.rawUsage(organizationId, { ...query, from: endHour }, db));
+    } else {
+      parts.push(await this.rawUsage(organizationId, query, db));
+    }
+    return parts.length === 1 ? parts[0] : mergeUsage(parts.flat());
+  }
+
+  /**
+   * Folds pending usage deltas into usage_rollups: one organization's (what a usage read does first), or every
+   * organization's (for a scheduled job, so that reads never find a long backlog). Folds of one organization are
+   * serialised by a transaction-level advisory lock, so two never add the same delta twice or deadlock.
+   * Returns how many delta rows were folded.
+   */
+  async foldUsage(organizationId?: string, db: Db = this.prisma): Promise<number> {
+    if (organizationId === undefined) {
+      const orgs = await db.$queryRaw<Array<{ id: string }>>`select distinct organization_id::text as id from usage_rollup_deltas`;
+      let folded = 0;
+      for (const { id } of orgs) folded += await this.prisma.inTransaction(db, (tx) => this.foldUsage(id, tx));
+      return folded;
+    }
+    return this.prisma.inTransaction(db, async (tx) => {
+      await tx.$executeRaw`select pg_advisory_xact_lock(hashtext('agenthub:usage-fold'), hashtext(${organizationId}))`;
+      const [{ n }] = await tx.$queryRaw<Array<{ n: number }>>`
+        with moved as (
+          delete from usage_rollup_deltas where organization_id = ${organizationId}::uuid
+          returning organization_id, bucket, agent_key, conversations, messages, tokens, events
+        ), folded as (
+          insert into usage_rollups as r (organization_id, bucket, agent_key, conversations, messages, tokens, events)
+          select organization_id, bucket, agent_key, sum(conversations), sum(messages), sum(tokens), sum(events)
+            from moved group by 1, 2, 3
+          on conflict (organization_id, bucket, agent_key) do update set
+            conversations = r.conversations + excluded.conversations,
+            messages = r.messages + excluded.messages,
+            tokens = r.tokens + excluded.tokens,
+            events = r.events + excluded.events
+          returning 1
+        )
+        select (select count(*) from moved)::int as n, (select count(*) from folded)::int as groups`;
+      return n;
+    });
+  }
+
+  /** Usage straight from conversations, messages and events (the edges of a range that is not whole hours). */
+  private async rawUsage(organizationId: string, query: UsageQuery, db: Db): Promise<UsageRow[]> {
+    return toUsageRows(await db.$queryRaw<RawUsageRow[]>(usageQuery(organizationId, query)));
   }
 
   private async assertReferencesBelong(
@@ -192,7 +244,53 @@ function normaliseEvent(
   };
 }
 
-/** The one place usage is computed from the raw tables (see `usage`). */
+type RawUsageRow = { bucket: Date; agent_id: string | null; conversations: bigint; messages: bigint; tokens: bigint; events: bigint };
+
+function toUsageRows(rows: RawUsageRow[]): UsageRow[] {
+  return rows.map((r) => ({
+    bucket: new Date(r.bucket),
+    agentId: r.agent_id,
+    conversations: Number(r.conversations),
+    messages: Number(r.messages),
+    tokens: Number(r.tokens),
+    events: Number(r.events),
+  }));
+}
+
+/** Sums rows of the same bucket and agent, ordered by bucket then agent (no agent last), like the queries. */
+function mergeUsage(rows: UsageRow[]): UsageRow[] {
+  const merged = new Map<string, UsageRow>();
+  for (const row of rows) {
+    const key = `${row.bucket.getTime()}|${row.agentId ?? ''}`;
+    const into = merged.get(key);
+    if (!into) merged.set(key, { ...row });
+    else {
+      into.conversations += row.conversations;
+      into.messages += row.messages;
+      into.tokens += row.tokens;
+      into.events += row.events;
+    }
+  }
+  const byAgent = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? 1 : y === null ? -1 : x < y ? -1 : 1);
+  return [...merged.values()].sort((x, y) => x.bucket.getTime() - y.bucket.getTime() || byAgent(x.agentId, y.agentId));
+}
+
+/** Usage of whole hours [from, to) from usage_rollups, in the same shape as usageQuery. */
+function rollupQuery(organizationId: string, q: UsageQuery): Prisma.Sql {
+  const agentFilter = q.agentId ? Prisma.sql`AND r.agent_key = ${q.agentId}::uuid` : Prisma.empty;
+  return Prisma.sql`
+    SELECT date_trunc(${q.interval}::text, r.bucket, 'UTC') AS bucket, nullif(r.agent_key, ${NO_AGENT}::uuid)::text AS agent_id,
+           sum(r.conversations)::bigint AS conversations, sum(r.messages)::bigint AS messages,
+           sum(r.tokens)::bigint AS tokens, sum(r.events)::bigint AS events
+      FROM usage_rollups r
+     WHERE r.organization_id = ${organizationId}::uuid
+       AND r.bucket >= ${q.from}::timestamptz AND r.bucket < ${q.to}::timestamptz ${agentFilter}
+     GROUP BY 1, 2
+    HAVING sum(r.conversations) + sum(r.messages) + sum(r.tokens) + sum(r.events) > 0
+     ORDER BY 1, 2 NULLS LAST`;
+}
+
+/** Usage computed from the raw tables (the partial hours at the edges of a range, see `usage`). */
 function usageQuery(organizationId: string, q: UsageQuery): Prisma.Sql {
   const agentFilter = (column: Prisma.Sql) => (q.agentId ? Prisma.sql`AND ${column} = ${q.agentId}::uuid` : Prisma.empty);
   return Prisma.sql`

@@ -1,0 +1,65 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { ZodResponse } from 'nestjs-zod';
+import type { Page } from '@agenthub/db';
+import { MinRole } from '../common/auth/access.decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { Idempotent } from '../common/idempotency/idempotency.interceptor';
+import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import {
+  ChunkHitListDto,
+  CreateDocumentDto,
+  DocumentDto,
+  DocumentPageDto,
+  DocumentSearchDto,
+  GetDocumentQuery,
+  ListDocumentsQuery,
+  type ChunkHitView,
+  type DocumentView,
+} from './document.dto';
+import { DocumentService } from './document.service';
+
+@ApiTags('documents')
+@Controller('documents')
+export class DocumentController {
+  constructor(private readonly documents: DocumentService) {}
+
+  @Post()
+  @HttpCode(201)
+  @Idempotent()
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ status: 201, type: DocumentDto })
+  create(@Body() body: CreateDocumentDto): Promise<DocumentView> {
+    return this.documents.create(body);
+  }
+
+  @Post('search')
+  @HttpCode(200)
+  @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)
+  @ApiProblems(403, 413, 415)
+  @ZodResponse({ type: ChunkHitListDto, description: 'matching chunks, best first, each with its document id and title' })
+  search(@Body() body: DocumentSearchDto): Promise<{ data: ChunkHitView[] }> {
+    return this.documents.search(body);
+  }
+
+  @Get()
+  @ApiProblems()
+  @ZodResponse({ type: DocumentPageDto })
+  list(@Query() query: ListDocumentsQuery): Promise<Page<DocumentView>> {
+    return this.documents.list(query);
+  }
+
+  @Get(':id')
+  @ApiProblems(404)
+  @ZodResponse({ type: DocumentDto })
+  get(@Param('id', UuidPipe) id: string, @Query() query: GetDocumentQuery): Promise<DocumentView> {
+    return this.documents.get(id, query.includeChunks);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiProblems(403, 404)
+  delete(@Param('id', UuidPipe) id: string): Promise<void> {
+    return this.documents.delete(id);
+  }
+}

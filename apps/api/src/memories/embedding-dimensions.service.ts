@@ -1,0 +1,46 @@
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { InvalidInputError, PrismaService } from '@agenthub/db';
+import { API_CONFIG, type ApiConfig } from '../config/api-config';
+
+/**
+ * EMBEDDING_DIMENSIONS against the database. At start-up it reads the declared dimension of every vector column
+ * (pgvector keeps it in the column's typmod) and refuses to start when one differs: a mismatch would otherwise
+ * turn every write into a confusing per-request failure. Per request it checks each embedding's length, so a
+ * wrong-sized vector is a 400 naming the field instead of a database error.
+ */
+@Injectable()
+export class EmbeddingDimensions implements OnApplicationBootstrap {
+  constructor(
+    private readonly prisma: PrismaService,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  get dimensions(): number {
+    return this.config.EMBEDDING_DIMENSIONS;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const rows = await this.prisma.$queryRaw<Array<{ table: string; column: string; dims: number }>>`
+      select c.relname as "table", a.attname as "column", a.atttypmod as dims
+        from pg_attribute a join pg_class c on c.oid = a.attrelid
+       where c.relnamespace = current_schema()::regnamespace and not a.attisdropped
+         and (c.relname, a.attname) in (('memories', 'embedding'), ('document_chunks', 'embedding'))`;
+    // No rows: the migrations have not run yet (AGENTHUB_MIGRATE_ON_START=false); /health/ready reports that.
+    for (const row of rows) {
+      if (row.dims > 0 && row.dims !== this.dimensions) {
+        throw new Error(
+          `EMBEDDING_DIMENSIONS is ${this.dimensions} but ${row.table}.${row.column} is vector(${row.dims}): ` +
+            `set EMBEDDING_DIMENSIONS=${row.dims}, or migrate the column to vector(${this.dimensions})`,
+        );
+      }
+    }
+  }
+
+  /** Each [path, embedding] must have exactly `dimensions` numbers; all offenders are named in one 400. */
+  assert(embeddings: Array<[path: string, embedding: readonly number[] | null | undefined]>): void {
+    const problems = embeddings
+      .filter(([, e]) => e !== undefined && e !== null && e.length !== this.dimensions)
+      .map(([path, e]) => ({ path, message: `must have ${this.dimensions} numbers (EMBEDDING_DIMENSIONS), got ${e!.length}` }));
+    if (problems.length > 0) throw new InvalidInputError(`embeddings must have ${this.dimensions} dimensions`, problems);
+  }
+}

@@ -1,0 +1,83 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { ZodResponse } from 'nestjs-zod';
+import type { Page } from '@agenthub/db';
+import { MinRole } from '../common/auth/access.decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { Idempotent } from '../common/idempotency/idempotency.interceptor';
+import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import {
+  CreateMemoryBatchDto,
+  CreateMemoryDto,
+  ListMemoriesQuery,
+  MemoryDto,
+  MemoryHitListDto,
+  MemoryListDto,
+  MemoryPageDto,
+  MemorySearchDto,
+  UpdateMemoryDto,
+  type MemoryHitView,
+  type MemoryView,
+} from './memory.dto';
+import { MemoryService } from './memory.service';
+
+@ApiTags('memories')
+@Controller('memories')
+export class MemoryController {
+  constructor(private readonly memories: MemoryService) {}
+
+  @Post()
+  @HttpCode(201)
+  @Idempotent()
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ status: 201, type: MemoryDto })
+  create(@Body() body: CreateMemoryDto): Promise<MemoryView> {
+    return this.memories.create(body);
+  }
+
+  @Post('batch')
+  @HttpCode(201)
+  @Idempotent()
+  @ApiProblems(403, 404, 409, 413, 415)
+  @ZodResponse({ status: 201, type: MemoryListDto, description: 'the new memories in request order, without embeddings' })
+  async createMany(@Body() body: CreateMemoryBatchDto): Promise<{ data: MemoryView[] }> {
+    return { data: await this.memories.createMany(body.memories) };
+  }
+
+  @Post('search')
+  @HttpCode(200)
+  @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)
+  @ApiProblems(403, 413, 415)
+  @ZodResponse({ type: MemoryHitListDto, description: 'best first; expired memories never appear' })
+  search(@Body() body: MemorySearchDto): Promise<{ data: MemoryHitView[] }> {
+    return this.memories.search(body);
+  }
+
+  @Get()
+  @ApiProblems()
+  @ZodResponse({ type: MemoryPageDto })
+  list(@Query() query: ListMemoriesQuery): Promise<Page<MemoryView>> {
+    return this.memories.list(query);
+  }
+
+  @Get(':id')
+  @ApiProblems(404)
+  @ZodResponse({ type: MemoryDto })
+  get(@Param('id', UuidPipe) id: string): Promise<MemoryView> {
+    return this.memories.get(id);
+  }
+
+  @Patch(':id')
+  @ApiProblems(403, 404, 413, 415)
+  @ZodResponse({ type: MemoryDto })
+  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateMemoryDto): Promise<MemoryView> {
+    return this.memories.update(id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiProblems(403, 404)
+  delete(@Param('id', UuidPipe) id: string): Promise<void> {
+    return this.memories.delete(id);
+  }
+}

@@ -1,0 +1,68 @@
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { DEFAULT_K, MAX_K, MAX_PAGE_SIZE } from '@agenthub/db';
+import { uuid } from '../common/http/schemas';
+import { messageSchema, toMessageView } from '../messages/message.dto';
+import type { MessageSearchHit } from '@agenthub/db';
+
+/**
+ * A finite number, any length here: the length is checked against EMBEDDING_DIMENSIONS by the service (a runtime
+ * setting), with a 400 naming the field. The upper bound only keeps a runaway body from being parsed further.
+ */
+export const embeddingSchema = z.array(z.number()).min(1, 'must not be empty').max(16_000).describe('EMBEDDING_DIMENSIONS numbers');
+
+/** The body of `POST /memories/search` and `POST /documents/search` (API.md), with the filter of each. */
+export function searchBodySchema<F extends z.ZodType>(filter: F) {
+  return z.strictObject({
+    embedding: embeddingSchema.optional().describe('required for vector and hybrid search'),
+    query: z.string().min(1).max(1000).optional().describe('full-text query (websearch syntax); required for text and hybrid'),
+    mode: z
+      .enum(['vector', 'text', 'hybrid'])
+      .optional()
+      .describe('default: hybrid with both embedding and query, else the one given'),
+    k: z.number().int().min(1).max(MAX_K).optional().describe(`results, 1..${MAX_K} (default ${DEFAULT_K})`),
+    minSimilarity: z.number().min(0).max(1).optional().describe('cosine similarity floor'),
+    filter: filter.optional(),
+    strategy: z
+      .enum(['auto', 'exact', 'ann'])
+      .optional()
+      .describe(
+        'diagnostics: auto (default) is exact up to 10,000 matching rows and HNSW above; exact scans every match; ann always uses the HNSW index',
+      ),
+  });
+}
+
+export const scoreFields = {
+  similarity: z.number().nullable().describe('cosine similarity to the query embedding (null without one)'),
+  score: z.number().describe('what results are ordered by: similarity (vector), ts_rank_cd (text), RRF score (hybrid)'),
+};
+
+// --- GET /search/messages ---------------------------------------------------------------------------------------
+
+export class SearchMessagesQuery extends createZodDto(
+  z.object({
+    q: z.string().trim().min(1, 'required').max(1000).describe('full-text query (websearch syntax: "quoted phrase", OR, -not)'),
+    agentId: uuid.optional(),
+    conversationId: uuid.optional(),
+    limit: z.coerce
+      .number({ message: 'must be a number' })
+      .int('must be an integer')
+      .min(1, 'must be at least 1')
+      .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
+      .optional()
+      .describe(`results, 1..${MAX_PAGE_SIZE} (default 50)`),
+  }),
+) {}
+
+export const messageHitSchema = messageSchema.extend({
+  score: z.number().describe('ts_rank_cd, higher is better'),
+  snippet: z.string().describe('the best fragments with matches wrapped in <b>…</b>'),
+});
+export type MessageHitView = z.input<typeof messageHitSchema>;
+export class MessageHitListDto extends createZodDto(z.object({ data: z.array(messageHitSchema) })) {}
+
+export function toMessageHitView(hit: MessageSearchHit): MessageHitView {
+  const { rank, snippet, ...row } = hit;
+  return { ...toMessageView(row), score: rank, snippet };
+}
+
