@@ -47,7 +47,7 @@ function parseArgs(argv: string[]): Args {
 export async function main(): Promise<void> {
   const { runApiDataBench, apiDataBenchReport } = await import('./api-data');
   const { log } = await import('./report');
-  const { workspaceRoot } = await import('@agenthub/db');
+  const { workspaceRoot } = await import('./db');
   const args = parseArgs(process.argv.slice(2));
   const root = workspaceRoot(__dirname);
   const timing = args.quick ? { rounds: 3, sliceMs: 1500, warmupMs: 1000 } : { rounds: 6, sliceMs: 3000, warmupMs: 2000 };

@@ -48,7 +48,7 @@ export async function main(): Promise<void> {
   const { runApiBench, apiBenchReport } = await import('./api');
   const { DEFAULT_URL } = await import('./db');
   const { log } = await import('./report');
-  const { workspaceRoot } = await import('@agenthub/db');
+  const { workspaceRoot } = await import('./db');
   const args = parseArgs(process.argv.slice(2));
   const root = workspaceRoot(__dirname);
   const timing = args.quick ? { rounds: 3, sliceMs: 1500, warmupMs: 1000 } : { rounds: 6, sliceMs: 3000, warmupMs: 2000 };

@@ -87,3 +87,6 @@ export async function machineFacts(pool: pg.Pool, url: string, poolSize: number)
     database: redactUrl(url),
   };
 }
+
+/** For the suites' entries, which load the data layer only after re-running under the right loader. */
+export { workspaceRoot } from '@agenthub/db';

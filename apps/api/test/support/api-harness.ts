@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { PrismaService, type DatabaseTarget } from '@agenthub/db';
-import { testDatabaseMode } from '@agenthub/db/testing';
+import { agentBody, conversationBody, messageBody, testDatabaseMode, userBody } from '@agenthub/db/testing';
 import { createApiApp } from '../../src/app.factory';
 import { loadApiConfig, type ApiConfig } from '../../src/config/api-config';
 
@@ -122,7 +122,6 @@ export interface TenantResources {
 }
 
 export async function seedTenant(api: TestApi, org: TestOrg): Promise<TenantResources> {
-  const { agentBody, conversationBody, messageBody, userBody } = await import('@agenthub/db/testing');
   const ok = (res: ApiResponse, what: string) => {
     if (res.status >= 300) throw new Error(`${what}: ${res.status} ${res.text}`);
     return res.body;

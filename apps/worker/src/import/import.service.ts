@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ImportRunRepository, PrismaService, type ImportRunRow, type Prisma } from '@agenthub/db';
+import { ImportRunRepository, Prisma, PrismaService, type ImportRunRow } from '@agenthub/db';
 import type {
   Checkpoint,
   EntityCounts,
@@ -259,7 +259,7 @@ export class ImportService {
     const refundIds: string[] = [];
     const eventIds: string[] = [];
     const documentIds: string[] = [];
-    const { Prisma: P } = await import('@agenthub/db');
+    const P = Prisma;
     for await (const batch of source.batches(null, 2000)) {
       if (batch.conversations.length) {
         const found = await this.target.conversationFingerprints(db, org, batch.conversations.map((c) => c.sourceId), source.clientIdPrefix);
