@@ -9,6 +9,7 @@ import {
   BackupRepository,
   ConversationRepository,
   AgentRepository,
+  AnalyticsRepository,
   ConversationEventRepository,
   MemoryRepository,
   PrismaService,
@@ -57,6 +58,7 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
       new MemoryRepository(prisma),
       new ConversationRepository(prisma, new AgentRepository(prisma)),
       new ConversationEventRepository(prisma),
+      new AnalyticsRepository(prisma),
     ),
     async close() {
       if (!options.prisma) await prisma.$disconnect();
@@ -84,6 +86,17 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
         const c = new pg.Client({ connectionString: admin.toString() });
         await c.connect();
         try {
+          // A pg pool that was just ended (e.g. a PrismaService's $disconnect) may still have sockets closing:
+          // `with (force)` would send those a FATAL that pg-pool re-emits as an unhandled 'error' event. Give
+          // the sessions time to go, and force only what is still there after that.
+          for (let i = 0; i < 100; i++) {
+            const { rows } = await c.query<{ n: number }>(
+              `select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+              [name],
+            );
+            if (!rows[0].n) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
           await c.query(`drop database if exists "${name}" with (force)`);
         } finally {
           await c.end();

@@ -113,24 +113,38 @@ export interface TableLoader {
   write(chunk: Buffer): Promise<void>;
   /** Ends the table; resolves to the rows the server accepted. */
   end(): Promise<number>;
+  /**
+   * Gives up on the table (the backup turned out bad while it was loading): a pending write rejects, and once
+   * this resolves the connection is free for the caller's ROLLBACK. Safe to call at any point, and twice.
+   */
+  abort(error: Error): Promise<void>;
 }
 
 /** COPY FROM STDIN: what PostgreSQL offers for bulk loads. */
-export function copyLoader(client: pg.Client, table: string, columns: string[]): TableLoader {
-  const stream = client.query(copyFrom(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`)) as Writable & {
+export function copyLoader(client: pg.Client, table: string, columns: string[], options: { freeze?: boolean } = {}): TableLoader {
+  const sql = `copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin${options.freeze ? ' with (freeze)' : ''}`;
+  const stream = client.query(copyFrom(sql)) as Writable & {
     rowCount?: number;
   };
   let failure: Error | null = null;
-  stream.on('error', (e) => (failure = e));
+  stream.on('error', (e) => (failure ??= e));
+  const closed = new Promise<void>((resolve) => stream.once('close', resolve));
   return {
     async write(chunk) {
-      if (failure) throw failure;
+      if (failure || stream.destroyed) throw failure ?? new Error(`COPY into ${table} was stopped`);
       if (!stream.write(chunk)) {
+        // Wait for drain, but also wake up when the stream dies: a destroyed stream never drains.
         await new Promise<void>((resolve, reject) => {
-          const onDrain = () => (stream.off('error', onError), resolve());
-          const onError = (e: Error) => (stream.off('drain', onDrain), reject(e));
+          const settle = (error?: Error) => {
+            stream.off('drain', onDrain);
+            stream.off('close', onClose);
+            if (error) reject(error);
+            else resolve();
+          };
+          const onDrain = () => settle();
+          const onClose = () => settle(failure ?? new Error(`COPY into ${table} was stopped`));
           stream.once('drain', onDrain);
-          stream.once('error', onError);
+          stream.once('close', onClose);
         });
       }
     },
@@ -139,6 +153,14 @@ export function copyLoader(client: pg.Client, table: string, columns: string[]):
       stream.end();
       await finished(stream);
       return stream.rowCount ?? 0;
+    },
+    async abort(error) {
+      // The COPY must be ended one way or the other before anything else can run on this connection: pg queues
+      // a ROLLBACK behind the active COPY, and a COPY nobody finishes keeps the server waiting for data forever.
+      // destroy() makes pg-copy-streams send CopyFail (after CopyInResponse if that has not come yet); the server
+      // answers with an error, which fails the transaction and ends the query, and then the stream closes.
+      if (!stream.destroyed) stream.destroy(error);
+      await closed;
     },
   };
 }
@@ -159,24 +181,35 @@ export function insertLoader(client: pg.Client, table: string, columns: Array<{ 
     `insert into ${ident(table)} (${columns.map((c) => ident(c.name)).join(', ')}) overriding system value ` +
     `select ${columns.map((c, i) => `c${i}::${c.type}`).join(', ')} from unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) ` +
     `as u(${columns.map((_, i) => `c${i}`).join(', ')})`;
+  let aborted: Error | null = null;
+  let inflight: Promise<unknown> = Promise.resolve();
   const flush = async () => {
     if (!batchRows) return;
-    const result = await client.query(sql, batch);
+    const query = client.query(sql, batch);
+    inflight = query.catch(() => undefined);
+    const result = await query;
     total += result.rowCount ?? 0;
     batch = columns.map(() => []);
     batchRows = 0;
   };
   return {
     async write(chunk) {
+      if (aborted) throw aborted;
       for (const row of parser.push(chunk)) {
         row.forEach((v, i) => batch[i].push(v));
         if (++batchRows >= BATCH_ROWS) await flush();
       }
     },
     async end() {
+      if (aborted) throw aborted;
       parser.end();
       await flush();
       return total;
+    },
+    async abort(error) {
+      // Plain INSERTs: nothing to cancel, only wait for the batch in flight so the connection is idle.
+      aborted ??= error;
+      await inflight;
     },
   };
 }
@@ -232,4 +265,57 @@ export async function resetSequences(client: pg.Client): Promise<number> {
     );
   }
   return rows.length;
+}
+
+/**
+ * Tables of schema public with user triggers (not the internal ones that enforce foreign keys). A restore loads
+ * rows as they were, derived rows included (e.g. usage_rollup_deltas, which insert triggers on messages write):
+ * letting those triggers fire again would duplicate them. pg_restore avoids this by creating triggers after the
+ * data; the schema here comes from migrations first, so the restore switches them off inside its transaction.
+ */
+export async function tablesWithUserTriggers(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `select distinct c.relname as name from pg_trigger t join pg_class c on c.oid = t.tgrelid
+      where c.relnamespace = 'public'::regnamespace and not t.tgisinternal order by 1`,
+  );
+  return rows.map((r) => r.name);
+}
+
+/** `ALTER TABLE … DISABLE/ENABLE TRIGGER USER` (owner rights, unlike session_replication_role which needs superuser). */
+export async function setUserTriggers(client: pg.Client, tables: string[], enabled: boolean): Promise<void> {
+  for (const t of tables) await client.query(`alter table ${ident(t)} ${enabled ? 'enable' : 'disable'} trigger user`);
+}
+
+/**
+ * What pg_restore does for speed, inside the restore's transaction: drop the foreign keys and the secondary
+ * indexes (not those behind primary-key / unique constraints) before the load, and re-create them after it —
+ * one index build and one validating join per constraint instead of per-row index maintenance and per-row
+ * foreign-key checks (measured: most of a restore's time on 200,000 messages). DDL is transactional, so a failed
+ * restore rolls this back with the rest; the definitions come from the catalog, so they are exactly what the
+ * migrations created.
+ */
+export async function deferIndexesAndForeignKeys(client: pg.Client): Promise<{ indexes: number; foreignKeys: number; recreate(): Promise<void> }> {
+  const fks = await client.query<{ tbl: string; name: string; def: string }>(
+    `select conrelid::regclass::text as tbl, quote_ident(conname) as name, pg_get_constraintdef(oid) as def
+       from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace order by conrelid, conname`,
+  );
+  const indexes = await client.query<{ name: string; def: string }>(
+    `select i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as def
+       from pg_index i join pg_class t on t.oid = i.indrelid
+      where t.relnamespace = 'public'::regnamespace and t.relname <> all($1::text[])
+        and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)
+      order by 1`,
+    [EXCLUDED_TABLES],
+  );
+  for (const fk of fks.rows) await client.query(`alter table ${fk.tbl} drop constraint ${fk.name}`);
+  for (const ix of indexes.rows) await client.query(`drop index ${ix.name}`);
+  return {
+    indexes: indexes.rowCount ?? 0,
+    foreignKeys: fks.rowCount ?? 0,
+    async recreate() {
+      await client.query(`set local maintenance_work_mem = '256MB'`);
+      for (const ix of indexes.rows) await client.query(ix.def);
+      for (const fk of fks.rows) await client.query(`alter table ${fk.tbl} add constraint ${fk.name} ${fk.def}`);
+    },
+  };
 }

@@ -25,8 +25,10 @@ export const manifestSchema = z.object({
       rows: z.number().int(),
       /** uncompressed COPY text bytes */
       bytes: z.number().int(),
-      /** sha256 of the table's COPY text */
+      /** sha256 of the table's COPY text (in the order stored) */
       sha256: z.string(),
+      /** order-independent digest of the rows (RowDigest); absent in manifests written before it existed */
+      rowDigest: z.string().optional(),
       ms: z.number(),
     }),
   ),

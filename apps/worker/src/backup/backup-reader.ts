@@ -38,6 +38,12 @@ export interface TableSink {
   start(table: BackupManifest['tables'][number]): Promise<void>;
   data(chunk: Buffer): Promise<void>;
   end(table: BackupManifest['tables'][number]): Promise<void>;
+  /**
+   * The read failed (bad tag, checksum, truncation, storage error) possibly while a table was loading: stop
+   * now, making a pending start/data/end call reject. readBackup calls this before it rejects and makes no
+   * other sink call after it.
+   */
+  abort?(error: Error): Promise<void>;
 }
 
 export interface ReadResult {
@@ -70,10 +76,13 @@ export async function readBackup(
   let tables = 0;
   let rows = 0;
   let bytes = 0;
+  let stopped = false;
   const consume = async (source: AsyncIterable<Buffer>) => {
     let current: { entry: BackupManifest['tables'][number]; hash: Hash; rows: number; bytes: number } | null = null;
     let sawHeader = false;
     for await (const frame of decodeFrames(source)) {
+      // decodeFrames can yield frames it already holds without pulling from the (failed) source again.
+      if (stopped) throw new BackupIntegrityError('the read was stopped');
       if (!sawHeader) {
         if (frame.type !== FrameType.Header) throw new FormatError('the backup does not start with a header');
         const header: HeaderFrame = frame.value;
@@ -127,12 +136,22 @@ export async function readBackup(
       }
     }
   };
+  // pipeline() rejects as soon as any stage fails (e.g. the GCM tag check in the decrypt stage's flush) WITHOUT
+  // waiting for the consuming function, which may still be inside a sink call: a restore's COPY waiting for
+  // drain, or about to start the next table from frames already decoded. So on failure the sink is aborted
+  // (which ends such a COPY) and consume is awaited: when readBackup rejects, nothing touches the sink any more
+  // and the caller can roll back.
+  let consuming: Promise<void> | null = null;
   try {
-    const stages = [object, stored, ...(key ? [decryptStream(key)] : []), createGunzip(), consume];
+    const last = (source: AsyncIterable<Buffer>) => (consuming = consume(source));
+    const stages = [object, stored, ...(key ? [decryptStream(key)] : []), createGunzip(), last];
     await (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages);
   } catch (e) {
-    if (e instanceof BackupIntegrityError) throw e;
-    throw new BackupIntegrityError(`${manifest.object.location}: ${(e as Error).message}`);
+    const error = e instanceof BackupIntegrityError ? e : new BackupIntegrityError(`${manifest.object.location}: ${(e as Error).message}`);
+    stopped = true;
+    await sink?.abort?.(error).catch(() => undefined);
+    await (consuming as Promise<void> | null)?.catch(() => undefined);
+    throw error;
   }
   const sha256 = stored.digest();
   if (stored.bytes !== manifest.object.sizeBytes || sha256 !== manifest.object.sha256) {

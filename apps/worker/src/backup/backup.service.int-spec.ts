@@ -75,6 +75,9 @@ describe(BackupService.name, () => {
 
       // Vector search answers the same on the restored database.
       const restoredPrisma = new PrismaService({ mode: kit.prisma.mode, url: target.url, close: async () => undefined });
+      // $disconnect() ends the pool under the adapter only once Prisma itself has connected; search goes to that
+      // pool directly (queryRows), so connect Prisma or the pool's sessions outlive the test.
+      await restoredPrisma.$connect();
       try {
         const [source, copy] = [new MemoryRepository(kit.prisma), new MemoryRepository(restoredPrisma)];
         for (const org of orgs) {

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type pg from 'pg';
 import { BackupRepository, PrismaService, type BackupRow } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
@@ -20,7 +19,8 @@ import {
   encodeFrame,
   jsonFrame,
   keyFingerprint,
-  countNewlines,
+  parallelGzip,
+  RowDigest,
   type TableEndFrame,
 } from './backup-format';
 import { manifestKey, objectKey, type BackupManifest } from './backup-manifest';
@@ -152,14 +152,22 @@ export class BackupService {
       const source = Readable.from(
         frames(client, tables, { backupId: row.id, schemaVersion, startedAt }, (end, ms, index) => {
           const table = tables[index];
-          results.push({ name: end.table, columns: table.columns.map((c) => c.name), rows: end.rows, bytes: end.bytes, sha256: end.sha256, ms });
+          results.push({
+            name: end.table,
+            columns: table.columns.map((c) => c.name),
+            rows: end.rows,
+            bytes: end.bytes,
+            sha256: end.sha256,
+            rowDigest: end.rowDigest,
+            ms,
+          });
           onProgress?.({ phase: 'table', table: end.table, index: index + 1, tables: tables.length, rows: end.rows, bytes: end.bytes });
         }),
         { objectMode: false },
       );
       const digest = new DigestStream();
       writer = this.storage.createWriter(key);
-      const stages = [source, createGzip({ level }), ...(encryptionKey ? [encryptStream(encryptionKey)] : []), digest, writer.stream] as const;
+      const stages = [source, parallelGzip(level), ...(encryptionKey ? [encryptStream(encryptionKey)] : []), digest, writer.stream] as const;
       await pipeline(stages as unknown as [Readable, NodeJS.WritableStream]);
       const snapshotMs = Date.now() - started;
       await client.query('commit');
@@ -193,7 +201,8 @@ export class BackupService {
       if (leftover) (error as Error).message += ` (cleanup: ${leftover})`;
       throw error;
     } finally {
-      await client.query('rollback').catch(() => undefined);
+      // No ROLLBACK: after a failure mid-table the COPY TO is still open (its reader stopped), pg would queue a
+      // ROLLBACK behind it forever. Ending the session discards the read-only snapshot just as well.
       await client.end().catch(() => undefined);
     }
   }
@@ -217,14 +226,15 @@ async function* frames(
     const started = Date.now();
     yield jsonFrame(FrameType.TableStart, { table: table.name, columns: table.columns.map((c) => c.name) });
     const hash = createHash('sha256');
+    const rowDigest = new RowDigest();
     let rows = 0;
     let bytes = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     for await (const chunk of copyOut(client, copyOutSql(table)) as AsyncIterable<Buffer>) {
       hash.update(chunk);
+      rowDigest.update(chunk);
       bytes += chunk.length;
-      rows += countNewlines(chunk);
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes >= DATA_FRAME_BYTES) {
@@ -234,7 +244,8 @@ async function* frames(
       }
     }
     if (pendingBytes) yield encodeFrame(FrameType.Data, Buffer.concat(pending, pendingBytes));
-    const end: TableEndFrame = { table: table.name, rows, bytes, sha256: hash.digest('hex') };
+    rows = rowDigest.rows;
+    const end: TableEndFrame = { table: table.name, rows, bytes, sha256: hash.digest('hex'), rowDigest: rowDigest.digest() };
     yield jsonFrame(FrameType.TableEnd, end);
     onTable(end, Date.now() - started, index);
   }

@@ -11,15 +11,18 @@ import {
   copyLoader,
   copyOut,
   copyOutSql,
+  deferIndexesAndForeignKeys,
   insertLoader,
   listTables,
   quoteIdent,
   resetSequences,
   serverInfo,
+  setUserTriggers,
+  tablesWithUserTriggers,
   type TableInfo,
   type TableLoader,
 } from './backup-database';
-import { countNewlines } from './backup-format';
+import { RowDigest } from './backup-format';
 import { BackupIntegrityError, checkKey, loadManifest, readBackup } from './backup-reader';
 import type { BackupManifest } from './backup-manifest';
 
@@ -94,6 +97,7 @@ export class RestoreService {
 
     await applyMigrations({ url }, { quiet: true });
     const client = await connect(url, 'agenthub-restore');
+    let loader: TableLoader | null = null;
     try {
       const applied = await appliedMigrations(client);
       const pending = known.filter((m) => !applied.includes(m));
@@ -114,17 +118,21 @@ export class RestoreService {
         await readBackup(this.storage, manifest, this.config.backup.encryptionKey);
       }
       await client.query('begin');
-      if (options.force && tables.size) {
-        await client.query(`truncate ${[...tables.keys()].map(quoteIdent).join(', ')} restart identity cascade`);
-      }
+      // Always, even when empty: besides --force's emptying, a table truncated in this transaction can be loaded
+      // with COPY … FREEZE (rows written frozen, so the verification pass that re-reads them right after does
+      // not rewrite every page to set hint bits).
+      if (tables.size) await client.query(`truncate ${[...tables.keys()].map(quoteIdent).join(', ')} restart identity cascade`);
+      // Triggers would re-derive rows the backup already holds (rolled back with everything else on failure).
+      const triggered = await tablesWithUserTriggers(client);
+      await setUserTriggers(client, triggered, false);
+      const deferred = await deferIndexesAndForeignKeys(client);
       options.onProgress?.({ phase: 'start', backupId: id, tables: manifest.tables.length });
-      let loader: TableLoader | null = null;
       let index = 0;
       const read = await readBackup(this.storage, manifest, this.config.backup.encryptionKey, {
         start: async (entry) => {
           const info = tables.get(entry.name)!;
           const columns = entry.columns.map((c) => info.columns.find((h) => h.name === c)!);
-          loader = server.pglite ? insertLoader(client, entry.name, columns) : copyLoader(client, entry.name, entry.columns);
+          loader = server.pglite ? insertLoader(client, entry.name, columns) : copyLoader(client, entry.name, entry.columns, { freeze: true });
         },
         data: (chunk) => loader!.write(chunk),
         end: async (entry) => {
@@ -133,7 +141,16 @@ export class RestoreService {
           if (loaded !== entry.rows) throw new BackupIntegrityError(`table ${entry.name}: loaded ${loaded} rows, the manifest says ${entry.rows}`);
           options.onProgress?.({ phase: 'table', table: entry.name, index: ++index, tables: manifest.tables.length, rows: entry.rows, bytes: entry.bytes });
         },
+        // The object failed a check while a table was loading (a bad GCM tag only shows at the very end): end
+        // that COPY with CopyFail so the connection is free for the ROLLBACK below.
+        abort: async (error) => {
+          const current = loader as TableLoader | null;
+          loader = null;
+          await current?.abort(error);
+        },
       });
+      await deferred.recreate();
+      await setUserTriggers(client, triggered, true);
       await resetSequences(client);
       const verified = await verifyTables(client, manifest, tables);
       await this.markRestoredBackup(client, manifest);
@@ -153,6 +170,8 @@ export class RestoreService {
       this.logger.log(`restored backup ${id} into ${target}: ${result.tables} tables, ${result.rows} rows in ${result.ms} ms`);
       return result;
     } catch (error) {
+      // Whatever failed, a COPY still open would hold the ROLLBACK in pg's queue forever.
+      await (loader as TableLoader | null)?.abort(error as Error).catch(() => undefined);
       await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
@@ -191,21 +210,26 @@ async function tablesWithRows(client: pg.Client, tables: TableInfo[]): Promise<s
   return found;
 }
 
-/** Re-reads every restored table (COPY, same session settings as the backup) and compares it with the manifest. */
+/**
+ * Re-reads every restored table (COPY, same session settings as the backup) and compares it with the manifest:
+ * row count and the order-independent row digest (a restored table's physical order may differ from the
+ * backup's), or the sha256 for manifests written before row digests existed.
+ */
 export async function verifyTables(client: pg.Client, manifest: BackupManifest, tables: Map<string, TableInfo>): Promise<number> {
   let verified = 0;
   for (const entry of manifest.tables) {
     const hash = createHash('sha256');
-    let rows = 0;
+    const digest = new RowDigest();
     for await (const chunk of copyOut(client, copyOutSql({ name: entry.name, columns: entry.columns })) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      rows += countNewlines(chunk);
+      if (entry.rowDigest) digest.update(chunk);
+      else hash.update(chunk);
     }
-    const sha256 = hash.digest('hex');
-    if (rows !== entry.rows || sha256 !== entry.sha256) {
+    const rows = digest.rows;
+    const [got, want] = entry.rowDigest ? [digest.digest(), entry.rowDigest] : [hash.digest('hex'), entry.sha256];
+    if ((entry.rowDigest && rows !== entry.rows) || got !== want) {
       throw new BackupIntegrityError(
-        `verification failed for ${entry.name}: restored ${rows} rows (sha256 ${sha256.slice(0, 12)}…), ` +
-          `the manifest says ${entry.rows} (${entry.sha256.slice(0, 12)}…)`,
+        `verification failed for ${entry.name}: restored ${entry.rowDigest ? `${rows} rows, digest` : 'sha256'} ${got.slice(0, 12)}…, ` +
+          `the manifest says ${entry.rows} rows, ${want.slice(0, 12)}…`,
       );
     }
     verified++;
