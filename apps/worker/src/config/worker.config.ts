@@ -68,6 +68,8 @@ export const workerEnvSchema = z
     /** Live events (SSE replay log) older than this are dropped; messages themselves are the history. */
     EVENT_PURGE_CRON: cron('0 * * * *'),
     EVENT_RETENTION_HOURS: positiveInt(24),
+    /** Folds pending usage deltas into the hourly rollup behind GET /analytics/usage (reads fold their own org too). */
+    USAGE_FOLD_CRON: cron('* * * * *'),
     LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log')),
   })
   .superRefine((env, ctx) => {
@@ -107,6 +109,7 @@ export interface WorkerConfig {
     conversationPurgeAfterDays: number;
     eventPurgeCron: string | null;
     eventRetentionHours: number;
+    usageFoldCron: string | null;
   };
   logLevel: WorkerEnv['LOG_LEVEL'];
 }
@@ -158,6 +161,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
       conversationPurgeAfterDays: e.CONVERSATION_PURGE_AFTER_DAYS,
       eventPurgeCron: off(e.EVENT_PURGE_CRON),
       eventRetentionHours: e.EVENT_RETENTION_HOURS,
+      usageFoldCron: off(e.USAGE_FOLD_CRON),
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -4,7 +4,7 @@ import { CronJob } from 'cron';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { RetentionService } from './retention.service';
 
-/** MEMORY_PURGE_CRON, CONVERSATION_PURGE_CRON and EVENT_PURGE_CRON, each one call into RetentionService. */
+/** MEMORY_PURGE_CRON, CONVERSATION_PURGE_CRON, EVENT_PURGE_CRON and USAGE_FOLD_CRON: one call into RetentionService each. */
 @Injectable()
 export class RetentionScheduler implements OnApplicationBootstrap {
   private readonly logger = new Logger(RetentionScheduler.name);
@@ -19,6 +19,7 @@ export class RetentionScheduler implements OnApplicationBootstrap {
     this.schedule('purge-expired-memories', this.config.retention.memoryPurgeCron, () => this.retention.purgeExpiredMemories());
     this.schedule('purge-deleted-conversations', this.config.retention.conversationPurgeCron, () => this.retention.purgeDeletedConversations());
     this.schedule('purge-old-events', this.config.retention.eventPurgeCron, () => this.retention.purgeOldEvents());
+    this.schedule('fold-usage', this.config.retention.usageFoldCron, () => this.retention.foldUsage());
   }
 
   private schedule(name: string, cron: string | null, run: () => Promise<number>): void {

@@ -41,6 +41,17 @@ describe(RetentionService.name, () => {
     expect(left.map((e) => e.seq)).toEqual([2, 3]);
   });
 
+  it('folds pending usage deltas of every organization into the rollup', async () => {
+    const { organization, conversation } = await makeTenant(kit.prisma);
+    await kit.prisma.message.create({ data: { organizationId: organization.id, conversationId: conversation.id, seq: 1, role: 'user', content: 'hi' } });
+    const pending = () => kit.prisma.$queryRaw<Array<{ n: number }>>`select count(*)::int as n from usage_rollup_deltas where organization_id = ${organization.id}::uuid`;
+    expect((await pending())[0].n).toBeGreaterThan(0);
+    expect(await sut.foldUsage()).toBeGreaterThan(0);
+    expect((await pending())[0].n).toBe(0);
+    const rolled = await kit.prisma.$queryRaw<Array<{ messages: number }>>`select sum(messages)::int as messages from usage_rollups where organization_id = ${organization.id}::uuid`;
+    expect(rolled[0].messages).toBe(1);
+  });
+
   it('backup retention keeps the newest N, drops older than the age limit, and never the newest completed one', () => {
     const days = (n: number) => new Date(Date.now() - n * 86_400_000);
     const row = (id: string, startedAt: Date, status: 'completed' | 'failed' = 'completed') => ({ id, startedAt, status }) as never;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConversationEventRepository, ConversationRepository, MemoryRepository } from '@agenthub/db';
+import { AnalyticsRepository, ConversationEventRepository, ConversationRepository, MemoryRepository } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 
 const MEMORY_BATCH = 10_000;
@@ -17,7 +17,15 @@ export class RetentionService {
     @Inject(MemoryRepository) private readonly memories: MemoryRepository,
     @Inject(ConversationRepository) private readonly conversations: ConversationRepository,
     @Inject(ConversationEventRepository) private readonly events: ConversationEventRepository,
+    @Inject(AnalyticsRepository) private readonly analytics: AnalyticsRepository,
   ) {}
+
+  /** Folds every organization's pending usage deltas into the hourly rollup, so that usage reads stay cheap. */
+  async foldUsage(): Promise<number> {
+    const n = await this.analytics.foldUsage();
+    if (n) this.logger.debug(`folded ${n} usage deltas`);
+    return n;
+  }
 
   /** Drops live events older than EVENT_RETENTION_HOURS: SSE clients reconnecting later than that start fresh. */
   async purgeOldEvents(now = new Date()): Promise<number> {
