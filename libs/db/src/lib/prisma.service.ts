@@ -56,7 +56,9 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * numeric as strings — callers select only columns whose types parse the same both ways.
    */
   async queryRows<T>(db: Db, sql: Prisma.Sql, options: { prepare?: boolean } = {}): Promise<T[]> {
-    if (db !== this) return db.$queryRaw<T[]>(sql);
+    // In a transaction: the Unsafe form with the Sql's own text and bind values (nothing spliced in), which costs
+    // ~0.25 ms less CPU per call than the tagged-template form (measured in an interactive transaction).
+    if (db !== this) return db.$queryRawUnsafe<T[]>(sql.text, ...sql.values);
     // A named statement is parsed and planned once per connection. For the append CTE, planning costs more
     // than executing (measured: 1.4–1.9 ms unprepared vs 0.7–0.8 ms prepared); the name is derived from the
     // text, so every distinct statement gets its own. Not on the embedded database: its connections share one
@@ -123,6 +125,10 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.whenIdle();
     await this.$disconnect();
+    // $disconnect disposes the adapter's pool only if Prisma itself ever connected; queryRows may have used it
+    // alone, so end it here too (a second end() is what pg refuses, hence the check).
+    const pool = this.pool as pg.Pool & { ending?: boolean; ended?: boolean };
+    if (!pool.ending && !pool.ended) await pool.end();
     await this.target.close();
   }
 }

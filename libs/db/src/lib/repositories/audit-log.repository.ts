@@ -106,9 +106,12 @@ export class AuditLogRepository {
         },
         select: AUDIT_LOG_SELECT,
       });
-      await tx.$executeRaw`
-        UPDATE audit_chain_heads SET last_hash = ${hash}, updated_at = now()
-         WHERE organization_id = ${organizationId}::uuid`;
+      await this.prisma.queryRows(
+        tx,
+        Prisma.sql`
+          UPDATE audit_chain_heads SET last_hash = ${hash}, updated_at = now()
+           WHERE organization_id = ${organizationId}::uuid`,
+      );
       return toEntry(row);
     });
   }
@@ -183,10 +186,14 @@ export class AuditLogRepository {
 
   /** Bumps the head (creating it at genesis the first time) and returns this entry's seq and predecessor. */
   private async advanceHead(tx: Db, organizationId: string): Promise<{ seq: bigint; prevHash: string }> {
-    const bump = () => tx.$queryRaw<Array<{ seq: bigint; prev_hash: string }>>`
-      UPDATE audit_chain_heads SET last_seq = last_seq + 1
-       WHERE organization_id = ${organizationId}::uuid
-      RETURNING last_seq AS seq, last_hash AS prev_hash`;
+    const bump = () =>
+      this.prisma.queryRows<{ seq: bigint; prev_hash: string }>(
+        tx,
+        Prisma.sql`
+          UPDATE audit_chain_heads SET last_seq = last_seq + 1
+           WHERE organization_id = ${organizationId}::uuid
+          RETURNING last_seq AS seq, last_hash AS prev_hash`,
+      );
     let rows = await bump();
     if (rows.length === 0) {
       try {
