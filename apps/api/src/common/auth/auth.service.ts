@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ApiKeyRepository, PrismaService, enterKeyLookup, enterTenant, hashApiKey } from '@agenthub/db';
 import { API_CONFIG, type ApiConfig } from '../../config/api-config';
 import { ADMIN_TOKEN } from '../../config/tokens';
@@ -19,7 +19,6 @@ const CACHE_MAX = 10_000;
  */
 @Injectable()
 export class AuthService implements OnModuleInit {
-  private readonly logger = new Logger(AuthService.name);
   private readonly adminHash: Buffer;
   private readonly cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
 
