@@ -5,6 +5,7 @@ import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
+import { RawReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import {
   ChunkHitListDto,
@@ -34,6 +35,7 @@ export class DocumentController {
   }
 
   @Post('search')
+  @RawReadTransaction()
   @HttpCode(200)
   @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)
   @ApiProblems(403, 413, 415)

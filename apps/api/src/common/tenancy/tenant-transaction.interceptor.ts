@@ -10,6 +10,14 @@ export const NO_TRANSACTION = 'agenthub:no-transaction';
 /** For long-lived routes (SSE) that open short transactions of their own. */
 export const NoTransaction = () => SetMetadata(NO_TRANSACTION, true);
 
+export const RAW_READ = 'agenthub:raw-read';
+/**
+ * For hot read routes made only of raw SQL (vector search): the request's transaction is a read-only one on a
+ * plain pg connection (PrismaService.rawReadTransaction), under the same row-level security, without Prisma's
+ * per-request cost. A model call inside it throws.
+ */
+export const RawReadTransaction = () => SetMetadata(RAW_READ, true);
+
 /**
  * Every request of an organization key runs in one transaction under row-level security for that organization:
  * the service layer scopes every query itself, and PostgreSQL refuses rows of other organizations as a second
@@ -31,6 +39,16 @@ export class TenantTransactionInterceptor implements NestInterceptor {
     const skip = this.reflector.getAllAndOverride<boolean>(NO_TRANSACTION, [execution.getHandler(), execution.getClass()]);
     if (principal?.kind !== 'key' || skip) return next.handle();
     const afterCommit: TenantScope['afterCommit'] = [];
+    if (this.reflector.getAllAndOverride<boolean>(RAW_READ, [execution.getHandler(), execution.getClass()])) {
+      const org = this.config.AGENTHUB_ROW_LEVEL_SECURITY ? principal.organizationId : null;
+      return from(
+        this.prisma.rawReadTransaction(org, (tx) =>
+          this.context.run({ principal, requestId: String(request.id), tx, afterCommit }, () =>
+            lastValueFrom(next.handle(), { defaultValue: undefined }),
+          ),
+        ),
+      );
+    }
     const run = async () => {
       const result = await this.prisma.transaction(async (tx) => {
         afterCommit.length = 0; // a retried transaction starts over
