@@ -8,11 +8,8 @@
  * because the bench empties it (and the other benches empty theirs). Like main.ts, it re-runs itself with tsx
  * pointed at tools/bench/tsconfig.json (decorator support for the data layer it imports).
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
+import { intOption, runUnderBenchTsconfig } from './entry';
 
-const tsconfig = path.resolve(__dirname, '..', 'tsconfig.json');
 export const DEFAULT_DATA_URL = 'postgresql://postgres@127.0.0.1:5432/agenthub_bench_data';
 
 interface Args {
@@ -24,18 +21,13 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false };
-  const positive = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${v}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
     if (flag === '--quick') args.quick = true;
-    else if (flag === '--rows') args.rows = positive(flag, value());
-    else if (flag === '--queries') args.queries = positive(flag, value());
-    else if (flag === '--concurrency') args.concurrency = positive(flag, value());
+    else if (flag === '--rows') args.rows = intOption(flag, value());
+    else if (flag === '--queries') args.queries = intOption(flag, value());
+    else if (flag === '--concurrency') args.concurrency = intOption(flag, value());
     else if (flag === '--help' || flag === '-h') {
       console.log('usage: tsx tools/bench/src/api-data.main.ts [--quick] [--rows 20000] [--queries 50] [--concurrency 8]');
       process.exit(0);
@@ -46,7 +38,7 @@ function parseArgs(argv: string[]): Args {
 
 export async function main(): Promise<void> {
   const { runApiDataBench, apiDataBenchReport } = await import('./api-data');
-  const { log } = await import('./report');
+  const { log, writeJson } = await import('./report');
   const { workspaceRoot } = await import('./db');
   const args = parseArgs(process.argv.slice(2));
   const root = workspaceRoot(__dirname);
@@ -62,28 +54,8 @@ export async function main(): Promise<void> {
     ...timing,
   });
   console.log(apiDataBenchReport(result));
-  const dir = path.join(root, 'tmp', 'bench');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `api-data-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ startedAt: new Date().toISOString(), args, ...result }, null, 2));
+  const file = writeJson(root, { startedAt: new Date().toISOString(), args, ...result }, 'api-data');
   log(`results written to ${file}`);
 }
 
-if (require.main === module) {
-  if (process.env.TSX_TSCONFIG_PATH) {
-    main().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  } else {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig },
-    });
-    if (child.error) throw child.error;
-    process.exit(child.status ?? 1);
-  }
-}
+if (require.main === module) runUnderBenchTsconfig(__filename, main);

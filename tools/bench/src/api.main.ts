@@ -7,11 +7,8 @@
  * Like main.ts, it re-runs itself with tsx pointed at tools/bench/tsconfig.json (decorator support for the data
  * layer it imports); the API processes themselves run under @swc-node/register, as `nx run api:serve` does.
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
+import { intOption, runUnderBenchTsconfig } from './entry';
 
-const tsconfig = path.resolve(__dirname, '..', 'tsconfig.json');
 
 interface Args {
   quick: boolean;
@@ -23,19 +20,14 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false };
-  const positive = (flag: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${v}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
     if (flag === '--quick') args.quick = true;
-    else if (flag === '--concurrency') args.concurrency = positive(flag, value());
-    else if (flag === '--conversations') args.conversations = positive(flag, value());
-    else if (flag === '--connections') args.connections = positive(flag, value());
-    else if (flag === '--hold-seconds') args.holdSeconds = positive(flag, value());
+    else if (flag === '--concurrency') args.concurrency = intOption(flag, value());
+    else if (flag === '--conversations') args.conversations = intOption(flag, value());
+    else if (flag === '--connections') args.connections = intOption(flag, value());
+    else if (flag === '--hold-seconds') args.holdSeconds = intOption(flag, value());
     else if (flag === '--help' || flag === '-h') {
       console.log('usage: tsx tools/bench/src/api.main.ts [--quick] [--concurrency 16] [--conversations 8] [--connections 1000] [--hold-seconds 30]');
       process.exit(0);
@@ -46,9 +38,8 @@ function parseArgs(argv: string[]): Args {
 
 export async function main(): Promise<void> {
   const { runApiBench, apiBenchReport } = await import('./api');
-  const { DEFAULT_URL } = await import('./db');
-  const { log } = await import('./report');
-  const { workspaceRoot } = await import('./db');
+  const { DEFAULT_URL, workspaceRoot } = await import('./db');
+  const { log, writeJson } = await import('./report');
   const args = parseArgs(process.argv.slice(2));
   const root = workspaceRoot(__dirname);
   const timing = args.quick ? { rounds: 3, sliceMs: 1500, warmupMs: 1000 } : { rounds: 6, sliceMs: 3000, warmupMs: 2000 };
@@ -64,28 +55,8 @@ export async function main(): Promise<void> {
     ...timing,
   });
   console.log(apiBenchReport(result));
-  const dir = path.join(root, 'tmp', 'bench');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `api-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ startedAt: new Date().toISOString(), args, ...result }, null, 2));
+  const file = writeJson(root, { startedAt: new Date().toISOString(), args, ...result }, 'api');
   log(`results written to ${file}`);
 }
 
-if (require.main === module) {
-  if (process.env.TSX_TSCONFIG_PATH) {
-    main().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  } else {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig },
-    });
-    if (child.error) throw child.error;
-    process.exit(child.status ?? 1);
-  }
-}
+if (require.main === module) runUnderBenchTsconfig(__filename, main);

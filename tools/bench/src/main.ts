@@ -14,8 +14,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { runUnderBenchTsconfig } from './entry';
 
-const tsconfig = path.resolve(__dirname, '..', 'tsconfig.json');
 const SUITES: Record<string, string> = {
   api: 'api.main.ts',
   'api-data': 'api-data.main.ts',
@@ -30,20 +30,7 @@ if (suite) {
   const child = spawnSync(process.execPath, [...process.execArgv, path.join(__dirname, suite), ...rest], { stdio: 'inherit' });
   if (child.error) throw child.error;
   process.exit(child.status ?? 1);
-} else if (process.env.TSX_TSCONFIG_PATH) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  (require('./run') as typeof import('./run')).main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
 } else {
-  const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig },
-  });
-  if (child.error) throw child.error;
-  process.exit(child.status ?? 1);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  runUnderBenchTsconfig(__filename, () => (require('./run') as typeof import('./run')).main());
 }

@@ -87,11 +87,11 @@ export function recallTable(rows: RecallRow[]): string {
   );
 }
 
-export function writeJson(root: string, data: unknown): string {
+export function writeJson(root: string, data: unknown, name = 'results'): string {
   const dir = path.join(root, 'tmp', 'bench');
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const file = path.join(dir, `results-${stamp}.json`);
+  const file = path.join(dir, `${name}-${stamp}.json`);
   fs.writeFileSync(file, JSON.stringify(data, null, 2));
   return file;
 }
