@@ -19,13 +19,16 @@ describe('live events (SSE), one replica', () => {
     await api.close();
   });
 
-  const open = async (headers: Record<string, string> = {}) => {
-    const stream = await SseClient.open(`${api.baseUrl}/api/v1/conversations/${conversationId}/events`, {
-      authorization: `Bearer ${org.key}`,
-      ...headers,
-    });
+  const open = async (lastEventId?: string) => {
+    const stream = await SseClient.connect(api.baseUrl, `/api/v1/conversations/${conversationId}/events`, org.key, lastEventId);
     streams.push(stream);
     return stream;
+  };
+  /** The first `count` events, their data parsed; fails with what arrived when they are not all there in 5 s. */
+  const received = async (stream: SseClient, count: number) => {
+    const events = await stream.waitForCount(count, 5000);
+    expect(events.length).toBeGreaterThanOrEqual(count);
+    return events.slice(0, count).map((e) => ({ ...e, data: JSON.parse(e.data) }));
   };
 
   it('delivers message.created, message.delta, message.completed and conversation.updated in order', async () => {
@@ -37,7 +40,7 @@ describe('live events (SSE), one replica', () => {
     await api.post(`/api/v1/messages/${messageId}/chunks`, org.key, { delta: 'Hi' });
     await api.post(`/api/v1/messages/${messageId}/complete`, org.key, { tokensUsed: 3 });
     await api.patch(`/api/v1/conversations/${conversationId}`, org.key, { title: 'renamed' });
-    const events = await stream.waitFor(4);
+    const events = await received(stream, 4);
     expect(events.map((e) => e.event)).toEqual(['message.created', 'message.delta', 'message.completed', 'conversation.updated']);
     expect(events.map((e) => Number(e.id))).toEqual([1, 2, 3, 4]);
     expect(events[0].data).toMatchObject({ id: messageId, seq: 1, isStreaming: true });
@@ -49,29 +52,32 @@ describe('live events (SSE), one replica', () => {
   it('replays what was written meanwhile to a client that reconnects with Last-Event-ID', async () => {
     const first = await open();
     await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ content: 'seen' }));
-    const [seen] = await first.waitFor(1);
+    const [seen] = await received(first, 1);
     await first.close();
     await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, {
       messages: [messageBody({ content: 'missed 1' }), messageBody({ content: 'missed 2' })],
     });
-    const again = await open({ 'last-event-id': seen.id! });
+    const again = await open(seen.id!);
     await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ content: 'live' }));
-    const events = await again.waitFor(3);
+    const events = await received(again, 3);
     expect(events.map((e) => e.data.content)).toEqual(['missed 1', 'missed 2', 'live']);
     expect(events.map((e) => Number(e.id))).toEqual([Number(seen.id) + 1, Number(seen.id) + 2, Number(seen.id) + 3]);
     // a replayed clientId is not a new event
     await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ clientId: 'once' }));
     await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody({ clientId: 'once' }));
     await api.patch(`/api/v1/conversations/${conversationId}`, org.key, { title: 'after' });
-    const more = await again.waitFor(5);
+    const more = await received(again, 5);
     expect(more.slice(3).map((e) => e.event)).toEqual(['message.created', 'conversation.updated']);
   });
 
   it("answers 404 for another organization's conversation, 401 without a key, 400 for a bad Last-Event-ID", async () => {
     const other = await api.createOrganization('events-other');
-    const res = await SseClient.open(`${api.baseUrl}/api/v1/conversations/${conversationId}/events`, { authorization: `Bearer ${other.key}` });
-    expect(res.status).toBe(404);
-    expect((await SseClient.open(`${api.baseUrl}/api/v1/conversations/${conversationId}/events`, {})).status).toBe(401);
+    const path = `/api/v1/conversations/${conversationId}/events`;
+    const foreign = await SseClient.connect(api.baseUrl, path, other.key);
+    const anonymous = await SseClient.connect(api.baseUrl, path, null);
+    streams.push(foreign, anonymous);
+    expect(foreign.status).toBe(404);
+    expect(anonymous.status).toBe(401);
     expectProblem(await api.get(`/api/v1/conversations/${conversationId}/events`, org.key, { headers: { 'last-event-id': 'abc' } }), 400);
   });
 });

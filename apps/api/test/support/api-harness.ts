@@ -13,6 +13,23 @@ export interface ApiResponse<T = any> {
   text: string;
 }
 
+/** fetch with the tests' conventions: Bearer key, JSON body (or a raw one), the answer parsed when it is JSON. */
+export async function httpRequest<T = any>(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.raw !== undefined) body = options.raw;
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(baseUrl + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if (text && /json/.test(res.headers.get('content-type') ?? '')) parsed = JSON.parse(text);
+  return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
+
 export interface RequestOptions {
   key?: string | null;
   body?: unknown;
@@ -57,21 +74,10 @@ export class TestApi {
     await this.app.close();
   }
 
-  async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.key) headers.authorization = `Bearer ${options.key}`;
-    let body: string | undefined;
-    if (options.raw !== undefined) body = options.raw;
-    else if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(this.baseUrl + path, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    if (text && /json/.test(res.headers.get('content-type') ?? '')) parsed = JSON.parse(text);
-    return { status: res.status, headers: res.headers, body: parsed as T, text };
+  request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return httpRequest<T>(this.baseUrl, method, path, options);
   }
+
 
   get = <T = any>(path: string, key?: string | null, options: RequestOptions = {}) => this.request<T>('GET', path, { ...options, key });
   post = <T = any>(path: string, key: string | null, body?: unknown, options: RequestOptions = {}) =>

@@ -1,90 +1,118 @@
-/** A minimal Server-Sent Events client over fetch, for tests: frames as { id, event, data }. */
+import http from 'node:http';
+
 export interface SseEvent {
-  id?: string;
-  event?: string;
-  data: any;
+  id: string | undefined;
+  event: string;
+  data: string;
 }
 
+/**
+ * A minimal Server-Sent Events client over node:http. Written here because EventSource is not in Node 20 and
+ * the tests need what a browser hides: the response status, when the server ends the stream, and exactly which
+ * frames arrived (no automatic reconnect). Parses `id:`, `event:`, `data:` fields and comment lines per the
+ * WHATWG event-stream rules that the API uses (LF line endings).
+ */
 export class SseClient {
   readonly events: SseEvent[] = [];
-  status = 0;
-  contentType = '';
-  private readonly controller = new AbortController();
-  private waiters: Array<() => void> = [];
-  private done: Promise<void> = Promise.resolve();
-  private ended = false;
+  readonly ended: Promise<'end' | 'error'>;
+  private endedWith: 'end' | 'error' | null = null;
+  private readonly waiters = new Set<() => void>();
 
-  static async open(url: string, headers: Record<string, string>): Promise<SseClient> {
-    const client = new SseClient();
-    const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: client.controller.signal });
-    client.status = res.status;
-    client.contentType = res.headers.get('content-type') ?? '';
-    if (res.status !== 200 || !res.body) {
-      await res.text().catch(() => undefined);
-      return client;
-    }
-    client.done = client.read(res.body);
-    return client;
-  }
+  readonly status: number;
+  readonly contentType: string;
 
-  private async read(body: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
+  private constructor(
+    private readonly request: http.ClientRequest,
+    private readonly response: http.IncomingMessage,
+  ) {
+    this.status = response.statusCode ?? 0;
+    this.contentType = String(response.headers['content-type'] ?? '');
+    this.ended = new Promise((resolve) => {
+      const done = (how: 'end' | 'error') => {
+        if (this.endedWith) return;
+        this.endedWith = how;
+        resolve(how);
+        this.notify();
+      };
+      response.on('end', () => done('end'));
+      response.on('error', () => done('error'));
+      response.on('close', () => done(response.complete ? 'end' : 'error'));
+    });
     let buffer = '';
-    try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let split: number;
-        while ((split = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, split);
-          buffer = buffer.slice(split + 2);
-          const event: SseEvent = { data: undefined };
-          const data: string[] = [];
-          for (const line of frame.split('\n')) {
-            if (line.startsWith(':') || !line) continue;
-            const [field, ...rest] = line.split(':');
-            const value = rest.join(':').replace(/^ /, '');
-            if (field === 'id') event.id = value;
-            else if (field === 'event') event.event = value;
-            else if (field === 'data') data.push(value);
+    let frame: { id?: string; event?: string; data: string[] } = { data: [] };
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (line === '') {
+          if (frame.data.length || frame.event) {
+            this.events.push({ id: frame.id, event: frame.event ?? 'message', data: frame.data.join('\n') });
+            this.notify();
           }
-          if (!data.length) continue;
-          event.data = JSON.parse(data.join('\n'));
-          this.events.push(event);
-          this.waiters.splice(0).forEach((w) => w());
+          frame = { data: [] };
+          continue;
         }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') frame.id = value;
+        else if (field === 'event') frame.event = value;
+        else if (field === 'data') frame.data.push(value);
       }
-    } catch {
-      // aborted by close()
-    } finally {
-      this.ended = true;
-      this.waiters.splice(0).forEach((w) => w());
-    }
+    });
   }
 
-  /** Resolves once at least `count` events arrived; rejects after `timeoutMs`. */
-  async waitFor(count: number, timeoutMs = 5000): Promise<SseEvent[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.events.length < count) {
-      if (this.ended) throw new Error(`stream ended after ${this.events.length} of ${count} events`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`only ${this.events.length} of ${count} events within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+  /** Opens the stream; resolves once the response headers arrived (the server has subscribed by then). */
+  static connect(baseUrl: string, urlPath: string, key: string | null, lastEventId?: string): Promise<SseClient> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { accept: 'text/event-stream' };
+      if (key) headers.authorization = `Bearer ${key}`;
+      if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+      const request = http.get(baseUrl + urlPath, { headers, agent: false }, (response) => {
+        resolve(new SseClient(request, response));
       });
-    }
-    return this.events.slice(0, count);
+      request.on('error', reject);
+    });
   }
 
-  get isEnded(): boolean {
-    return this.ended;
+  get hasEnded(): boolean {
+    return this.endedWith !== null;
   }
 
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /**
+   * Resolves once `count` events in total have arrived, or with what has arrived when `deadlineMs` passes or the
+   * stream ends: the caller asserts on the result, so a late event fails the test with the events it saw.
+   */
+  waitForCount(count: number, deadlineMs: number): Promise<SseEvent[]> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.events.length >= count || this.endedWith) finish();
+      };
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve([...this.events]);
+      };
+      const timer = setTimeout(finish, deadlineMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Closes the connection from the client side and waits until it is closed. */
   async close(): Promise<void> {
-    this.controller.abort();
-    await this.done;
+    if (!this.endedWith) {
+      this.request.destroy();
+      this.response.destroy();
+    }
+    await this.ended;
   }
 }
