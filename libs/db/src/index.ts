@@ -1,6 +1,7 @@
 // @agenthub/db — the data layer both apps share. Import from here only; the generated Prisma client stays inside.
 export * from './lib/connection/database-config';
 export { EMBEDDED_LIMITATIONS } from './lib/connection/embedded-database';
+export { tryPidLock } from './lib/connection/pid-lock';
 export { pgPoolConfig, DEFAULT_VECTOR_SETTINGS } from './lib/connection/pg-adapter';
 export * from './lib/db.module';
 export * from './lib/errors';

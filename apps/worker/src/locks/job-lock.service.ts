@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { PrismaService } from '@agenthub/db';
+import { PrismaService, tryPidLock } from '@agenthub/db';
 
 export interface HeldLock {
   /** false once the connection holding an advisory lock dropped: the job must not claim success. */
@@ -70,36 +69,18 @@ export class JobLockService {
     const dir = this.prisma.target.dataDir ?? os.tmpdir();
     const tag = this.prisma.target.dataDir ? '' : `-${createHash('sha1').update(this.prisma.target.url).digest('hex').slice(0, 12)}`;
     const file = path.join(dir, `agenthub-${name}${tag}.lock`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-        let held = true;
-        return {
-          get held() {
-            return held;
-          },
-          release: async () => {
-            held = false;
-            fs.rmSync(file, { force: true });
-          },
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number(fs.readFileSync(file, 'utf8') || 0);
-        if (pid && pid !== process.pid && pidAlive(pid)) return null;
-        if (pid === process.pid) return null;
-        fs.rmSync(file, { force: true });
-      }
-    }
-    return null;
+    const release = tryPidLock(file);
+    if (!release) return null;
+    let held = true;
+    return {
+      get held() {
+        return held;
+      },
+      release: async () => {
+        held = false;
+        release();
+      },
+    };
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { lockHolder, pidAlive, tryPidLock } from './pid-lock';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -112,14 +113,6 @@ function readInfo(file: string): ServerInfo | null {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -138,24 +131,13 @@ async function runningServer(infoFile: string): Promise<ServerInfo | null> {
   return null;
 }
 
-/** An exclusive-create lock file; a lock left by a dead process is taken over. */
+/** Waits (up to 30 s) for the lock file of the data directory; a lock left by a dead process is taken over. */
 async function acquireLock(file: string): Promise<() => void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    try {
-      const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return () => fs.rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(fs.readFileSync(file, 'utf8') || 0);
-      if (!holder || !pidAlive(holder)) {
-        fs.rmSync(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`embedded database ${file} is locked by process ${holder}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const release = tryPidLock(file);
+    if (release) return release;
+    if (Date.now() > deadline) throw new Error(`embedded database ${file} is locked by process ${lockHolder(file)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
