@@ -13,6 +13,7 @@ export { reciprocalRankFusion, RRF_K } from './lib/search/fusion';
 export * from './lib/migrations';
 export * from './lib/pagination';
 export * from './lib/tenancy';
+export { PgListener } from './lib/notifications/pg-listener';
 export { DATABASE_TARGET, PrismaService, type Db, type TransactionOptions } from './lib/prisma.service';
 export * from './lib/repositories';
 // The Prisma namespace (Prisma.sql, Prisma.Decimal, JSON input types) for callers; never the client class.

@@ -5,7 +5,6 @@ import { AuditService } from './audit/audit.service';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor';
-import { PgListener } from './notifications/pg-listener.service';
 import { RequestContext } from './tenancy/request-context';
 
 /** What every feature module uses: configuration, the request's tenant scope, authentication, LISTEN, the audit trail. */
@@ -17,7 +16,6 @@ export class CommonModule {
       { provide: API_CONFIG, useValue: config },
       { provide: ADMIN_TOKEN, useValue: adminToken },
       RequestContext,
-      PgListener,
       AuthService,
       AuthGuard,
       IdempotencyInterceptor,

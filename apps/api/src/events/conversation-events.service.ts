@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import {
   CONVERSATION_EVENTS_CHANNEL,
   ConversationEventRepository,
+  PgListener,
   PrismaService,
   enterTenant,
   type ConversationEventRow,
@@ -10,7 +11,6 @@ import {
   type Prisma,
 } from '@agenthub/db';
 import { API_CONFIG, type ApiConfig } from '../config/api-config';
-import { PgListener } from '../common/notifications/pg-listener.service';
 import { RequestContext } from '../common/tenancy/request-context';
 
 export interface Subscriber {

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import pg from 'pg';
-import { BACKUP_REQUESTED_CHANNEL, PrismaService } from '@agenthub/db';
+import { BACKUP_REQUESTED_CHANNEL, PgListener } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { BackupJobsService } from './backup-jobs.service';
 
@@ -14,13 +13,12 @@ import { BackupJobsService } from './backup-jobs.service';
 @Injectable()
 export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(BackupScheduler.name);
-  private listener: pg.Client | null = null;
-  private stopped = false;
+  private stopListening: (() => void) | null = null;
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
     @Inject(SchedulerRegistry) private readonly registry: SchedulerRegistry,
-    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(PgListener) private readonly listener: PgListener,
     @Inject(BackupJobsService) private readonly jobs: BackupJobsService,
   ) {}
 
@@ -33,25 +31,12 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
       this.logger.log(`backups scheduled: ${cron}`);
     }
     this.registry.addInterval('backup-queue', setInterval(() => void this.jobs.drainQueue(), pollSeconds * 1000));
-    await this.listen();
+    // An empty payload (the listener reconnected) also drains: requests may have come while it was away.
+    this.stopListening = this.listener.on(BACKUP_REQUESTED_CHANNEL, () => void this.jobs.drainQueue());
     void this.jobs.drainQueue();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    await this.listener?.end().catch(() => undefined);
-  }
-
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.prisma.target.url, application_name: 'agenthub-worker-listen' });
-    client.on('notification', () => void this.jobs.drainQueue());
-    client.on('error', (e) => {
-      this.logger.warn(`backup request listener lost its connection (${e.message}); polling until it reconnects`);
-      this.listener = null;
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 5000).unref();
-    });
-    await client.connect();
-    await client.query(`listen ${BACKUP_REQUESTED_CHANNEL}`);
-    this.listener = client;
+  onApplicationShutdown(): void {
+    this.stopListening?.();
   }
 }

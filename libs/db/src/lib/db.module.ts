@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { resolveDatabase, type DatabaseEnv, type DatabaseTarget } from './connection/database-config';
 import { DATABASE_TARGET, PrismaService } from './prisma.service';
 import { REPOSITORIES } from './repositories';
+import { PgListener } from './notifications/pg-listener';
 
 export interface DbModuleOptions {
   /** Where to read DATABASE_URL / AGENTHUB_DATA_DIR from (the app's validated config); default process.env. */
@@ -12,7 +13,7 @@ export interface DbModuleOptions {
 
 /**
  * The data layer for a NestJS app: resolves the database once (PostgreSQL or the embedded default), provides
- * PrismaService and every repository. Import it once, in the root module: `DbModule.forRoot({ env: config })`.
+ * PrismaService, the LISTEN connection (PgListener) and every repository. Import it once, in the root module: `DbModule.forRoot({ env: config })`.
  */
 @Global()
 @Module({})
@@ -24,8 +25,8 @@ export class DbModule {
     };
     return {
       module: DbModule,
-      providers: [target, PrismaService, ...REPOSITORIES],
-      exports: [DATABASE_TARGET, PrismaService, ...REPOSITORIES],
+      providers: [target, PrismaService, PgListener, ...REPOSITORIES],
+      exports: [DATABASE_TARGET, PrismaService, PgListener, ...REPOSITORIES],
     };
   }
 }

@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { ApiKeyRepository, PrismaService, enterKeyLookup, enterTenant, hashApiKey } from '@agenthub/db';
+import { ApiKeyRepository, PgListener, PrismaService, enterKeyLookup, enterTenant, hashApiKey } from '@agenthub/db';
 import { API_CONFIG, type ApiConfig } from '../../config/api-config';
 import { ADMIN_TOKEN } from '../../config/tokens';
-import { PgListener } from '../notifications/pg-listener.service';
 import type { KeyPrincipal, Principal } from './principal';
 
 /** NOTIFY channel: a key was revoked or a user deleted somewhere; every replica drops its cached keys. */
