@@ -6,6 +6,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor';
 import { RequestContext } from './tenancy/request-context';
+import { TenantTransactions } from './tenancy/tenant-transactions';
 
 /** What every feature module uses: configuration, the request's tenant scope, authentication, LISTEN, the audit trail. */
 @Global()
@@ -16,6 +17,7 @@ export class CommonModule {
       { provide: API_CONFIG, useValue: config },
       { provide: ADMIN_TOKEN, useValue: adminToken },
       RequestContext,
+      TenantTransactions,
       AuthService,
       AuthGuard,
       IdempotencyInterceptor,

@@ -1,17 +1,15 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   CONVERSATION_EVENTS_CHANNEL,
   ConversationEventRepository,
   PgListener,
-  PrismaService,
-  enterTenant,
   type ConversationEventRow,
   type ConversationEventType,
   type Db,
   type Prisma,
 } from '@agenthub/db';
-import { API_CONFIG, type ApiConfig } from '../config/api-config';
 import { RequestContext } from '../common/tenancy/request-context';
+import { TenantTransactions } from '../common/tenancy/tenant-transactions';
 
 export interface Subscriber {
   /** seq of the last event this subscriber has been sent */
@@ -42,10 +40,9 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
 
   constructor(
     private readonly events: ConversationEventRepository,
-    private readonly prisma: PrismaService,
+    private readonly tenants: TenantTransactions,
     private readonly listener: PgListener,
     private readonly context: RequestContext,
-    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   onModuleInit(): void {
@@ -136,10 +133,7 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
 
   /** A short read transaction of the organization (row-level security), outside any request transaction. */
   private read<T>(organizationId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
-    return this.prisma.transaction(async (tx) => {
-      if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterTenant(tx, organizationId);
-      return fn(tx);
-    });
+    return this.tenants.run(organizationId, fn);
   }
 
   /** Ends every open stream (graceful shutdown: the server cannot close while they are open). */

@@ -1,10 +1,9 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { from, lastValueFrom, type Observable } from 'rxjs';
-import { PrismaService, enterTenant } from '@agenthub/db';
-import { API_CONFIG, type ApiConfig } from '../../config/api-config';
 import { RequestContext, type TenantScope } from './request-context';
+import { TenantTransactions } from './tenant-transactions';
 
 export const NO_TRANSACTION = 'agenthub:no-transaction';
 /** For long-lived routes (SSE) that open short transactions of their own. */
@@ -27,10 +26,9 @@ export const RawReadTransaction = () => SetMetadata(RAW_READ, true);
 @Injectable()
 export class TenantTransactionInterceptor implements NestInterceptor {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tenants: TenantTransactions,
     private readonly context: RequestContext,
     private readonly reflector: Reflector,
-    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   intercept(execution: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -40,9 +38,8 @@ export class TenantTransactionInterceptor implements NestInterceptor {
     if (principal?.kind !== 'key' || skip) return next.handle();
     const afterCommit: TenantScope['afterCommit'] = [];
     if (this.reflector.getAllAndOverride<boolean>(RAW_READ, [execution.getHandler(), execution.getClass()])) {
-      const org = this.config.AGENTHUB_ROW_LEVEL_SECURITY ? principal.organizationId : null;
       return from(
-        this.prisma.rawReadTransaction(org, (tx) =>
+        this.tenants.read(principal.organizationId, (tx) =>
           this.context.run({ principal, requestId: String(request.id), tx, afterCommit }, () =>
             lastValueFrom(next.handle(), { defaultValue: undefined }),
           ),
@@ -50,9 +47,8 @@ export class TenantTransactionInterceptor implements NestInterceptor {
       );
     }
     const run = async () => {
-      const result = await this.prisma.transaction(async (tx) => {
+      const result = await this.tenants.run(principal.organizationId, async (tx) => {
         afterCommit.length = 0; // a retried transaction starts over
-        if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterTenant(tx, principal.organizationId);
         const scope: TenantScope = { principal, requestId: String(request.id), tx, afterCommit };
         return this.context.run(scope, () => lastValueFrom(next.handle(), { defaultValue: undefined }));
       });
