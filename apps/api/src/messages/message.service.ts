@@ -26,14 +26,12 @@ export class MessageService {
       this.context.db,
     );
     const views = messages.map(toMessageView);
-    const created = new Set(inserted.map((m) => m.id));
-    await this.events.record(
-      conversationId,
-      views.filter((v, i, all) => created.has(v.id) && all.findIndex((w) => w.id === v.id) === i).map((payload) => ({ type: 'message.created' as const, payload })),
-    );
+    // `inserted`: the messages written now, each once and in seq order (the rest of `messages` are replays).
+    const created = inserted.map(toMessageView);
+    await this.events.record(conversationId, created.map((payload) => ({ type: 'message.created' as const, payload })));
     // One entry per append request (up to 1,000 messages), listing the new messages by id and seq: per-message
     // entries would copy every message body into the log and take the organization's chain lock once per message.
-    const added = views.filter((v) => created.has(v.id)).map((v) => ({ id: v.id, seq: v.seq, role: v.role }));
+    const added = created.map((v) => ({ id: v.id, seq: v.seq, role: v.role }));
     if (added.length > 0) await this.audit.record('message.append', 'conversation', conversationId, { after: { messages: added } });
     return views;
   }
