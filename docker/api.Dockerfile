@@ -4,7 +4,7 @@
 # Applies pending migrations on start (AGENTHUB_MIGRATE_ON_START=false to leave that to `nx run migrate`).
 # Runs TypeScript through @swc-node/register (decorator metadata for NestJS), so the image ships sources, not a build.
 
-FROM node:20.19-bookworm-slim AS deps
+FROM node:24.22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY apps/api/package.json apps/api/package.json
@@ -19,7 +19,7 @@ COPY libs/db/package.json libs/db/package.json
 RUN npm install --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
-FROM node:20.19-bookworm-slim AS runtime
+FROM node:24.22-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     SWC_NODE_PROJECT=apps/api/tsconfig.json \

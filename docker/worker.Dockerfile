@@ -4,7 +4,7 @@
 #   docker run --env-file docker/.env agenthub-worker node apps/worker/bin/agenthub.js backups list
 # Runs TypeScript through @swc-node/register (decorator metadata for NestJS), so the image ships sources, not a build.
 
-FROM node:20.19-bookworm-slim AS deps
+FROM node:24.22-bookworm-slim AS deps
 WORKDIR /app
 # better-sqlite3 (used by the importers) builds natively when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -17,7 +17,7 @@ COPY prisma.config.ts ./
 # All dependencies: @swc/core (runs the TypeScript) and prisma (restore applies migrations) are devDependencies.
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
 
-FROM node:20.19-bookworm-slim AS runtime
+FROM node:24.22-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     SWC_NODE_PROJECT=apps/worker/tsconfig.json \
