@@ -16,6 +16,7 @@ import { ProblemFilter } from './common/problem/problem.filter';
 import { KeyThrottlerGuard } from './common/rate-limit/key-throttler.guard';
 import { TenantTransactionInterceptor } from './common/tenancy/tenant-transaction.interceptor';
 import type { ApiConfig } from './config/api-config';
+import { resolveAuditMacKey } from './config/audit-mac-key';
 import { ConversationModule } from './conversations/conversation.module';
 import { DocumentModule } from './documents/document.module';
 import { EventsModule } from './events/events.module';
@@ -55,7 +56,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         LoggerModule.forRoot(loggerParams(config)),
-        DbModule.forRoot({ target }),
+        DbModule.forRoot({ target, auditMacKey: resolveAuditMacKey(config, adminToken) }),
         CommonModule.forRoot(config, adminToken),
         ThrottlerModule.forRoot({
           throttlers: [{ ttl: config.RATE_LIMIT_WINDOW_SECONDS * 1000, limit: config.RATE_LIMIT_MAX }],

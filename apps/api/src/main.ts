@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { applyMigrations, describeDatabase, resolveDatabase, type DatabaseTarget } from '@agenthub/db';
+import { applyMigrations, AuditSealer, describeDatabase, resolveDatabase, type DatabaseTarget } from '@agenthub/db';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApiApp } from './app.factory';
 import { resolveAdminToken } from './config/admin-token';
@@ -42,8 +42,8 @@ async function main(): Promise<void> {
 
 /**
  * Graceful shutdown on SIGTERM/SIGINT: readiness turns 503, live-event streams end, the server stops accepting
- * connections and lets in-flight requests finish (their transactions commit or roll back), then the pools and
- * the embedded database close. SHUTDOWN_GRACE_MS bounds the whole sequence.
+ * connections and lets in-flight requests finish (their transactions commit or roll back), the audit sealer seals
+ * what they wrote, then the pools and the embedded database close. SHUTDOWN_GRACE_MS bounds the whole sequence.
  */
 function installShutdown(app: NestFastifyApplication, config: ApiConfig, target: DatabaseTarget, say: (l: string) => void): void {
   let closing = false;
@@ -60,6 +60,8 @@ function installShutdown(app: NestFastifyApplication, config: ApiConfig, target:
       app.get(Lifecycle).shuttingDown = true;
       app.get(ConversationEventsService).closeStreams();
       await app.getHttpAdapter().getInstance().close();
+      // Every request has committed: seal their audit entries while the pool is still open.
+      await app.get(AuditSealer).drain();
       await app.close();
       await target.close();
       say('stopped');

@@ -98,8 +98,23 @@ describe('audit log over HTTP', () => {
 
     const forAgent = await entries(org, `&entityType=agent&entityId=${agent.id}`);
     expect(forAgent.map((e) => e.action)).toEqual(['agent.create', 'agent.update', 'agent.delete']);
-    expect((await api.get('/api/v1/audit-logs/verify', org.key)).body).toEqual({ ok: true, checked: log.length });
+    // Right after the writes: every entry checked, sealed or still pending (by its MAC).
+    const verified = (await api.get('/api/v1/audit-logs/verify', org.key)).body;
+    expect(verified).toMatchObject({ ok: true, checked: log.length });
+    expect(verified.sealed + verified.pending).toBe(log.length);
+    // The sealer chains them shortly after their commits.
+    expect(await allSealed(org)).toEqual({ ok: true, checked: log.length, sealed: log.length, pending: 0, oldestPendingSeconds: null });
   });
+
+  /** Waits (polling, no deadline but the test's) until the sealer has sealed every entry; returns the verification. */
+  const allSealed = async (org: TestOrg) => {
+    for (;;) {
+      const res = await api.get('/api/v1/audit-logs/verify', org.key);
+      expect(res.status).toBe(200);
+      if (res.body.pending === 0 || !res.body.ok) return res.body;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
 
   it('names the key, its role and its user in the actor', async () => {
     const org = await api.createOrganization('audit-actor');
@@ -114,20 +129,41 @@ describe('audit log over HTTP', () => {
     const tamper = async (sql: (org: string) => Prisma.Sql) => {
       const org = await api.createOrganization('audit-tamper');
       for (let i = 0; i < 3; i++) await api.post('/api/v1/agents', org.key, agentBody({ name: `agent ${i}` }));
-      expect((await api.get('/api/v1/audit-logs/verify', org.key)).body).toEqual({ ok: true, checked: 3 });
+      expect((await api.get('/api/v1/audit-logs/verify', org.key)).body).toMatchObject({ ok: true, checked: 3 });
+      expect(await allSealed(org)).toMatchObject({ ok: true, checked: 3, sealed: 3, pending: 0 });
       await api.prisma.$executeRaw(sql(org.id)); // the owner connection: no API, no row-level security
       const res = await api.get('/api/v1/audit-logs/verify', org.key);
       expect(res.status).toBe(200);
       return res.body;
     };
     const edited = await tamper((org) => Prisma.sql`update audit_logs set after = jsonb_set(after, '{name}', '"forged"') where organization_id = ${org}::uuid and seq = 2`);
-    expect(edited).toEqual({ ok: false, checked: 1, brokenAt: { seq: 2, reason: expect.stringMatching(/hash/) } });
+    expect(edited).toEqual({ ok: false, checked: 1, sealed: 1, pending: 0, oldestPendingSeconds: null, brokenAt: { seq: 2, reason: expect.stringMatching(/hash/) } });
     const actor = await tamper((org) => Prisma.sql`update audit_logs set actor = 'key:someone-else' where organization_id = ${org}::uuid and seq = 1`);
     expect(actor).toMatchObject({ ok: false, brokenAt: { seq: 1 } });
     const removed = await tamper((org) => Prisma.sql`delete from audit_logs where organization_id = ${org}::uuid and seq = 2`);
     expect(removed).toMatchObject({ ok: false, brokenAt: { seq: 2 } });
     const truncated = await tamper((org) => Prisma.sql`delete from audit_logs where organization_id = ${org}::uuid and seq = 3`);
     expect(truncated).toMatchObject({ ok: false });
+  });
+
+  it('verify reports ok: false for a pending entry forged in SQL, which the sealer never chains', async () => {
+    const org = await api.createOrganization('audit-forged-pending');
+    await api.post('/api/v1/agents', org.key, agentBody());
+    const [forged] = await api.prisma.$queryRaw<Array<{ id: string }>>`
+      insert into audit_logs (id, organization_id, at, actor, action, entity_type, mac)
+      values (gen_random_uuid(), ${org.id}::uuid, now(), 'key:someone role:owner', 'agent.delete', 'agent', repeat('f', 64))
+      returning id::text`;
+    const res = await api.get('/api/v1/audit-logs/verify', org.key);
+    expect(res.body).toMatchObject({ ok: false, brokenAt: { id: forged.id, reason: expect.stringMatching(/MAC/) } });
+    // The genuine entry is sealed; the forged one stays pending (not laundered into the chain) and keeps failing.
+    await api.post('/api/v1/agents', org.key, agentBody());
+    for (;;) {
+      const sealed = await api.prisma.auditLog.count({ where: { organizationId: org.id, seq: { not: null } } });
+      if (sealed === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await api.prisma.auditLog.findUnique({ where: { id: forged.id } })).toMatchObject({ seq: null });
+    expect((await api.get('/api/v1/audit-logs/verify', org.key)).body).toMatchObject({ ok: false, brokenAt: { id: forged.id } });
   });
 
   it('is for admins and owners only', async () => {

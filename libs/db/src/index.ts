@@ -14,6 +14,8 @@ export * from './lib/migrations';
 export * from './lib/pagination';
 export * from './lib/tenancy';
 export { PgListener } from './lib/notifications/pg-listener';
+export { AUDIT_MAC_KEY, AuditMacKey } from './lib/audit/audit-mac-key';
+export { AuditSealer, type AuditSealerOptions } from './lib/audit/audit-sealer';
 export { DATABASE_TARGET, PrismaService, type Db, type TransactionOptions } from './lib/prisma.service';
 export * from './lib/repositories';
 // The Prisma namespace (Prisma.sql, Prisma.Decimal, JSON input types) for callers; never the client class.

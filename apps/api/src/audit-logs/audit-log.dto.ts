@@ -27,8 +27,21 @@ export class AuditEntryPageDto extends createZodDto(pageSchema(auditEntrySchema)
 
 export const auditVerificationSchema = z.object({
   ok: z.boolean(),
-  checked: z.number().int().describe('entries whose hash and link were checked'),
-  brokenAt: z.object({ seq: z.number().int(), reason: z.string() }).optional().describe('the first entry that does not verify'),
+  checked: z.number().int().describe('entries checked before verification stopped: sealed + pending'),
+  sealed: z.number().int().describe('entries of the hash chain checked (hash, link to the previous entry, chain head)'),
+  pending: z
+    .number()
+    .int()
+    .describe('entries not sealed into the chain yet (normally sealed within ms of their commit), checked by their MAC'),
+  oldestPendingSeconds: z.number().nullable().describe('age of the oldest pending entry; null when none is pending'),
+  brokenAt: z
+    .object({
+      seq: z.number().int().optional().describe('the entry\'s position in the chain (sealed entries)'),
+      id: z.string().optional().describe('the entry\'s id (an entry that is not in the chain: pending, or after its head)'),
+      reason: z.string(),
+    })
+    .optional()
+    .describe('the first entry that does not verify'),
 });
 export type AuditVerificationView = z.input<typeof auditVerificationSchema>;
 export class AuditVerificationDto extends createZodDto(auditVerificationSchema) {}

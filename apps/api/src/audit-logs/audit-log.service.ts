@@ -15,7 +15,10 @@ export class AuditLogService {
     return { data: page.data.map(toAuditEntryView), nextCursor: page.nextCursor };
   }
 
-  /** Recomputes the organization's whole hash chain: an entry edited, inserted or removed outside the API fails it. */
+  /**
+   * Recomputes the organization's whole hash chain and checks the MAC of every entry not sealed yet: an entry
+   * edited, inserted or removed outside the API fails it (AuditLogRepository says what each part proves).
+   */
   verify(): Promise<AuditVerificationView> {
     return this.auditLogs.verify(this.context.organizationId, this.context.db);
   }

@@ -19,6 +19,12 @@ export const API_ENV_SCHEMA = z.object({
   AGENTHUB_DATA_DIR: z.string().min(1).optional(),
   /** The operator's token: manages organizations and backups only. */
   AGENTHUB_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  /**
+   * Key of the MAC every audit entry gets at insert (HMAC-SHA256). Unset: derived from AGENTHUB_ADMIN_TOKEN
+   * (HKDF-SHA256). Changing it (or the admin token it is derived from) while entries are pending makes those
+   * entries fail verification: the API seals everything on SIGTERM, so rotate it between a clean stop and a start.
+   */
+  AUDIT_MAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Apply pending migrations before serving (default true); with false, /health/ready reports them. */
   AGENTHUB_MIGRATE_ON_START: bool.default(true),
   /** Row-level security on tenant transactions; off only for measuring its cost (tools/bench), never in production. */

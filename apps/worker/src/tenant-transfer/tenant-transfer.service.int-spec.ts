@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { applyMigrations, AuditLogRepository, PrismaService, workspaceRoot } from '@agenthub/db';
-import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
+import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization, TEST_AUDIT_MAC_KEY } from '@agenthub/db/testing';
 import { makeRichTenant } from '../../test/fixtures/tenant';
 import { TENANT_TABLES } from './tenant-format';
 import { TenantTransferRepository } from './tenant-transfer.repository';
@@ -29,7 +29,7 @@ async function rowsOf(prisma: PrismaService, organizationId: string) {
     payments: (await prisma.payment.findMany({ where, ...byId })).map((p) => ({ ...p, amount: p.amount.toFixed(4), refundedAmount: p.refundedAmount.toFixed(4) })),
     refunds: (await prisma.refund.findMany({ where, ...byId })).map((r) => ({ ...r, amount: r.amount.toFixed(4) })),
     events: await prisma.analyticsEvent.findMany({ where, ...byId }),
-    audit: (await prisma.auditLog.findMany({ where, ...byId })).map((a) => ({ ...a, seq: a.seq.toString() })),
+    audit: (await prisma.auditLog.findMany({ where, ...byId })).map((a) => ({ ...a, seq: a.seq?.toString() ?? null })),
     idempotency: await prisma.idempotencyKey.findMany({ where, orderBy: { key: 'asc' } }),
     vectors,
   };
@@ -71,7 +71,7 @@ describe(TenantTransferService.name, () => {
     const result = await sut.importTenant(file, { onConflict: 'replace' });
     expect(result).toMatchObject({ verified: true, replaced: true, organizationId: organization.id });
     expect(await rowsOf(prisma, organization.id)).toEqual(before);
-    expect(await new AuditLogRepository(prisma).verify(organization.id)).toMatchObject({ ok: true, checked: 2 });
+    expect(await new AuditLogRepository(prisma, TEST_AUDIT_MAC_KEY).verify(organization.id)).toMatchObject({ ok: true, checked: 2, sealed: 1, pending: 1 });
     // other organizations are untouched
     expect(await prisma.organization.findUnique({ where: { id: other.id } })).not.toBeNull();
   });

@@ -3,17 +3,25 @@ import { resolveDatabase, type DatabaseEnv, type DatabaseTarget } from './connec
 import { DATABASE_TARGET, PrismaService } from './prisma.service';
 import { REPOSITORIES } from './repositories';
 import { PgListener } from './notifications/pg-listener';
+import { AUDIT_MAC_KEY, type AuditMacKey } from './audit/audit-mac-key';
+import { AuditSealer } from './audit/audit-sealer';
 
 export interface DbModuleOptions {
   /** Where to read DATABASE_URL / AGENTHUB_DATA_DIR from (the app's validated config); default process.env. */
   env?: DatabaseEnv;
   /** An already resolved database (tests, tools). */
   target?: DatabaseTarget;
+  /**
+   * The key of the audit entries' MACs (AuditLogRepository). Without it, appending or verifying audit entries
+   * throws: only the API writes them.
+   */
+  auditMacKey?: AuditMacKey;
 }
 
 /**
  * The data layer for a NestJS app: resolves the database once (PostgreSQL or the embedded default), provides
- * PrismaService, the LISTEN connection (PgListener) and every repository. Import it once, in the root module: `DbModule.forRoot({ env: config })`.
+ * PrismaService, the LISTEN connection (PgListener), every repository and the audit log's sealer (AuditSealer, idle
+ * until the app starts it). Import it once, in the root module: `DbModule.forRoot({ env: config })`.
  */
 @Global()
 @Module({})
@@ -23,10 +31,11 @@ export class DbModule {
       provide: DATABASE_TARGET,
       useFactory: () => options.target ?? resolveDatabase(options.env),
     };
+    const macKey: Provider = { provide: AUDIT_MAC_KEY, useValue: options.auditMacKey ?? null };
     return {
       module: DbModule,
-      providers: [target, PrismaService, PgListener, ...REPOSITORIES],
-      exports: [DATABASE_TARGET, PrismaService, PgListener, ...REPOSITORIES],
+      providers: [target, macKey, PrismaService, PgListener, ...REPOSITORIES, AuditSealer],
+      exports: [DATABASE_TARGET, AUDIT_MAC_KEY, PrismaService, PgListener, ...REPOSITORIES, AuditSealer],
     };
   }
 }

@@ -4,3 +4,4 @@ export * from './factories/vectors';
 export * from './factories/memories';
 export * from './factories/payments';
 export * from './factories/api-bodies';
+export * from './audit';

@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { AuditLogRepository } from '@agenthub/db';
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { AuditLogRepository, AuditSealer } from '@agenthub/db';
 import type { KeyPrincipal } from '../auth/principal';
 import { RequestContext } from '../tenancy/request-context';
 
@@ -9,25 +9,35 @@ export interface AuditChange {
 }
 
 /**
- * The audit trail of every mutation made through the API. Each entry is appended to the organization's hash chain
- * in the request's own transaction, so the entry and the change commit (or roll back) together, and a replayed
- * Idempotency-Key request, which never reaches the service, records nothing.
+ * The audit trail of every mutation made through the API. Each entry is inserted, pending and with its MAC, in
+ * the request's own transaction, so the entry and the change commit (or roll back) together, and a replayed
+ * Idempotency-Key request, which never reaches the service, records nothing. Chaining is off the request's path:
+ * after the commit the entry's id and MAC go to the sealer (AuditSealer in libs/db), which seals the
+ * organization's entries into its hash chain a few ms later and watches them until then; its sweep, started
+ * here, seals whatever another replica or a crashed process left pending. main.ts drains it on SIGTERM.
  */
 @Injectable()
-export class AuditService {
+export class AuditService implements OnApplicationBootstrap {
   constructor(
     private readonly auditLogs: AuditLogRepository,
+    private readonly sealer: AuditSealer,
     private readonly context: RequestContext,
   ) {}
+
+  onApplicationBootstrap(): void {
+    this.sealer.start();
+  }
 
   /** `action` is `<entity>.<verb>` (`agent.update`); `before`/`after` are the API views, never secrets. */
   async record(action: string, entityType: string, entityId: string | null, change: AuditChange = {}): Promise<void> {
     const { principal, requestId, tx } = this.context.scope;
-    await this.auditLogs.append(
+    const { id, mac } = await this.auditLogs.append(
       principal.organizationId,
       { actor: actorOf(principal), action, entityType, entityId, before: change.before, after: change.after, requestId },
       tx,
     );
+    // After the commit only: a witness of a rolled-back entry would be reported as deleted.
+    this.context.afterCommit(() => this.sealer.witness(principal.organizationId, [{ id, mac }]));
   }
 }
 

@@ -1,12 +1,17 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { NotFoundError, isForeignKeyViolation } from '../errors';
 import { Db, PrismaService } from '../prisma.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
 import { decodeCursor, pageSize, toPage, type Page } from '../pagination';
+import { AUDIT_MAC_KEY, AuditMacKey } from '../audit/audit-mac-key';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
 
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+/** The actor and action of the entry the sealer writes in place of a witnessed entry that was deleted while pending. */
+export const AUDIT_SEALER_ACTOR = 'system:audit-sealer';
+export const AUDIT_ENTRY_MISSING = 'audit.entry_missing';
 
 export const AUDIT_LOG_SELECT = {
   id: true,
@@ -25,10 +30,12 @@ type AuditLogRow = Prisma.AuditLogGetPayload<{ select: typeof AUDIT_LOG_SELECT }
 
 const AUDIT_CHAIN_SELECT = { ...AUDIT_LOG_SELECT, prevHash: true, hash: true } satisfies Prisma.AuditLogSelect;
 type AuditChainRow = Prisma.AuditLogGetPayload<{ select: typeof AUDIT_CHAIN_SELECT }>;
+const AUDIT_PENDING_SELECT = { ...AUDIT_LOG_SELECT, mac: true } satisfies Prisma.AuditLogSelect;
 
 export interface AuditEntry {
   id: string;
-  seq: number;
+  /** Position in the organization's chain; null while the entry is pending (not sealed yet). */
+  seq: number | null;
   at: Date;
   actor: string;
   action: string;
@@ -51,17 +58,69 @@ export interface AppendAuditInput {
   requestId?: string | null;
 }
 
+/** A pending audit row as `append` inserts it (see buildAuditRow). */
+export interface AuditRow {
+  id: string;
+  organizationId: string;
+  at: Date;
+  actor: string;
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+  /** HMAC-SHA256 (hex) of the content under the server's key; what the writer hands the sealer as its witness */
+  mac: string;
+}
+
+/** What the process that committed an entry knows of it: enough to notice the entry deleted before sealing. */
+export interface AuditWitness {
+  id: string;
+  mac: string;
+}
+
 export interface AuditVerification {
   ok: boolean;
-  /** Entries whose hash and link were checked before the walk stopped. */
+  /** Entries checked before verification stopped: `sealed` by hash and link, then `pending` by MAC. */
   checked: number;
-  brokenAt?: { seq: number; reason: string };
+  sealed: number;
+  pending: number;
+  /** Age of the oldest pending entry checked, in seconds; null when none is pending. */
+  oldestPendingSeconds: number | null;
+  /** The first entry that does not verify: a sealed one by its seq, a pending one by its id. */
+  brokenAt?: { seq?: number; id?: string; reason: string };
+}
+
+export interface AuditSealResult {
+  /** false: another sealer holds the organization's head right now; nothing was done, try again later */
+  locked: boolean;
+  sealed: number;
+  /** pending entries whose MAC does not verify: left pending, never sealed */
+  rejected: string[];
+  /** witnessed ids that were neither pending nor sealed: a tombstone was sealed for each */
+  missing: string[];
+  /** witnessed ids that need no more watching (sealed, rejected or tombstoned) */
+  settled: string[];
+  /** more pending entries than one call seals */
+  more: boolean;
+}
+
+export interface AuditSealingLag {
+  /** entries sealed in the window */
+  sealed: number;
+  /** sealed_at - at, in ms */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  pending: number;
+  oldestPendingMs: number | null;
 }
 
 const VERIFY_BATCH = 500;
-/** A seq as listPage's cursors carry it: a positive integer that fits a bigint (at most 19 digits). */
-const SEQ_CURSOR = /^[1-9][0-9]{0,18}$/;
-const MAX_BIGINT = 2n ** 63n - 1n;
+const SEAL_BATCH = 1000;
+/** A listPage cursor's time: an ISO 8601 UTC string as toISOString writes it. */
+const AT_CURSOR = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /**
  * entity_type and entity_id share a btree index entry with organization_id, and a btree entry is limited to
  * about 2.7 kB: 255 characters each (at most 4 bytes each in UTF-8) always fits. Other text is limited only by
@@ -70,96 +129,311 @@ const MAX_BIGINT = 2n ** 63n - 1n;
 const MAX_ENTITY_TEXT = 255;
 
 /**
- * The audit log: an append-only hash chain per organization. Every entry's hash covers its content and the
- * previous entry's hash, and the organization's `audit_chain_heads` row holds the tip, so an entry edited,
- * inserted or removed behind the application's back shows up in `verify`.
+ * The audit log: an append-only hash chain per organization, built in two steps so that no request waits for
+ * another one of its organization.
  *
- * Appends are serialised per organization by the head row's lock (taken by `UPDATE … RETURNING`), held until the
- * surrounding transaction ends: call `append` inside the transaction of the mutation it records, so the entry
- * and the change commit or roll back together.
+ * 1. `append` inserts the entry *pending* (no seq, no hash) in the mutation's own transaction, so the entry and
+ *    the change commit or roll back together, with `mac` = HMAC-SHA256(server key, canonical JSON of the
+ *    organization, id, at, actor, action, entity, before, after, request id). One plain INSERT: no head row, no
+ *    lock. `buildAuditRow` + `auditInsertSql` let a hot path fold that INSERT into a statement of its own.
+ * 2. `sealPending` (run by AuditSealer shortly after the commit, and by its sweep for anything left over) locks
+ *    the organization's `audit_chain_heads` row without waiting (SKIP LOCKED: a second sealer skips and retries),
+ *    checks each pending entry's MAC and gives each valid one, in (at, id) order, the next seq, the previous hash
+ *    and its hash (sha256 over the content, seq and previous hash: the formula of the entries sealed before
+ *    pending entries existed), then moves the head.
+ *
+ * What `verify` proves:
+ * - Sealed entries: any edit, insertion, removal or reordering since sealing breaks the chain (hash, link, no gap,
+ *   last entry = head), as before.
+ * - Pending entries: the MAC shows an entry forged or modified (content, time, id: reordering included) by
+ *   anyone without the key; such an entry is never sealed (that would launder it) and fails `verify`.
+ * - Deletion of a pending entry: a MAC cannot show that a row is missing. The process that committed the entry
+ *   hands its id and MAC to its sealer (a witness); when the sealer finds a witnessed entry neither pending nor
+ *   sealed, it seals a tombstone (`audit.entry_missing`, entityId = the missing id, after = { mac }) in its place
+ *   and `verify` fails there, for good. The limit: an entry of a process that crashed between commit and sealing
+ *   had no witness left, so its deletion in that window goes unnoticed (its forgery or modification still does
+ *   not). Nothing acknowledged is lost by such a crash: the row is committed and the next sweep seals it.
+ * - The MAC key: rotating it while entries are pending makes those entries fail verification (and stay unsealed);
+ *   seal everything first (the API does on SIGTERM).
  */
 @Injectable()
 export class AuditLogRepository {
-  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+  constructor(
+    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Optional() @Inject(AUDIT_MAC_KEY) private readonly macKey: AuditMacKey | null = null,
+  ) {}
 
-  async append(organizationId: string, input: AppendAuditInput, db: Db = this.prisma): Promise<AuditEntry> {
-    const entry = validateInput(input);
-    return this.prisma.inTransaction(db, async (tx) => {
-      const head = await this.advanceHead(tx, organizationId);
-      // Taken after the lock, so `at` follows seq order within one clock.
-      const at = new Date();
-      const hash = entryHash({ organizationId, seq: head.seq, at, prevHash: head.prevHash, ...entry });
-      const row = await tx.auditLog.create({
-        data: {
-          organizationId,
-          seq: head.seq,
-          at,
-          actor: entry.actor,
-          action: entry.action,
-          entityType: entry.entityType,
-          entityId: entry.entityId,
-          before: toJsonColumn(entry.before),
-          after: toJsonColumn(entry.after),
-          requestId: entry.requestId,
-          prevHash: head.prevHash,
-          hash,
-        },
-        select: AUDIT_LOG_SELECT,
-      });
-      await this.prisma.queryRows(
-        tx,
-        Prisma.sql`
-          UPDATE audit_chain_heads SET last_hash = ${hash}, updated_at = now()
-           WHERE organization_id = ${organizationId}::uuid`,
-      );
-      return toEntry(row);
-    });
+  private get key(): AuditMacKey {
+    if (!this.macKey) throw new Error('AuditLogRepository: no audit MAC key (DbModule.forRoot({ auditMacKey }))');
+    return this.macKey;
+  }
+
+  /** The row `append` would insert, with this repository's key (see buildAuditRow). */
+  buildRow(organizationId: string, input: AppendAuditInput, at?: Date): AuditRow {
+    return buildAuditRow(this.key, organizationId, input, at);
+  }
+
+  /** Inserts the entry, pending; returns it with its MAC (the witness to hand the sealer once committed). */
+  async append(organizationId: string, input: AppendAuditInput, db: Db = this.prisma): Promise<AuditEntry & AuditWitness> {
+    const row = this.buildRow(organizationId, input);
+    try {
+      await this.prisma.queryRows(db, auditInsertSql([row]));
+    } catch (error) {
+      if (isForeignKeyViolation(error)) throw new NotFoundError('Organization', organizationId);
+      throw error;
+    }
+    return {
+      id: row.id,
+      seq: null,
+      at: row.at,
+      actor: row.actor,
+      action: row.action,
+      entityType: row.entityType,
+      entityId: row.entityId,
+      before: row.before,
+      after: row.after,
+      requestId: row.requestId,
+      mac: row.mac,
+    };
   }
 
   /**
-   * Walks the organization's chain in seq order, a batch at a time, recomputing every hash and checking every
-   * link, that no seq is missing, and that the last entry is the head. Reads the head first and checks the
-   * entries up to it, so appends running meanwhile do not disturb it.
+   * Walks the organization's sealed chain in seq order, a batch at a time, recomputing every hash and checking
+   * every link, that no seq is missing, that the last entry is the head and that no tombstone is in it; then checks
+   * the MAC of every entry not sealed when the walk began. Reads the head first and walks the entries up to it,
+   * so sealing and appends running meanwhile do not disturb it: an entry sealed during the walk is checked by
+   * its MAC, and none is counted twice.
    */
   async verify(organizationId: string, db: Db = this.prisma): Promise<AuditVerification> {
-    const head = await db.auditChainHead.findUnique({
-      where: { organizationId },
-      select: { lastSeq: true, lastHash: true },
-    });
+    const readHead = () => db.auditChainHead.findUnique({ where: { organizationId }, select: { lastSeq: true, lastHash: true } });
+    let head = await readHead();
+    // No head: either nothing is sealed, or the first sealing committed after that read (each statement of a READ
+    // COMMITTED transaction sees the latest commits; the sealer writes the head and the rows in one transaction),
+    // or the head was deleted. A sealed row in sight decides between them.
+    const headless = head === null && (await db.auditLog.findFirst({ where: { organizationId, seq: { not: null } }, select: { id: true } }));
+    if (headless) head = await readHead();
     let expected = 1n;
     let prevHash = AUDIT_GENESIS_HASH;
-    let checked = 0;
-    const broken = (seq: bigint, reason: string): AuditVerification => ({
-      ok: false,
-      checked,
-      brokenAt: { seq: Number(seq), reason },
+    let sealed = 0;
+    let pending = 0;
+    let oldestPending: Date | null = null;
+    const result = (brokenAt?: AuditVerification['brokenAt']): AuditVerification => ({
+      ok: brokenAt === undefined,
+      checked: sealed + pending,
+      sealed,
+      pending,
+      oldestPendingSeconds: oldestPending ? Math.max(0, (Date.now() - oldestPending.getTime()) / 1000) : null,
+      ...(brokenAt ? { brokenAt } : {}),
     });
+    const broken = (seq: bigint, reason: string) => result({ seq: Number(seq), reason });
 
     for (;;) {
       const rows: AuditChainRow[] = await db.auditLog.findMany({
-        where: { organizationId, seq: { gte: expected, ...(head ? { lte: head.lastSeq } : {}) } },
+        where: { organizationId, seq: { gte: expected, ...(head || !headless ? { lte: head?.lastSeq ?? 0n } : {}) } },
         orderBy: { seq: 'asc' },
         take: VERIFY_BATCH,
         select: AUDIT_CHAIN_SELECT,
       });
       for (const row of rows) {
-        if (row.seq !== expected) return broken(expected, 'entry missing');
-        if (row.prevHash !== prevHash) return broken(row.seq, 'prev_hash does not match the previous entry');
-        if (rowHash(organizationId, row) !== row.hash) return broken(row.seq, 'hash does not match the entry');
+        const seq = row.seq as bigint;
+        if (seq !== expected) return broken(expected, 'entry missing');
+        if (row.prevHash !== prevHash) return broken(seq, 'prev_hash does not match the previous entry');
+        if (rowHash(organizationId, row) !== row.hash) return broken(seq, 'hash does not match the entry');
+        if (row.action === AUDIT_ENTRY_MISSING && row.actor === AUDIT_SEALER_ACTOR) {
+          return broken(seq, `entry ${row.entityId} was deleted before it was sealed`);
+        }
         prevHash = row.hash;
         expected++;
-        checked++;
+        sealed++;
       }
       if (rows.length < VERIFY_BATCH) break;
     }
 
-    if (!head) return checked === 0 ? { ok: true, checked } : broken(1n, 'chain head missing');
-    if (expected - 1n !== head.lastSeq) return broken(expected, 'entry missing (chain head is further on)');
-    if (head.lastHash !== prevHash) return broken(head.lastSeq, 'chain head does not match the last entry');
-    return { ok: true, checked };
+    if (!head) {
+      if (sealed > 0) return broken(1n, 'chain head missing');
+    } else {
+      if (expected - 1n !== head.lastSeq) return broken(expected, 'entry missing (chain head is further on)');
+      if (head.lastHash !== prevHash) return broken(head.lastSeq, 'chain head does not match the last entry');
+    }
+
+    // Everything after the head as read above: pending entries, and those sealed since (they keep their MAC).
+    const lastSeq = head?.lastSeq ?? 0n;
+    let after: { at: Date; id: string } | null = null;
+    for (;;) {
+      const rows: Array<Prisma.AuditLogGetPayload<{ select: typeof AUDIT_PENDING_SELECT }>> = await db.auditLog.findMany({
+        where: {
+          organizationId,
+          OR: [{ seq: null }, { seq: { gt: lastSeq } }],
+          ...(after ? { AND: [{ OR: [{ at: { gt: after.at } }, { at: after.at, id: { gt: after.id } }] }] } : {}),
+        },
+        orderBy: [{ at: 'asc' }, { id: 'asc' }],
+        take: VERIFY_BATCH,
+        select: AUDIT_PENDING_SELECT,
+      });
+      for (const row of rows) {
+        if (row.seq === null && (oldestPending === null || row.at < oldestPending)) oldestPending = row.at;
+        const where = { id: row.id, ...(row.seq !== null ? { seq: Number(row.seq) } : {}) };
+        if (row.mac === null) return result({ ...where, reason: 'entry after the chain head without a MAC' });
+        if (!this.key.verify(macText(organizationId, row), row.mac)) {
+          return result({ ...where, reason: 'MAC does not match the entry (forged, edited or reordered)' });
+        }
+        pending++;
+      }
+      if (rows.length < VERIFY_BATCH) break;
+      after = rows[rows.length - 1];
+    }
+    return result();
   }
 
-  /** Newest first; filter by entity type and optionally one entity. */
+  /**
+   * Seals the organization's pending entries into its chain (see the class comment), at most SEAL_BATCH
+   * valid ones per call, and seals a tombstone for each witnessed id that is neither pending nor sealed. Returns
+   * `locked: false` without doing anything when another sealer holds the head. Run it in a transaction of the
+   * organization (AuditSealer does); with the client alone it opens one.
+   */
+  async sealPending(organizationId: string, witnesses: Iterable<AuditWitness> = [], db: Db = this.prisma): Promise<AuditSealResult> {
+    return this.prisma.inTransaction(db, async (tx) => {
+      const result: AuditSealResult = { locked: false, sealed: 0, rejected: [], missing: [], settled: [], more: false };
+      const head = await this.lockHead(tx, organizationId);
+      if (!head) return result;
+      result.locked = true;
+      let { seq, hash: prevHash } = head;
+      const sealedAt = new Date();
+      const ids: string[] = [];
+      const seqs: string[] = [];
+      const prevHashes: string[] = [];
+      const hashes: string[] = [];
+
+      // Keyset pages over the pending entries, so that rejected (forged) rows in front cannot starve valid ones.
+      let after: { at: Date; id: string } | null = null;
+      while (ids.length < SEAL_BATCH) {
+        const rows: PendingRow[] = await this.prisma.queryRows<PendingRow>(
+          tx,
+          Prisma.sql`
+            SELECT id::text, at, actor, action, entity_type, entity_id, before::text AS before, after::text AS after,
+                   request_id, mac
+              FROM audit_logs
+             WHERE organization_id = ${organizationId}::uuid AND seq IS NULL
+               ${after ? Prisma.sql`AND (at, id) > (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
+             ORDER BY at, id
+             LIMIT ${SEAL_BATCH}
+               FOR UPDATE`,
+        );
+        for (const raw of rows) {
+          if (ids.length === SEAL_BATCH) break;
+          const row = fromPendingRow(raw);
+          if (row.mac === null || !this.key.verify(macText(organizationId, row), row.mac)) {
+            result.rejected.push(row.id);
+            continue;
+          }
+          seq++;
+          const hash = entryHash({ organizationId, seq, prevHash, ...row });
+          ids.push(row.id);
+          seqs.push(seq.toString());
+          prevHashes.push(prevHash);
+          hashes.push(hash);
+          prevHash = hash;
+        }
+        if (rows.length < SEAL_BATCH) break;
+        after = fromPendingRow(rows[rows.length - 1]);
+      }
+      // Full: there may be more (one more call finds out cheaply).
+      result.more = ids.length === SEAL_BATCH;
+
+      if (ids.length > 0) {
+        const updated = await this.prisma.queryRows<{ id: string }>(
+          tx,
+          Prisma.sql`
+            UPDATE audit_logs a
+               SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = ${sealedAt.toISOString()}::timestamptz
+              FROM unnest(${ids}::uuid[], ${seqs}::bigint[], ${prevHashes}::text[], ${hashes}::text[]) AS v(id, seq, prev_hash, hash)
+             WHERE a.organization_id = ${organizationId}::uuid AND a.id = v.id AND a.seq IS NULL
+            RETURNING a.id::text`,
+        );
+        // The rows are locked (FOR UPDATE): a mismatch is a bug, and rolling back leaves everything pending.
+        if (updated.length !== ids.length) throw new Error(`audit sealing updated ${updated.length} of ${ids.length} entries`);
+        result.sealed = ids.length;
+      }
+
+      const watched = new Map<string, string>();
+      for (const w of witnesses) watched.set(w.id, w.mac);
+      if (watched.size > 0) {
+        const found = await this.prisma.queryRows<{ id: string; sealed: boolean }>(
+          tx,
+          Prisma.sql`
+            SELECT id::text, seq IS NOT NULL AS sealed FROM audit_logs
+             WHERE organization_id = ${organizationId}::uuid AND id = ANY(${[...watched.keys()]}::uuid[])`,
+        );
+        const state = new Map(found.map((f) => [f.id, f.sealed]));
+        const rejected = new Set(result.rejected);
+        for (const [id, mac] of watched) {
+          const isSealed = state.get(id);
+          if (isSealed === undefined) {
+            const tombstone = this.buildRow(organizationId, {
+              actor: AUDIT_SEALER_ACTOR,
+              action: AUDIT_ENTRY_MISSING,
+              entityType: 'audit_log',
+              entityId: id,
+              after: { mac },
+            });
+            seq++;
+            const hash = entryHash({ ...tombstone, seq, prevHash });
+            await this.prisma.queryRows(tx, auditInsertSql([tombstone], { seq, prevHash, hash, sealedAt }));
+            prevHash = hash;
+            result.missing.push(id);
+            result.sealed++;
+            result.settled.push(id);
+          } else if (isSealed || rejected.has(id)) {
+            result.settled.push(id);
+          }
+        }
+      }
+
+      if (seq !== head.seq) {
+        await this.prisma.queryRows(
+          tx,
+          Prisma.sql`
+            UPDATE audit_chain_heads SET last_seq = ${seq.toString()}::bigint, last_hash = ${prevHash}, updated_at = now()
+             WHERE organization_id = ${organizationId}::uuid`,
+        );
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Sealing lag over entries sealed since `since` (default: the last 5 minutes): sealed_at - at (both from the
+   * application's clock) as p50/p99/max, and the pending entries with the age of the oldest. One organization, or
+   * all when `organizationId` is null (an owner connection: the benchmark).
+   */
+  async sealingLag(organizationId: string | null, options: { since?: Date } = {}, db: Db = this.prisma): Promise<AuditSealingLag> {
+    const since = options.since ?? new Date(Date.now() - 5 * 60_000);
+    const org = organizationId === null ? Prisma.empty : Prisma.sql`AND organization_id = ${organizationId}::uuid`;
+    const [lag] = await this.prisma.queryRows<{ n: number; p50: number | null; p99: number | null; max: number | null }>(
+      db,
+      Prisma.sql`
+        SELECT count(*)::int AS n,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::float8 AS p50,
+               percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::float8 AS p99,
+               max(ms)::float8 AS max
+          FROM (SELECT extract(epoch FROM sealed_at - at) * 1000 AS ms FROM audit_logs
+                 WHERE sealed_at >= ${since.toISOString()}::timestamptz ${org}) s`,
+    );
+    const [pending] = await this.prisma.queryRows<{ n: number; oldest: Date | string | null }>(
+      db,
+      Prisma.sql`SELECT count(*)::int AS n, min(at) AS oldest FROM audit_logs WHERE seq IS NULL ${org}`,
+    );
+    return {
+      sealed: Number(lag.n),
+      p50Ms: lag.p50,
+      p99Ms: lag.p99,
+      maxMs: lag.max,
+      pending: Number(pending.n),
+      oldestPendingMs: pending.oldest === null ? null : Math.max(0, Date.now() - new Date(pending.oldest).getTime()),
+    };
+  }
+
+  /** Newest first (at, then id); filter by entity type and optionally one entity. Pending entries included. */
   async listPage(
     organizationId: string,
     query: { entityType?: string; entityId?: string; limit?: number; cursor?: string | null },
@@ -167,48 +441,83 @@ export class AuditLogRepository {
   ): Promise<Page<AuditEntry>> {
     const limit = pageSize(query.limit);
     const cursor = decodeCursor(query.cursor);
-    // The sort key is the entry's seq (a positive bigint, as a string); anything else was not issued by this list.
-    const before = cursor ? seqCursor(cursor.sortValue) : undefined;
+    const before = cursor ? { at: atCursor(cursor.sortValue), id: cursor.id } : undefined;
     const rows = await db.auditLog.findMany({
       where: {
         organizationId,
         ...(query.entityType !== undefined ? { entityType: query.entityType } : {}),
         ...(query.entityId !== undefined ? { entityId: query.entityId } : {}),
-        ...(before !== undefined ? { seq: { lt: before } } : {}),
+        ...(before ? { OR: [{ at: { lt: before.at } }, { at: before.at, id: { lt: before.id } }] } : {}),
       },
-      orderBy: { seq: 'desc' },
+      orderBy: [{ at: 'desc' }, { id: 'desc' }],
       take: limit + 1,
       select: AUDIT_LOG_SELECT,
     });
-    const page = toPage(rows, limit, (r) => r.seq.toString());
+    const page = toPage(rows, limit, (r) => r.at.toISOString());
     return { data: page.data.map(toEntry), nextCursor: page.nextCursor };
   }
 
-  /** Bumps the head (creating it at genesis the first time) and returns this entry's seq and predecessor. */
-  private async advanceHead(tx: Db, organizationId: string): Promise<{ seq: bigint; prevHash: string }> {
-    const bump = () =>
-      this.prisma.queryRows<{ seq: bigint; prev_hash: string }>(
+  /**
+   * Locks the organization's head without waiting (creating it at genesis the first time); null when another
+   * sealer holds it.
+   */
+  private async lockHead(tx: Db, organizationId: string): Promise<{ seq: bigint; hash: string } | null> {
+    let rows = await this.prisma.queryRows<{ seq: string; hash: string }>(
+      tx,
+      Prisma.sql`
+        SELECT last_seq::text AS seq, last_hash AS hash FROM audit_chain_heads
+         WHERE organization_id = ${organizationId}::uuid FOR UPDATE SKIP LOCKED`,
+    );
+    if (rows.length === 0) {
+      // Missing, or locked by another sealer: DO NOTHING does not wait for a row lock (only, briefly, for a
+      // concurrent insert of the same head at genesis). The new row is locked by this transaction.
+      rows = await this.prisma.queryRows<{ seq: string; hash: string }>(
         tx,
         Prisma.sql`
-          UPDATE audit_chain_heads SET last_seq = last_seq + 1
-           WHERE organization_id = ${organizationId}::uuid
-          RETURNING last_seq AS seq, last_hash AS prev_hash`,
-      );
-    let rows = await bump();
-    if (rows.length === 0) {
-      try {
-        await tx.$executeRaw`
           INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash, updated_at)
           VALUES (${organizationId}::uuid, 0, ${AUDIT_GENESIS_HASH}, now())
-          ON CONFLICT (organization_id) DO NOTHING`;
-      } catch (error) {
-        if (isForeignKeyViolation(error)) throw new NotFoundError('Organization', organizationId);
-        throw error;
-      }
-      rows = await bump();
+          ON CONFLICT (organization_id) DO NOTHING
+          RETURNING last_seq::text AS seq, last_hash AS hash`,
+      );
     }
-    return { seq: BigInt(rows[0].seq), prevHash: rows[0].prev_hash };
+    return rows.length === 0 ? null : { seq: BigInt(rows[0].seq), hash: rows[0].hash };
   }
+}
+
+/**
+ * The pending row `append` inserts, as a pure function so that a hot path can write the INSERT into a statement
+ * of its own (`auditInsertSql`, or the same columns): validates the input (InvalidInputError, nothing written),
+ * normalises before/after to what JSONB reads back, and computes the MAC with the server's key
+ * (`AuditLogRepository.buildRow` passes it). `at` (default now, the application's clock) and `id` (default a new
+ * UUID) are part of the MAC; insert them as given.
+ */
+export function buildAuditRow(key: AuditMacKey, organizationId: string, input: AppendAuditInput, at: Date = new Date(), id: string = randomUUID()): AuditRow {
+  const entry = validateInput(input);
+  const content = { id, organizationId, at: new Date(at.getTime()), ...entry };
+  return { ...content, mac: key.mac(macText(organizationId, content)) };
+}
+
+/** The columns of `auditInsertSql`, in its order. */
+export const AUDIT_INSERT_COLUMNS = 'id, organization_id, at, actor, action, entity_type, entity_id, before, after, request_id, mac';
+
+/**
+ * One INSERT of pending rows (no RETURNING), usable on its own or as a data-modifying CTE. With `sealed`, the one
+ * row is inserted already sealed (the sealer's tombstones).
+ */
+export function auditInsertSql(rows: AuditRow[], sealed?: { seq: bigint; prevHash: string; hash: string; sealedAt: Date }): Prisma.Sql {
+  if (rows.length === 0) throw new Error('auditInsertSql: no rows');
+  if (sealed && rows.length !== 1) throw new Error('auditInsertSql: one sealed row at a time');
+  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
+  const values = rows.map(
+    (r) => Prisma.sql`(${r.id}::uuid, ${r.organizationId}::uuid, ${r.at.toISOString()}::timestamptz, ${r.actor}, ${r.action},
+      ${r.entityType}, ${r.entityId}, ${json(r.before)}::jsonb, ${json(r.after)}::jsonb, ${r.requestId}, ${r.mac}${
+        sealed
+          ? Prisma.sql`, ${sealed.seq.toString()}::bigint, ${sealed.prevHash}, ${sealed.hash}, ${sealed.sealedAt.toISOString()}::timestamptz`
+          : Prisma.empty
+      })`,
+  );
+  return Prisma.sql`INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)}${Prisma.raw(sealed ? ', seq, prev_hash, hash, sealed_at' : '')})
+    VALUES ${Prisma.join(values)}`;
 }
 
 interface NormalisedInput {
@@ -266,15 +575,29 @@ function jsonValue(value: unknown, path: string, problems: Problem[]): unknown {
   return parsed;
 }
 
-/** The seq a listPage cursor carries; anything else (another list's cursor, a non-integer) is InvalidInputError. */
-function seqCursor(sortValue: string | number): bigint {
-  const text = String(sortValue);
-  if (!SEQ_CURSOR.test(text) || BigInt(text) > MAX_BIGINT) throw invalid('cursor', 'not a cursor this API issued');
-  return BigInt(text);
+/** The time a listPage cursor carries; anything else (another list's cursor, not a time) is InvalidInputError. */
+function atCursor(sortValue: string | number): Date {
+  const at = typeof sortValue === 'string' && AT_CURSOR.test(sortValue) ? new Date(sortValue) : null;
+  if (!at || Number.isNaN(at.getTime())) throw invalid('cursor', 'not a cursor this API issued');
+  return at;
 }
 
-function toJsonColumn(value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull {
-  return value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue);
+type EntryContent = NormalisedInput & { id: string; at: Date };
+
+/** What the MAC covers: everything of the entry but its place in the chain (which it does not have yet). */
+function macText(organizationId: string, e: Omit<EntryContent, 'before' | 'after'> & { before: unknown; after: unknown }): string {
+  return canonicalJson({
+    organizationId,
+    id: e.id,
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    entityType: e.entityType,
+    entityId: e.entityId,
+    before: e.before ?? null,
+    after: e.after ?? null,
+    requestId: e.requestId,
+  });
 }
 
 function entryHash(e: NormalisedInput & { organizationId: string; seq: bigint; at: Date; prevHash: string }): string {
@@ -298,7 +621,7 @@ function entryHash(e: NormalisedInput & { organizationId: string; seq: bigint; a
 function rowHash(organizationId: string, row: AuditChainRow): string {
   return entryHash({
     organizationId,
-    seq: row.seq,
+    seq: row.seq ?? 0n,
     at: row.at,
     actor: row.actor,
     action: row.action,
@@ -307,14 +630,43 @@ function rowHash(organizationId: string, row: AuditChainRow): string {
     before: row.before ?? null,
     after: row.after ?? null,
     requestId: row.requestId,
-    prevHash: row.prevHash,
+    prevHash: row.prevHash ?? '',
   });
+}
+
+/** A pending row as the sealer reads it: JSON as text, parsed here, so both raw paths (pg, Prisma) read alike. */
+interface PendingRow {
+  id: string;
+  at: Date | string;
+  actor: string;
+  action: string;
+  entity_type: string;
+  entity_id: string | null;
+  before: string | null;
+  after: string | null;
+  request_id: string | null;
+  mac: string | null;
+}
+
+function fromPendingRow(r: PendingRow): EntryContent & { mac: string | null } {
+  return {
+    id: r.id,
+    at: new Date(r.at),
+    actor: r.actor,
+    action: r.action,
+    entityType: r.entity_type,
+    entityId: r.entity_id,
+    before: r.before === null ? null : JSON.parse(r.before),
+    after: r.after === null ? null : JSON.parse(r.after),
+    requestId: r.request_id,
+    mac: r.mac,
+  };
 }
 
 function toEntry(row: AuditLogRow): AuditEntry {
   return {
     id: row.id,
-    seq: Number(row.seq),
+    seq: row.seq === null ? null : Number(row.seq),
     at: row.at,
     actor: row.actor,
     action: row.action,
