@@ -184,7 +184,7 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
       subjectRate: search.subject.rate,
       ratio: search.ratio,
       roundRatios: search.roundRatios,
-      goal: 0.6,
+      goal: 0.5,
       p50Ms: { baseline: search.baseline.p50, subject: search.subject.p50 },
     });
 
@@ -256,7 +256,7 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
       subjectRate: payments.subject.rate,
       ratio: payments.ratio,
       roundRatios: payments.roundRatios,
-      goal: null,
+      goal: 0.25,
       p50Ms: { baseline: payments.baseline.p50, subject: payments.subject.p50 },
     });
     return { rows: o.rows, dimensions: DIMENSIONS, comparisons, recall };

@@ -6,6 +6,12 @@
  *   (b) a conversation page (GET …/messages?limit=50) over HTTP vs the same SELECT through pg
  *   (c) ≥ 1,000 concurrent connections held for 30 s against the API (errors, non-2xx, timeouts, latency)
  *   (d) row-level security's cost: the same append load on an API with AGENTHUB_ROW_LEVEL_SECURITY=true vs false
+ *   (e) the API vs a bare Fastify + pg server (bare-api-server.ts) sending the same append statements in the same
+ *       transaction (bare-api-statements.ts): the framework's cost with the SQL held equal
+ *   (f) 8 writers on 8 conversations of one organization vs 8 writers on one conversation in each of 8
+ *       organizations: what appends of one organization serialise on (its audit chain head, for one)
+ *
+ * The report ends with every goal of issue 10 ("the API at the speed of its database") and whether it is met.
  *
  * Express vs Fastify is not measured: app.factory.ts builds the Fastify adapter only, and a second adapter would
  * mean a second body parser/problem mapping just for the bench.
@@ -63,7 +69,16 @@ export interface ApiComparison {
   roundRatios: number[];
   /** subject p99 / baseline p99 */
   p99Ratio: number;
-  goal: { ratio: number; p99Ratio?: number };
+  /** concurrent requests / queries on each side */
+  concurrency: number;
+  goal: { ratio: number; p99Ratio?: number; subjectP50Ms?: number };
+  met: boolean;
+}
+
+/** One goal of issue 10 as the report states it, with what this run measured. */
+export interface GoalRow {
+  goal: string;
+  measured: string;
   met: boolean;
 }
 
@@ -78,6 +93,8 @@ export interface HoldResult {
   timeouts: number;
   resets: number;
   latency: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** responses per HTTP status */
+  statusCodes: Record<string, number>;
   path: string;
   met: boolean;
 }
@@ -87,6 +104,7 @@ export interface ApiBenchResult {
   options: Omit<ApiBenchOptions, 'url' | 'root'>;
   comparisons: ApiComparison[];
   hold: HoldResult | null;
+  goals: GoalRow[];
 }
 
 const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-0123456789`;
@@ -99,6 +117,26 @@ const API_VARIABLES = [
   'NODE_OPTIONS', 'TSX_TSCONFIG_PATH',
 ];
 
+/** What a child process runs and the line that says it listens (its first group: the base URL). */
+export interface ChildEntry {
+  script: string;
+  swcProject: string;
+  ready: RegExp;
+}
+
+export const API_ENTRY: ChildEntry = {
+  script: path.join('apps', 'api', 'src', 'main.ts'),
+  swcProject: 'apps/api/tsconfig.json',
+  ready: /agenthub api: listening on (http:\/\/\S+?) /,
+};
+
+/** The bare baseline of (e), started the same way as the API. */
+export const BARE_API_ENTRY: ChildEntry = {
+  script: path.join('tools', 'bench', 'src', 'bare-api-server.ts'),
+  swcProject: 'tools/bench/tsconfig.json',
+  ready: /bench bare api: listening on (http:\/\/\S+?) /,
+};
+
 /** One API process (`node -r @swc-node/register apps/api/src/main.ts`), as `nx run api:serve` starts it. */
 export class ApiChild {
   private constructor(
@@ -108,11 +146,11 @@ export class ApiChild {
     private readonly exited: Promise<number | null>,
   ) {}
 
-  static async start(name: string, root: string, env: Record<string, string>): Promise<ApiChild> {
+  static async start(name: string, root: string, env: Record<string, string>, entry: ChildEntry = API_ENTRY): Promise<ApiChild> {
     const childEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !API_VARIABLES.includes(k)) childEnv[k] = v;
     Object.assign(childEnv, {
-      SWC_NODE_PROJECT: 'apps/api/tsconfig.json',
+      SWC_NODE_PROJECT: entry.swcProject,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: '0',
@@ -123,7 +161,7 @@ export class ApiChild {
       LOG_LEVEL: 'warn',
       ...env,
     });
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join('apps', 'api', 'src', 'main.ts')], {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', entry.script], {
       cwd: root,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -135,7 +173,7 @@ export class ApiChild {
       for (const stream of [child.stdout!, child.stderr!]) {
         readline.createInterface({ input: stream }).on('line', (line) => {
           if (lines.length < 200) lines.push(line);
-          const m = /agenthub api: listening on (http:\/\/\S+?) /.exec(line);
+          const m = entry.ready.exec(line);
           if (m) {
             clearTimeout(timer);
             resolve(m[1]);
@@ -240,8 +278,8 @@ function percentile(sorted: number[], p: number): number {
  * Alternating slices (A B, B A, …) after a warm-up, as tools/bench/src/harness.ts does, with p99 and error
  * counts added (the HTTP side can fail where a pg query would not).
  */
-async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions) {
-  for (const load of [baseline, subject, baseline, subject]) await slice(load, o.warmupMs / 2, o.concurrency);
+async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions, concurrency = o.concurrency) {
+  for (const load of [baseline, subject, baseline, subject]) await slice(load, o.warmupMs / 2, concurrency);
   const acc = new Map<Load, { ops: number; errors: number; seconds: number; lat: number[]; sampleErrors: string[] }>([
     [baseline, { ops: 0, errors: 0, seconds: 0, lat: [], sampleErrors: [] }],
     [subject, { ops: 0, errors: 0, seconds: 0, lat: [], sampleErrors: [] }],
@@ -251,7 +289,7 @@ async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions) {
     const rates = new Map<Load, number>();
     for (const load of r % 2 === 0 ? [baseline, subject] : [subject, baseline]) {
       const a = acc.get(load)!;
-      const s = await slice(load, o.sliceMs, o.concurrency, { lat: a.lat, errors: a.sampleErrors });
+      const s = await slice(load, o.sliceMs, concurrency, { lat: a.lat, errors: a.sampleErrors });
       a.ops += s.ops;
       a.errors += s.errors;
       a.seconds += s.seconds;
@@ -265,7 +303,7 @@ async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions) {
     const lat = a.lat.sort((x, y) => x - y);
     return { ops: a.ops, errors: a.errors, seconds: a.seconds, rate: a.ops / a.seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), sampleErrors: a.sampleErrors };
   };
-  return { baseline: stats(baseline), subject: stats(subject), ratio: median(roundRatios), roundRatios };
+  return { baseline: stats(baseline), subject: stats(subject), ratio: median(roundRatios), roundRatios, concurrency };
 }
 
 const WORDS =
@@ -318,12 +356,14 @@ async function createConversations(client: HttpClient, tenant: Tenant, count: nu
   return ids;
 }
 
-function appendOverHttp(name: string, client: HttpClient, tenant: Tenant, conversations: string[], bodies: string[]): Load {
+/** Worker w appends to conversations[w % n] with the key of tenants[w % tenants.length]. */
+function appendOverHttp(name: string, client: HttpClient, tenants: Tenant | Tenant[], conversations: string[], bodies: string[]): Load {
+  const keys = (Array.isArray(tenants) ? tenants : [tenants]).map((t) => t.key);
   let turn = 0;
   return {
     name,
     async op(w) {
-      const res = await client.request('POST', `/api/v1/conversations/${conversations[w % conversations.length]}/messages`, tenant.key, bodies[turn++ % bodies.length]);
+      const res = await client.request('POST', `/api/v1/conversations/${conversations[w % conversations.length]}/messages`, keys[w % keys.length], bodies[turn++ % bodies.length]);
       if (res.status !== 201) throw new Error(`append: ${res.status} ${res.text.slice(0, 200)}`);
     },
   };
@@ -357,7 +397,11 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     const comparisons: ApiComparison[] = [];
     const push = (c: Omit<ApiComparison, 'met' | 'p99Ratio'>) => {
       const p99Ratio = c.subject.p99 / c.baseline.p99;
-      const met = c.ratio >= c.goal.ratio && (c.goal.p99Ratio === undefined || p99Ratio <= c.goal.p99Ratio) && c.subject.errors === 0;
+      const met =
+        c.ratio >= c.goal.ratio &&
+        (c.goal.p99Ratio === undefined || p99Ratio <= c.goal.p99Ratio) &&
+        (c.goal.subjectP50Ms === undefined || c.subject.p50 <= c.goal.subjectP50Ms) &&
+        c.subject.errors === 0;
       comparisons.push({ ...c, p99Ratio, met });
     };
 
@@ -378,7 +422,19 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       },
     };
     const a = await sideBySide(rawAppend, appendOverHttp('HTTP POST', http1, tenant, httpConvs, bodies), o);
-    push({ case: 'append 1 msg/request', baselineName: 'raw pg INSERT', subjectName: 'HTTP POST …/messages', unit: 'req/s', ...a, goal: { ratio: 0.5, p99Ratio: 3 } });
+    push({ case: 'append 1 msg/request', baselineName: 'raw pg INSERT', subjectName: 'HTTP POST …/messages', unit: 'req/s', ...a, goal: { ratio: 0.25, p99Ratio: 5, subjectP50Ms: 20 } });
+
+    // (e) the API vs a bare Fastify + pg server sending the API's own append statements (bare-api-statements.ts).
+    log(`(e) append, API vs bare Fastify + pg with the same statements, ${o.conversations} conversations, ${o.concurrency} concurrent`);
+    const bare = await ApiChild.start('bare api', o.root, common, BARE_API_ENTRY);
+    apis.push(bare);
+    const httpBare = new HttpClient(bare.baseUrl, o.concurrency);
+    clients.push(httpBare);
+    const bareConvs = await createConversations(http1, tenant, o.conversations);
+    const apiConvs = await createConversations(http1, tenant, o.conversations);
+    const e = await sideBySide(appendOverHttp('bare server', httpBare, tenant, bareConvs, bodies), appendOverHttp('API', http1, tenant, apiConvs, bodies), o);
+    push({ case: 'append, API vs bare server', baselineName: 'bare Fastify + pg, same SQL', subjectName: 'API', unit: 'req/s', ...e, goal: { ratio: 0.7 } });
+    await checkCounters(pool, [...bareConvs, ...apiConvs]);
 
     // (b) page read: HTTP vs the same SELECT, on conversations of 200 messages.
     log('(b) conversation page, GET …/messages?limit=50');
@@ -403,7 +459,27 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       },
     };
     const b = await sideBySide(rawRead, httpRead, o);
-    push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5, p99Ratio: 3 } });
+    push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5 } });
+
+    // (f) one organization vs eight: the same 8 writers, each on its own conversation, through the API.
+    const writers = 8;
+    log(`(f) append, ${writers} writers on ${writers} conversations of one organization vs one conversation in each of ${writers} organizations`);
+    const oneOrgConvs = await createConversations(http1, tenant, writers);
+    const orgs: Tenant[] = [];
+    const manyOrgConvs: string[] = [];
+    for (let i = 0; i < writers; i++) {
+      const t = await createTenant(http1, `bench api org ${i + 1}`);
+      orgs.push(t);
+      manyOrgConvs.push(...(await createConversations(http1, t, 1)));
+    }
+    const f = await sideBySide(
+      appendOverHttp(`${writers} orgs`, http1, orgs, manyOrgConvs, bodies),
+      appendOverHttp('1 org', http1, tenant, oneOrgConvs, bodies),
+      o,
+      writers,
+    );
+    push({ case: `append, ${writers} writers: 1 org vs ${writers} orgs`, baselineName: `${writers} organizations, 1 conversation each`, subjectName: `1 organization, ${writers} conversations`, unit: 'req/s', ...f, goal: { ratio: 0.8 } });
+    await checkCounters(pool, [...oneOrgConvs, ...manyOrgConvs]);
 
     // (d) row-level security: the same append load on both APIs, each on its own conversations.
     log('(d) append with row-level security on vs off');
@@ -439,15 +515,58 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       timeouts: result.timeouts,
       resets: result.resets,
       latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
+      statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, v.count ?? 0])),
       path: '/api/v1/conversations/:id/messages?limit=20',
       met: result.errors === 0 && result.timeouts === 0 && result.non2xx === 0 && result['2xx'] > 0,
     };
-    return { facts, options: strip(o), comparisons, hold };
+    return { facts, options: strip(o), comparisons, hold, goals: issueGoals(comparisons, hold) };
   } finally {
     for (const c of clients) c.close();
     await Promise.all(apis.map((api) => api.stop()));
     await pool.end();
   }
+}
+
+/** After a case: every conversation's counters agree with its rows (a wrong baseline would not). */
+async function checkCounters(pool: pg.Pool, conversations: string[]): Promise<void> {
+  const { rows } = await pool.query<{ id: string; last_seq: number; message_count: number; n: number }>(
+    `SELECT c.id, c.last_seq, c.message_count, (SELECT count(*)::int FROM messages m WHERE m.conversation_id = c.id) AS n
+       FROM conversations c WHERE c.id = ANY($1::uuid[])`,
+    [conversations],
+  );
+  const bad = rows.filter((r) => r.last_seq !== r.n || r.message_count !== r.n);
+  if (rows.length !== conversations.length || bad.length) {
+    throw new Error(`conversation counters disagree with their messages: ${JSON.stringify(bad.slice(0, 3))}`);
+  }
+}
+
+/** Issue 10's goals for this suite (memory search and payment creation are the api-data suite's). */
+function issueGoals(comparisons: ApiComparison[], hold: HoldResult | null): GoalRow[] {
+  const byCase = (prefix: string) => comparisons.find((c) => c.case.startsWith(prefix));
+  const goals: GoalRow[] = [];
+  const ratioGoal = (goal: string, c: ApiComparison | undefined, extra = '') =>
+    goals.push(
+      c
+        ? { goal, measured: `${c.ratio.toFixed(2)}×${extra}${c.subject.errors ? `, ${c.subject.errors} errors` : ''}`, met: c.met }
+        : { goal, measured: 'not run', met: false },
+    );
+  const append = byCase('append 1 msg/request');
+  const appendGoal = 'append ≥ 0.25× raw INSERT with p50 ≤ 20 ms and p99 ≤ 5× raw p99, at 16 concurrent';
+  if (append && append.concurrency !== 16) goals.push({ goal: appendGoal, measured: `not measured: ran at ${append.concurrency} concurrent`, met: false });
+  else ratioGoal(appendGoal, append, append ? `, p50 ${append.subject.p50.toFixed(1)} ms, p99 ${append.subject.p99.toFixed(1)} ms = ${append.p99Ratio.toFixed(2)}× raw` : '');
+  ratioGoal('append: API ≥ 0.7× a bare Fastify + pg server running the same SQL', byCase('append, API vs bare'));
+  ratioGoal('page of 50 messages ≥ 0.5× raw SELECT', byCase('page of 50'));
+  ratioGoal('append, 8 writers: 1 organization ≥ 0.8× 8 organizations', byCase('append, 8 writers'));
+  goals.push(
+    hold
+      ? {
+          goal: '1,000 connections held 30 s: zero errors (p99 reported)',
+          measured: `${hold.connections} connections, ${hold.seconds} s: ${hold.errors} errors (${hold.timeouts} timeouts), ${hold.non2xx} non-2xx, p99 ${hold.latency.p99.toFixed(0)} ms`,
+          met: hold.met && hold.connections >= 1000 && hold.seconds >= 30,
+        }
+      : { goal: '1,000 connections held 30 s: zero errors (p99 reported)', measured: 'not run', met: false },
+  );
+  return goals;
 }
 
 function strip(o: ApiBenchOptions): Omit<ApiBenchOptions, 'url' | 'root'> {
@@ -463,16 +582,17 @@ export function apiBenchReport(r: ApiBenchResult): string {
   out.push('', '## API vs raw pg (same run, same database, same concurrency and pool size; ratio = subject / baseline)', '');
   out.push(
     table(
-      ['case', 'baseline', 'subject', 'rate ratio', 'p50 base / subj', 'p99 base / subj (×)', 'errors', 'goal', 'met?'],
+      ['case', 'conc.', 'baseline', 'subject', 'rate ratio', 'p50 base / subj', 'p99 base / subj (×)', 'errors', 'goal', 'met?'],
       r.comparisons.map((c) => [
         c.case,
+        String(c.concurrency),
         `${c.baselineName}: ${fmtNum(c.baseline.rate)} ${c.unit}`,
         `${c.subjectName}: ${fmtNum(c.subject.rate)} ${c.unit}`,
         `${c.ratio.toFixed(2)}× [${Math.min(...c.roundRatios).toFixed(2)}–${Math.max(...c.roundRatios).toFixed(2)}]`,
         `${ms(c.baseline.p50)} / ${ms(c.subject.p50)}`,
         `${ms(c.baseline.p99)} / ${ms(c.subject.p99)} (${c.p99Ratio.toFixed(2)}×)`,
         `${c.baseline.errors} / ${c.subject.errors}`,
-        `≥ ${c.goal.ratio}×${c.goal.p99Ratio ? `, p99 ≤ ${c.goal.p99Ratio}×` : ''}`,
+        `≥ ${c.goal.ratio}×${c.goal.subjectP50Ms ? `, p50 ≤ ${c.goal.subjectP50Ms} ms` : ''}${c.goal.p99Ratio ? `, p99 ≤ ${c.goal.p99Ratio}×` : ''}`,
         c.met ? 'yes' : 'NO',
       ]),
     ),
@@ -483,11 +603,13 @@ export function apiBenchReport(r: ApiBenchResult): string {
     out.push('', `## ${h.connections} concurrent connections for ${h.seconds} s (${h.path}, RLS on)`, '');
     out.push(
       table(
-        ['requests', 'req/s', '2xx', 'non-2xx', 'errors', 'timeouts', 'resets', 'p50', 'p90', 'p99', 'max', 'zero errors?'],
-        [[String(h.requests), fmtNum(h.requestsPerSecond), String(h.ok2xx), String(h.non2xx), String(h.errors), String(h.timeouts), String(h.resets), ms(h.latency.p50), ms(h.latency.p90), ms(h.latency.p99), ms(h.latency.max), h.met ? 'yes' : 'NO']],
+        ['requests', 'req/s', '2xx', 'non-2xx (by status)', 'errors', 'timeouts', 'resets', 'p50', 'p90', 'p99', 'max', 'zero errors?'],
+        [[String(h.requests), fmtNum(h.requestsPerSecond), String(h.ok2xx), `${h.non2xx}${h.non2xx ? ` (${Object.entries(h.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${c}: ${n}`).join(', ')})` : ''}`, String(h.errors), String(h.timeouts), String(h.resets), ms(h.latency.p50), ms(h.latency.p90), ms(h.latency.p99), ms(h.latency.max), h.met ? 'yes' : 'NO']],
       ),
     );
   }
+  out.push('', '## Goals of issue 10 (memory search and payment creation: the api-data suite)', '');
+  out.push(table(['goal', 'measured', 'met?'], r.goals.map((g) => [g.goal, g.measured, g.met ? 'met' : 'NOT MET'])));
   out.push('', '## Machine', '');
   for (const [k, v] of Object.entries(r.facts)) out.push(`- ${k}: ${v}`);
   out.push('- Express vs Fastify: not measured (the app is built on the Fastify adapter only)');
