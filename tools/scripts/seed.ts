@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     const users = new UserRepository(prisma);
     const agents = new AgentRepository(prisma);
     const orgs = new OrganizationRepository(prisma, users, new ApiKeyRepository(prisma));
-    const conversations = new ConversationRepository(prisma, agents);
+    const conversations = new ConversationRepository(prisma);
     const messages = new MessageRepository(prisma);
     const summary = await prisma.transaction(async (tx) => {
       const { organization, key } = await orgs.createWithOwner({ name: 'Demo Org', ownerEmail: 'owner@demo.agenthub.dev' }, tx);

@@ -8,7 +8,6 @@ import pg from 'pg';
 import {
   BackupRepository,
   ConversationRepository,
-  AgentRepository,
   AnalyticsRepository,
   ConversationEventRepository,
   MemoryRepository,
@@ -56,7 +55,7 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
     dataRetention: new RetentionService(
       config,
       new MemoryRepository(prisma),
-      new ConversationRepository(prisma, new AgentRepository(prisma)),
+      new ConversationRepository(prisma),
       new ConversationEventRepository(prisma),
       new AnalyticsRepository(prisma),
     ),

@@ -5,6 +5,7 @@ import type { Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import {
   ConversationDto,
   ConversationPageDto,
@@ -21,6 +22,7 @@ export class ConversationController {
   constructor(private readonly conversations: ConversationService) {}
 
   @Post()
+  @RawTransaction()
   @HttpCode(201)
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)
@@ -37,6 +39,7 @@ export class ConversationController {
   }
 
   @Get(':id')
+  @RawReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ type: ConversationDto })
   get(@Param('id', UuidPipe) id: string): Promise<ConversationView> {

@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { RawReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
+import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import {
   CreateMemoryBatchDto,
@@ -28,6 +28,7 @@ export class MemoryController {
   constructor(private readonly memories: MemoryService) {}
 
   @Post()
+  @RawTransaction()
   @HttpCode(201)
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)
@@ -37,6 +38,7 @@ export class MemoryController {
   }
 
   @Post('batch')
+  @RawTransaction()
   @HttpCode(201)
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)

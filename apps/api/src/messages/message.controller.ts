@@ -6,6 +6,7 @@ import type { Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import {
   appendMessagesSchema,
   ChunkDto,
@@ -26,6 +27,7 @@ export class MessageController {
   constructor(private readonly messages: MessageService) {}
 
   @Post('conversations/:id/messages')
+  @RawTransaction()
   @HttpCode(201)
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)
@@ -42,6 +44,7 @@ export class MessageController {
   }
 
   @Get('conversations/:id/messages')
+  @RawReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ type: MessagePageDto })
   list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<Page<MessageView>> {
@@ -49,6 +52,7 @@ export class MessageController {
   }
 
   @Get('messages/:id')
+  @RawReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ type: MessageDto })
   get(@Param('id', UuidPipe) id: string): Promise<MessageView> {

@@ -54,7 +54,7 @@ export class TestApi {
       NODE_ENV: 'test',
       AGENTHUB_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       RATE_LIMIT_MAX: '1000000',
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent',
       DATABASE_POOL_SIZE: '10',
       ...env,
     });

@@ -6,7 +6,7 @@ import { PrismaClient, Prisma } from '../generated/prisma/client';
 import { pgPoolConfig } from './connection/pg-adapter';
 import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
-import { APP_ROLE, TENANT_SETTING, enterTenant } from './tenancy';
+import { enterTenant, enterTenantSql } from './tenancy';
 import { isUuid } from './pagination';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
@@ -74,34 +74,51 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 
   /**
-   * A read-only transaction on a plain `pg` connection, for hot read paths made only of raw SQL (vector and
-   * full-text search): Prisma's interactive transaction and its raw-query path cost ~1 ms of CPU per request there
-   * (measured), the statements themselves a fraction of that. With `organizationId`, the transaction runs under
-   * row-level security like every tenant transaction (tenancy.ts). The `Db` handed to `fn` answers raw SQL only
-   * (`queryRows`, `$queryRaw`, `$queryRawUnsafe`); a model call throws, so a repository that needs Prisma cannot
-   * end up here by accident.
+   * A transaction on a plain `pg` connection, for the hot routes whose work is raw SQL only (message append and
+   * page, conversation create/get, memory create and search): Prisma's interactive transaction costs ~1 ms of CPU
+   * per request (its transaction protocol and query compiler; measured in the API benchmark), the statements
+   * themselves a fraction of that. With `organizationId`, the transaction runs under row-level security like
+   * every tenant transaction (tenancy.ts), entered in the same round trip as BEGIN. The `Db` handed to `fn`
+   * answers raw SQL only (`queryRows`, `$queryRaw`, `$queryRawUnsafe`, `$executeRawUnsafe`); a model call throws,
+   * so a repository that needs Prisma cannot end up here by accident. Serialization failures, deadlocks and
+   * domain errors marked `retryTransaction` run `fn` again on a fresh transaction, as `transaction()` does.
    */
-  async rawReadTransaction<T>(organizationId: string | null, fn: (db: Db) => Promise<T>): Promise<T> {
-    if (organizationId !== null && !isUuid(organizationId)) throw new Error('rawReadTransaction: not an organization id');
-    const client = await this.pool.connect();
+  async rawTransaction<T>(
+    organizationId: string | null,
+    fn: (db: Db) => Promise<T>,
+    options: { readOnly?: boolean; retries?: number } = {},
+  ): Promise<T> {
+    if (organizationId !== null && !isUuid(organizationId)) throw new Error('rawTransaction: not an organization id');
+    const begin = (options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN') + (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`);
+    const retries = options.retries ?? 3;
     this.active++;
     try {
-      // One round trip: BEGIN and the tenant settings (the id is a validated UUID, nothing else is spliced in).
-      await client.query(
-        organizationId === null
-          ? 'BEGIN READ ONLY'
-          : `BEGIN READ ONLY; SELECT set_config('role', '${APP_ROLE}', true), set_config('${TENANT_SETTING}', '${organizationId}', true)`,
-      );
-      const result = await fn(rawDb(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      for (let attempt = 0; ; attempt++) {
+        const client = await this.pool.connect();
+        let broken: Error | undefined;
+        try {
+          await client.query(begin);
+          const result = await fn(rawDb(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          if (attempt >= retries || !isRetryableTransactionError(error)) throw error;
+          this.logger.debug(`retrying transaction after ${(error as Error).message}`);
+        } finally {
+          // A connection whose ROLLBACK failed is in an unknown state: the pool must not hand it out again.
+          client.release(broken);
+        }
+        await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
+      }
     } finally {
-      client.release();
       if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
     }
+  }
+
+  /** `rawTransaction`, read-only (vector and full-text search). */
+  rawReadTransaction<T>(organizationId: string | null, fn: (db: Db) => Promise<T>): Promise<T> {
+    return this.rawTransaction(organizationId, fn, { readOnly: true });
   }
 
   get mode() {
@@ -176,13 +193,24 @@ function rawClientOf(db: Db): pg.PoolClient | undefined {
   return (db as unknown as { [RAW_CLIENT]?: pg.PoolClient })[RAW_CLIENT];
 }
 
-/** The raw-SQL subset of `Db` over one pg connection (see rawReadTransaction); anything else throws. */
+/** The raw-SQL subset of `Db` over one pg connection (see rawTransaction); anything else throws. */
 function rawDb(client: pg.PoolClient): Db {
   const run = async (text: string, values: unknown[]) => (await client.query({ text, values })).rows;
+  // `$queryRaw` / `$executeRaw` are called both as tagged templates (strings, ...values) and with a Prisma.Sql.
+  const sqlOf = (query: Prisma.Sql | TemplateStringsArray, values: unknown[]): Prisma.Sql =>
+    Array.isArray(query) ? Prisma.sql(query as TemplateStringsArray, ...values) : (query as Prisma.Sql);
   const methods: Record<string | symbol, unknown> = {
     [RAW_CLIENT]: client,
-    $queryRaw: (sql: Prisma.Sql) => run(sql.text, sql.values as unknown[]),
+    $queryRaw: (query: Prisma.Sql | TemplateStringsArray, ...values: unknown[]) => {
+      const sql = sqlOf(query, values);
+      return run(sql.text, sql.values as unknown[]);
+    },
     $queryRawUnsafe: (text: string, ...values: unknown[]) => run(text, values),
+    $executeRaw: async (query: Prisma.Sql | TemplateStringsArray, ...values: unknown[]) => {
+      const sql = sqlOf(query, values);
+      return (await client.query({ text: sql.text, values: sql.values as unknown[] })).rowCount ?? 0;
+    },
+    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query({ text, values })).rowCount ?? 0,
   };
   return new Proxy(methods, {
     get(target, key) {

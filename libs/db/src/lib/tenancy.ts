@@ -17,6 +17,16 @@ export const API_KEY_HASH_SETTING = 'app.api_key_hash';
 // CPU per call than the tagged-template $executeRaw, and every tenant request runs it once.
 const ENTER = `select set_config('role', '${APP_ROLE}', true), set_config($1, $2, true)`;
 
+/**
+ * The same as text, for a plain pg connection that sends it in one round trip with BEGIN (simple-query protocol
+ * takes no bind parameters): the organization id must be a validated UUID — nothing else is spliced in.
+ */
+export function enterTenantSql(organizationId: string): string {
+  if (!UUID.test(organizationId)) throw new Error('enterTenantSql: not an organization id');
+  return `select set_config('role', '${APP_ROLE}', true), set_config('${TENANT_SETTING}', '${organizationId}', true)`;
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Puts the running transaction under row-level security for one organization. */
 export async function enterTenant(tx: Db, organizationId: string): Promise<void> {
   await tx.$executeRawUnsafe(ENTER, TENANT_SETTING, organizationId);

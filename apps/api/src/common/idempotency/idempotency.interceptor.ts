@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor, UseIntercep
 import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, type Observable } from 'rxjs';
-import { Prisma, canonicalJson, sha256Hex } from '@agenthub/db';
+import { IdempotencyKeyRepository, canonicalJson, sha256Hex } from '@agenthub/db';
 import { ProblemException } from '../problem/problem.exception';
 import { RequestContext } from '../tenancy/request-context';
 
@@ -16,7 +16,10 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(private readonly context: RequestContext) {}
+  constructor(
+    private readonly context: RequestContext,
+    private readonly keys: IdempotencyKeyRepository,
+  ) {}
 
   intercept(execution: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = execution.switchToHttp().getRequest<FastifyRequest>();
@@ -37,15 +40,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const organizationId = this.context.organizationId;
     const scope = `${request.method} ${request.routeOptions.url}`;
     const requestHash = sha256Hex(canonicalJson({ params: request.params ?? {}, body: request.body ?? null }));
-    const claimed = await db.$queryRaw<unknown[]>(Prisma.sql`
-      insert into idempotency_keys (organization_id, scope, key, request_hash)
-      values (${organizationId}::uuid, ${scope}, ${key}, ${requestHash})
-      on conflict do nothing
-      returning 1`);
-    if (claimed.length === 0) {
-      const stored = await db.idempotencyKey.findUnique({
-        where: { organizationId_scope_key: { organizationId, scope, key } },
-      });
+    if (!(await this.keys.claim(organizationId, scope, key, requestHash, db))) {
+      const stored = await this.keys.find(organizationId, scope, key, db);
       if (!stored || stored.requestHash !== requestHash) {
         throw new ProblemException(409, 'this Idempotency-Key was used with a different request', { slug: 'idempotency-mismatch' });
       }
@@ -53,11 +49,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       return stored.responseBody;
     }
     const result = await run();
-    await db.idempotencyKey.update({
-      where: { organizationId_scope_key: { organizationId, scope, key } },
-      // Stored as the client saw it (dates as ISO strings), so a replay is byte-for-byte the same body.
-      data: { responseStatus: 201, responseBody: JSON.parse(JSON.stringify(result ?? {})) as Prisma.InputJsonValue },
-    });
+    // Stored as the client saw it (dates as ISO strings), so a replay is byte-for-byte the same body.
+    await this.keys.complete(organizationId, scope, key, 201, result, db);
     return result;
   }
 }

@@ -9,13 +9,15 @@ export const NO_TRANSACTION = 'agenthub:no-transaction';
 /** For long-lived routes (SSE) that open short transactions of their own. */
 export const NoTransaction = () => SetMetadata(NO_TRANSACTION, true);
 
-export const RAW_READ = 'agenthub:raw-read';
+export const RAW = 'agenthub:raw-transaction';
 /**
- * For hot read routes made only of raw SQL (vector search): the request's transaction is a read-only one on a
- * plain pg connection (PrismaService.rawReadTransaction), under the same row-level security, without Prisma's
- * per-request cost. A model call inside it throws.
+ * For hot routes whose work is raw SQL only (message append and page, conversations, memories, search): the
+ * request's transaction runs on a plain pg connection (PrismaService.rawTransaction) under the same row-level
+ * security, without Prisma's per-request cost. A Prisma model call inside it throws.
  */
-export const RawReadTransaction = () => SetMetadata(RAW_READ, true);
+export const RawTransaction = (mode: 'read' | 'write' = 'write') => SetMetadata(RAW, mode);
+/** `RawTransaction('read')`: read-only as well. */
+export const RawReadTransaction = () => RawTransaction('read');
 
 /**
  * Every request of an organization key runs in one transaction under row-level security for that organization:
@@ -36,22 +38,17 @@ export class TenantTransactionInterceptor implements NestInterceptor {
     const principal = request.principal;
     const skip = this.reflector.getAllAndOverride<boolean>(NO_TRANSACTION, [execution.getHandler(), execution.getClass()]);
     if (principal?.kind !== 'key' || skip) return next.handle();
+    const raw = this.reflector.getAllAndOverride<'read' | 'write' | undefined>(RAW, [execution.getHandler(), execution.getClass()]);
     const afterCommit: TenantScope['afterCommit'] = [];
-    if (this.reflector.getAllAndOverride<boolean>(RAW_READ, [execution.getHandler(), execution.getClass()])) {
-      return from(
-        this.tenants.read(principal.organizationId, (tx) =>
-          this.context.run({ principal, requestId: String(request.id), tx, afterCommit }, () =>
-            lastValueFrom(next.handle(), { defaultValue: undefined }),
-          ),
-        ),
-      );
-    }
+    const work = async (tx: TenantScope['tx']) => {
+      afterCommit.length = 0; // a retried transaction starts over
+      const scope: TenantScope = { principal, requestId: String(request.id), tx, afterCommit };
+      return this.context.run(scope, () => lastValueFrom(next.handle(), { defaultValue: undefined }));
+    };
     const run = async () => {
-      const result = await this.tenants.run(principal.organizationId, async (tx) => {
-        afterCommit.length = 0; // a retried transaction starts over
-        const scope: TenantScope = { principal, requestId: String(request.id), tx, afterCommit };
-        return this.context.run(scope, () => lastValueFrom(next.handle(), { defaultValue: undefined }));
-      });
+      const result = raw
+        ? await this.tenants.raw(principal.organizationId, work, raw === 'read')
+        : await this.tenants.run(principal.organizationId, work);
       for (const fn of afterCommit) fn();
       return result;
     };

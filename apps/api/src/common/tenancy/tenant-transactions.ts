@@ -18,8 +18,13 @@ export class TenantTransactions {
     return this.config.AGENTHUB_ROW_LEVEL_SECURITY ? this.prisma.tenantTransaction(organizationId, fn) : this.prisma.transaction(fn);
   }
 
-  /** A read-only transaction on a plain pg connection, raw SQL only (PrismaService.rawReadTransaction). */
+  /** A transaction on a plain pg connection, raw SQL only (PrismaService.rawTransaction). */
+  raw<T>(organizationId: string, fn: (tx: Db) => Promise<T>, readOnly = false): Promise<T> {
+    return this.prisma.rawTransaction(this.config.AGENTHUB_ROW_LEVEL_SECURITY ? organizationId : null, fn, { readOnly });
+  }
+
+  /** `raw`, read-only. */
   read<T>(organizationId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
-    return this.prisma.rawReadTransaction(this.config.AGENTHUB_ROW_LEVEL_SECURITY ? organizationId : null, fn);
+    return this.raw(organizationId, fn, true);
   }
 }

@@ -66,7 +66,7 @@ describe(ConversationRepository.name, () => {
   beforeAll(() => {
     prisma = createTestPrisma();
     messages = new MessageRepository(prisma);
-    sut = new ConversationRepository(prisma, new AgentRepository(prisma));
+    sut = new ConversationRepository(prisma);
   });
   afterAll(() => prisma.$disconnect());
 

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Prisma } from '../../generated/prisma/client';
+import { Prisma } from '../../generated/prisma/client';
 import type { ConversationStatus } from '../../generated/prisma/enums';
 import { PrismaService, type Db } from '../prisma.service';
-import { InvalidInputError, NotFoundError } from '../errors';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { checkJson, checkText, throwIfProblems, type Problem } from '../validation';
-import { AgentRepository } from './agent.repository';
 
 export const CONVERSATION_SELECT = {
   id: true,
@@ -24,6 +23,13 @@ export const CONVERSATION_SELECT = {
 } satisfies Prisma.ConversationSelect;
 export type ConversationRow = Prisma.ConversationGetPayload<{ select: typeof CONVERSATION_SELECT }>;
 
+/** The same projection for raw SQL on the hot routes (create, get): camelCase aliases, the enum as text. */
+const CONVERSATION_COLUMNS = Prisma.raw(`
+  c.id, c.organization_id AS "organizationId", c.agent_id AS "agentId", c.user_id AS "userId",
+  c.session_id AS "sessionId", c.title, c.status::text AS status, c.message_count AS "messageCount",
+  c.last_message_at AS "lastMessageAt", c.last_activity_at AS "lastActivityAt", c.metadata,
+  c.created_at AS "createdAt", c.updated_at AS "updatedAt"`);
+
 export interface ConversationInput {
   agentId: string;
   userId?: string | null;
@@ -34,47 +40,67 @@ export interface ConversationInput {
 
 @Injectable()
 export class ConversationRepository {
-  constructor(
-    @Inject(PrismaService) private readonly prisma: PrismaService,
-    @Inject(AgentRepository) private readonly agents: AgentRepository,
-  ) {}
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
 
   /**
-   * Starts a conversation with an active agent of the organization and counts the agent's use, in one
-   * transaction. An inactive (deleted) agent is a ConflictError; an unknown agent or user NotFoundError.
+   * Starts a conversation with an active agent of the organization and counts the agent's use. An inactive
+   * (deleted) agent is a ConflictError; an unknown agent or user NotFoundError.
+   *
+   * One statement (a hot route): the agent's UPDATE takes its row lock, so a concurrent soft delete cannot slip in
+   * between the check and the insert, and the user check and the insert ride on the same round trip. Only when no
+   * row comes back does a second query tell which reference was missing.
    */
-  async create(organizationId: string, input: ConversationInput, db?: Db): Promise<ConversationRow> {
+  async create(organizationId: string, input: ConversationInput, db: Db = this.prisma): Promise<ConversationRow> {
     validateConversationInput(input);
     if (!isUuid(input.agentId)) throw new NotFoundError('agent', input.agentId);
     if (input.userId && !isUuid(input.userId)) throw new NotFoundError('user', input.userId);
-    return this.prisma.inTransaction(db, async (tx) => {
-      if (input.userId) {
-        const user = await tx.user.count({ where: { id: input.userId, organizationId } });
-        if (!user) throw new NotFoundError('user', input.userId);
-      }
-      // Counting the use first locks the agent row, so a concurrent soft delete cannot slip in between.
-      await this.agents.recordUse(organizationId, input.agentId, tx);
-      return tx.conversation.create({
-        data: {
-          organizationId,
-          agentId: input.agentId,
-          userId: input.userId ?? null,
-          sessionId: input.sessionId ?? null,
-          title: input.title ?? null,
-          metadata: input.metadata ?? {},
-        },
-        select: CONVERSATION_SELECT,
-      });
-    });
+    const userId = input.userId ?? null;
+    const [row] = await this.prisma.queryRows<ConversationRow>(
+      db,
+      Prisma.sql`
+        WITH u AS (
+          SELECT ${userId}::uuid IS NULL OR EXISTS (
+                   SELECT 1 FROM users WHERE id = ${userId}::uuid AND organization_id = ${organizationId}::uuid) AS ok
+        ), a AS (
+          UPDATE agents SET usage_count = usage_count + 1, last_used_at = now()
+           WHERE id = ${input.agentId}::uuid AND organization_id = ${organizationId}::uuid AND is_active
+             AND (SELECT ok FROM u)
+          RETURNING id
+        ), c AS (
+          INSERT INTO conversations (id, organization_id, agent_id, user_id, session_id, title, metadata, updated_at)
+          SELECT gen_random_uuid(), ${organizationId}::uuid, a.id, ${userId}::uuid, ${input.sessionId ?? null}::text,
+                 ${input.title ?? null}::text, ${JSON.stringify(input.metadata ?? {})}::jsonb, now()
+            FROM a
+          RETURNING *
+        )
+        SELECT ${CONVERSATION_COLUMNS} FROM c`,
+      { prepare: true },
+    );
+    if (row) return row;
+    if (userId && !(await this.exists(db, Prisma.sql`SELECT 1 AS one FROM users WHERE id = ${userId}::uuid AND organization_id = ${organizationId}::uuid`))) {
+      throw new NotFoundError('user', userId);
+    }
+    if (await this.exists(db, Prisma.sql`SELECT 1 AS one FROM agents WHERE id = ${input.agentId}::uuid AND organization_id = ${organizationId}::uuid`)) {
+      throw new ConflictError(`agent ${input.agentId} is inactive`);
+    }
+    throw new NotFoundError('agent', input.agentId);
+  }
+
+  private async exists(db: Db, sql: Prisma.Sql): Promise<boolean> {
+    return (await this.prisma.queryRows(db, sql)).length > 0;
   }
 
   /** Deleted conversations are not found. */
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<ConversationRow | null> {
     if (!isUuid(id)) return null;
-    return db.conversation.findFirst({
-      where: { id, organizationId, status: { not: 'deleted' } },
-      select: CONVERSATION_SELECT,
-    });
+    const [row] = await this.prisma.queryRows<ConversationRow>(
+      db,
+      Prisma.sql`
+        SELECT ${CONVERSATION_COLUMNS} FROM conversations c
+         WHERE c.id = ${id}::uuid AND c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'`,
+      { prepare: true },
+    );
+    return row ?? null;
   }
 
   /** Newest activity first; the cursor is (lastActivityAt, id) of the last row. */

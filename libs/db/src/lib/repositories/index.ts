@@ -3,6 +3,7 @@ import { AnalyticsRepository } from './analytics.repository';
 import { AuditLogRepository } from './audit-log.repository';
 import { BackupRepository } from './backup.repository';
 import { DocumentRepository } from './document.repository';
+import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { ImportRunRepository } from './import-run.repository';
 import { MemoryRepository } from './memory.repository';
 import { PaymentRepository } from './payment.repository';
@@ -19,6 +20,7 @@ export * from './analytics.repository';
 export * from './audit-log.repository';
 export * from './backup.repository';
 export * from './document.repository';
+export * from './idempotency-key.repository';
 export * from './import-run.repository';
 export * from './memory.repository';
 export * from './payment.repository';
@@ -44,6 +46,7 @@ export const REPOSITORIES = [
   PaymentRepository,
   AnalyticsRepository,
   AuditLogRepository,
+  IdempotencyKeyRepository,
   BackupRepository,
   ImportRunRepository,
   StatsRepository,

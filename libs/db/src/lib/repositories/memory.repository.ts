@@ -269,7 +269,7 @@ export class MemoryRepository {
     const ids = rows.map(() => randomUUID());
     const column = <K extends keyof ValidMemory>(key: K) => rows.map((r) => r[key]);
     try {
-      const inserted = await db.$queryRaw<MemoryRow[]>`
+      const inserted = await this.prisma.queryRows<MemoryRow>(db, Prisma.sql`
         insert into memories as m (
           id, organization_id, agent_id, user_id, conversation_id, content, embedding, embedding_model,
           importance, kind, metadata, expires_at, created_at, updated_at)
@@ -281,7 +281,7 @@ export class MemoryRepository {
           ${column('importance')}::float8[], ${column('kind')}::text[], ${column('metadata')}::text[],
           ${column('expiresAt')}::timestamptz[]
         ) as r(id, agent_id, user_id, conversation_id, content, embedding, embedding_model, importance, kind, metadata, expires_at)
-        returning ${returnEmbedding ? M_WITH_EMBEDDING : M}`;
+        returning ${returnEmbedding ? M_WITH_EMBEDDING : M}`, { prepare: true });
       const byId = new Map(inserted.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id)!);
     } catch (error) {

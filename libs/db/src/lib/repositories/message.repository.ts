@@ -166,7 +166,12 @@ export class MessageRepository {
 
   private async conversationExists(organizationId: string, id: string, db: Db): Promise<boolean> {
     if (!isUuid(id)) return false;
-    return (await db.conversation.count({ where: { id, organizationId, status: { not: 'deleted' } } })) === 1;
+    const rows = await this.prisma.queryRows<{ one: number }>(
+      db,
+      Prisma.sql`SELECT 1 AS one FROM conversations WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid AND status <> 'deleted'`,
+      { prepare: true },
+    );
+    return rows.length === 1;
   }
 
   private inRequestOrder(rows: Array<{ client_id: string | null }>, inserted: MessageRow[], existing: MessageRow[]) {
@@ -179,10 +184,14 @@ export class MessageRepository {
 
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<MessageRow | null> {
     if (!isUuid(id)) return null;
-    return db.message.findFirst({
-      where: { id, organizationId, conversation: { status: { not: 'deleted' } } },
-      select: MESSAGE_SELECT,
-    });
+    const [row] = await this.prisma.queryRows<MessageRow>(
+      db,
+      Prisma.sql`
+        SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.id = ${id}::uuid AND m.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'`,
+      { prepare: true },
+    );
+    return row ?? null;
   }
 
   /**
@@ -195,7 +204,7 @@ export class MessageRepository {
     options: { afterSeq?: number; beforeSeq?: number; order?: 'asc' | 'desc'; limit?: number; cursor?: string | null } = {},
     db: Db = this.prisma,
   ): Promise<Page<MessageRow> | null> {
-    if (!(await this.conversationExists(organizationId, conversationId, db))) return null;
+    if (!isUuid(conversationId)) return null;
     const limit = pageSize(options.limit);
     const order = options.order ?? 'asc';
     let { afterSeq, beforeSeq } = options;
@@ -212,21 +221,32 @@ export class MessageRepository {
       if (order === 'asc') afterSeq = Math.max(afterSeq ?? 0, seq);
       else beforeSeq = Math.min(beforeSeq ?? Number.MAX_SAFE_INTEGER, seq);
     }
-    const rows = await db.message.findMany({
-      where: {
-        conversationId,
-        organizationId,
-        seq: { ...(afterSeq !== undefined && { gt: afterSeq }), ...(beforeSeq !== undefined && { lt: beforeSeq }) },
-      },
-      orderBy: { seq: order },
-      take: limit + 1,
-      select: MESSAGE_SELECT,
-    });
-    const data = rows.slice(0, limit);
+    // One round trip for "does the conversation exist" and its page: no conversation, no row; a conversation
+    // without messages in range, one row of NULL message columns (the LEFT JOIN). Two statement texts (asc, desc)
+    // so each is prepared once with its own plan.
+    const rows = await this.prisma.queryRows<MessageRow>(
+      db,
+      Prisma.sql`
+        SELECT ${MESSAGE_COLUMNS}
+          FROM conversations c
+          LEFT JOIN LATERAL (
+            SELECT * FROM messages x
+             WHERE x.conversation_id = c.id AND x.organization_id = c.organization_id
+               AND x.seq > ${afterSeq ?? -1}::int AND x.seq < ${Math.min(beforeSeq ?? MAX_SEQ + 1, MAX_SEQ + 1)}::bigint
+             ORDER BY x.seq ${Prisma.raw(order === 'asc' ? 'ASC' : 'DESC')}
+             LIMIT ${limit + 1}::int
+          ) m ON true
+         WHERE c.id = ${conversationId}::uuid AND c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
+         ORDER BY m.seq ${Prisma.raw(order === 'asc' ? 'ASC' : 'DESC')}`,
+      { prepare: true },
+    );
+    if (rows.length === 0) return null;
+    const found = rows[0].id === null ? [] : rows;
+    const data = found.slice(0, limit);
     const last = data[data.length - 1];
     return {
       data,
-      nextCursor: rows.length > limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null,
+      nextCursor: found.length > limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null,
     };
   }
 
