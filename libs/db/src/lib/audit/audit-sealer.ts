@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
+import { isForeignKeyViolation } from '../errors';
 import { PrismaService } from '../prisma.service';
 import { AuditLogRepository, type AuditSealResult, type AuditWitness } from '../repositories/audit-log.repository';
 
@@ -214,6 +215,15 @@ export class AuditSealer implements OnModuleDestroy {
     try {
       return await this.seal(organizationId);
     } catch (error) {
+      if (isForeignKeyViolation(error)) {
+        // The organization is gone (and its entries with it, by cascade): nothing to seal or to watch.
+        const state = this.orgs.get(organizationId);
+        if (state) {
+          this.witnessCount -= state.witnesses.size;
+          state.witnesses.clear();
+        }
+        return { locked: true, sealed: 0, rejected: [], missing: [], settled: [], more: false };
+      }
       if (!this.stopped) this.logger.warn(`sealing the audit log of organization ${organizationId} failed: ${(error as Error).message}`);
       return null;
     }

@@ -393,6 +393,15 @@ describe(AuditLogRepository.name, () => {
       expect(await sut.verify(org.id)).toMatchObject({ ok: false, brokenAt: { seq: 2, reason: expect.stringContaining(written[0].id) } });
     });
 
+    it('forgets the witnesses of an organization deleted meanwhile', async () => {
+      const org = await makeOrganization(prisma);
+      const sealer = new AuditSealer(prisma, sut);
+      sealer.witness(org.id, await appendMany(org.id, 2));
+      await prisma.organization.delete({ where: { id: org.id } });
+      await expect(sealer.drain()).resolves.toBeUndefined(); // no tombstones for a cascade, no endless retries
+      expect(await prisma.auditLog.count({ where: { organizationId: org.id } })).toBe(0);
+    });
+
     it('seals under row-level security, and the sweep sees every organization with pending entries', async () => {
       const [org, other] = [await makeOrganization(prisma), await makeOrganization(prisma)];
       await appendMany(org.id, 1);
