@@ -13,9 +13,8 @@ COPY libs/db/package.json libs/db/package.json
 # The locked versions, as `npm ci` would install them. Not `npm ci` itself: the registry these builds reach
 # serves only this platform's builds of packages with native parts (@swc/core-*, @nx/nx-*), so the lock file cannot
 # list the other platforms' optional packages and `npm ci` refuses it (see tools/scripts/setup.sh).
-# --ignore-scripts: the API needs no install script (the Prisma client is generated below; better-sqlite3, used by
-# the worker's importers only, stays unbuilt). All dependencies: @swc/core runs the TypeScript and the prisma CLI
-# applies migrations at start, both devDependencies.
+# --ignore-scripts: the API needs no install script (the Prisma client is generated below). All dependencies:
+# @swc/core runs the TypeScript and the prisma CLI applies migrations at start, both devDependencies.
 RUN npm install --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 

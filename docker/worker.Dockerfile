@@ -6,8 +6,6 @@
 
 FROM node:24.22-bookworm-slim AS deps
 WORKDIR /app
-# better-sqlite3 (used by the importers) builds natively when no prebuilt binary matches.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY apps/worker/package.json apps/worker/package.json
 COPY apps/api/package.json apps/api/package.json
@@ -15,7 +13,8 @@ COPY libs/db/package.json libs/db/package.json
 COPY prisma ./prisma
 COPY prisma.config.ts ./
 # All dependencies: @swc/core (runs the TypeScript) and prisma (restore applies migrations) are devDependencies.
-RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
+# No install script and no compiler: the importers read SQLite through node:sqlite, which is part of Node.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 FROM node:24.22-bookworm-slim AS runtime
 WORKDIR /app

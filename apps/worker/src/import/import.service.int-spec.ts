@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { ImportRunRepository, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, makeOrganization } from '@agenthub/db/testing';
 import { AGENTOS_T0, makeAgentosFile } from '../../test/fixtures/legacy-stores';
@@ -130,6 +131,22 @@ describe(ImportService.name, () => {
       expect(edge.messageCount).toBe(7);
     });
 
+    it('rejects a turn whose integer does not fit a JavaScript number instead of failing the import', async () => {
+      const file = makeAgentosFile(path.join(dir, 'huge.sqlite3'), { conversations: 1, turnsPerConversation: 2 });
+      const db = new DatabaseSync(file);
+      db.exec(`UPDATE conversation_turns SET total_tokens = 9007199254740993 WHERE storageId = 'conv-000000-t0000'`);
+      db.exec(`UPDATE conversation_turns SET timestamp = 9223372036854775807 WHERE storageId = 'conv-000000-t0001'`);
+      db.close();
+      const org = await makeOrganization(prisma);
+      const summary = await importAgentos(file, org.id);
+      expect(summary.status).toBe('completed');
+      expect(summary.verification?.ok).toBe(true);
+      expect(summary.counts['messages']).toMatchObject({ read: 2, written: 1, rejected: 1 });
+      expect(summary.rejections).toContainEqual({ entity: 'messages', sourceId: 'conv-000000-t0001', reason: 'timestamp 9223372036854775807 is not an epoch-milliseconds time' });
+      const [kept] = (await tenantSnapshot(prisma, org.id)).conversations[0].messages;
+      expect(kept).toMatchObject({ clientId: 'agentos:conv-000000-t0000', tokensUsed: null });
+    });
+
     it('dry run reports what a real run writes and writes nothing', async () => {
       const file = makeAgentosFile(path.join(dir, 'dry.sqlite3'), { edgeCases: true });
       const org = await makeOrganization(prisma);
@@ -217,8 +234,9 @@ describe(ImportService.name, () => {
       const file = makeAgentosFile(path.join(dir, 'ok.sqlite3'), { conversations: 1 });
       await expect(importAgentos(file, '00000000-0000-4000-8000-000000000000')).rejects.toThrow(/organization .* does not exist/);
       const other = path.join(dir, 'other.sqlite3');
-      const Database = (await import('better-sqlite3')).default;
-      new Database(other).exec('CREATE TABLE x (y int)');
+      const db = new DatabaseSync(other);
+      db.exec('CREATE TABLE x (y int)');
+      db.close();
       await expect(AgentosSqliteSource.open(other)).rejects.toThrow(/not an AgentOS memory file: table conversations is missing/);
       await expect(AgentosSqliteSource.open(path.join(dir, 'missing.sqlite3'))).rejects.toThrow(/no such file/);
       const text = path.join(dir, 'text.sqlite3');

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { ImportRunRepository, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
 import { makeAdkPostgres, makeAdkSqlite } from '../../../test/fixtures/legacy-stores';
@@ -96,6 +97,16 @@ describe(AdkSource.name, () => {
       ]),
     );
     expectFaithful(await conversationsOf(org.id), legacy);
+  });
+
+  it('reads an integer beyond 2^53 as the nearest number instead of failing the import', async () => {
+    const file = makeAdkSqlite(path.join(dir, 'adk-huge.db'), { legacy: true });
+    const db = new DatabaseSync(file);
+    db.exec(`UPDATE events SET turn_complete = 9223372036854775807 WHERE id = 'e5'`);
+    db.close();
+    const { org, summary } = await importFrom(file);
+    expect(summary.status).toBe('completed');
+    expectFaithful(await conversationsOf(org.id), true);
   });
 
   it('a second run changes nothing and a dry run writes nothing', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import pg from 'pg';
 import { redactUrl } from '@agenthub/db';
 import type { AgentRecord, Checkpoint, ImportBatch, Json, JsonObject, MessageRecord, UserRecord } from '../import.types';
@@ -16,12 +16,18 @@ interface Reader {
 }
 
 class SqliteReader implements Reader {
-  private readonly db: Database.Database;
+  private readonly db: DatabaseSync;
   constructor(file: string) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true });
+    this.db = new DatabaseSync(file, { readOnly: true });
   }
   async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.db.prepare(sql).all(...params) as T[];
+    const statement = this.db.prepare(sql);
+    // node:sqlite throws on an integer beyond 2^53 unless it reads BigInt; the mapping expects numbers (a flag,
+    // a time), so such a value becomes the nearest number rather than ending the import.
+    statement.setReadBigInts(true);
+    const rows = statement.all(...(params as SQLInputValue[])) as Array<Record<string, unknown>>;
+    for (const row of rows) for (const k in row) if (typeof row[k] === 'bigint') row[k] = Number(row[k]);
+    return rows as T[];
   }
   async columns(table: string): Promise<Set<string>> {
     return new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import type { AgentRecord, Checkpoint, ConversationRecord, ImportBatch, Json, JsonObject, MessageRecord, UserRecord, Warning } from '../import.types';
 import { cleanJson, cleanText, fromEpochMs, intOrNull, nonEmpty, parseJsonText, warner, yieldToEventLoop } from '../mapping';
 import { addRead, emptyBatch, type ImportSource } from './import-source';
@@ -9,8 +9,8 @@ interface ConversationRow {
   conversationId: string;
   userId: string | null;
   agentId: string | null;
-  createdAt: number | null;
-  lastActivity: number | null;
+  createdAt: bigint | number | null;
+  lastActivity: bigint | number | null;
   summary: string | null;
   title: string | null;
   persona?: string | null;
@@ -23,11 +23,11 @@ interface TurnRow {
   agentId: string | null;
   role: string;
   content: string | null;
-  timestamp: number | null;
+  timestamp: bigint | number | null;
   model: string | null;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  total_tokens: number | null;
+  prompt_tokens: bigint | number | null;
+  completion_tokens: bigint | number | null;
+  total_tokens: bigint | number | null;
   tool_calls: string | null;
   tool_call_id: string | null;
   metadata: string | null;
@@ -46,14 +46,14 @@ export const AGENTOS_DEFAULT_AGENT = 'agentos-default';
 export class AgentosSqliteSource implements ImportSource {
   readonly kind = 'agentos-sqlite' as const;
   readonly clientIdPrefix = 'agentos:';
-  private readonly db: Database.Database;
+  private readonly db: DatabaseSync;
   private readonly hasPersona: boolean;
 
   private constructor(
     readonly file: string,
     readonly digest: string,
   ) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true });
+    this.db = new DatabaseSync(file, { readOnly: true });
     let tables: Set<string>;
     try {
       tables = new Set((this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map((t) => t.name));
@@ -118,14 +118,16 @@ export class AgentosSqliteSource implements ImportSource {
     const after = from?.section === 'conversations' && typeof from.after === 'string' ? from.after : null;
     const cond = after === null ? '' : 'WHERE conversationId > ?';
     const params = after === null ? [] : [after];
-    const conversations = this.db
-      .prepare(`SELECT * FROM conversations ${cond} ORDER BY conversationId`)
-      .all(...params) as ConversationRow[];
+    // Integers as BigInt: node:sqlite throws on one beyond 2^53 otherwise, and a corrupt time must reject its row,
+    // not end the import (the mapping takes bigint).
+    const conversationsStmt = this.db.prepare(`SELECT * FROM conversations ${cond} ORDER BY conversationId`);
+    conversationsStmt.setReadBigInts(true);
+    const conversations = conversationsStmt.all(...params) as unknown as ConversationRow[];
     const byId = new Map(conversations.map((c, i) => [c.conversationId, i]));
     // Turns of one conversation arrive together; the statement is stepped lazily, so memory stays at one batch.
-    const turns = this.db
-      .prepare(`SELECT * FROM conversation_turns ${cond} ORDER BY conversationId, timestamp, storageId`)
-      .iterate(...params) as IterableIterator<TurnRow>;
+    const turnsStmt = this.db.prepare(`SELECT * FROM conversation_turns ${cond} ORDER BY conversationId, timestamp, storageId`);
+    turnsStmt.setReadBigInts(true);
+    const turns = turnsStmt.iterate(...params) as unknown as IterableIterator<TurnRow>;
 
     let batch = emptyBatch({ section: 'conversations', after });
     let next = 0; // next conversation (index) not yet emitted
