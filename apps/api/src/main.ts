@@ -60,7 +60,8 @@ function installShutdown(app: NestFastifyApplication, config: ApiConfig, target:
       app.get(Lifecycle).shuttingDown = true;
       app.get(ConversationEventsService).closeStreams();
       await app.getHttpAdapter().getInstance().close();
-      // Every request has committed: seal their audit entries while the pool is still open.
+      // Every request has committed: announce their live events and seal their audit entries while the pool is open.
+      await app.get(ConversationEventsService).flushAnnouncements();
       await app.get(AuditSealer).drain();
       await app.close();
       await target.close();

@@ -11,6 +11,9 @@ import {
 import { RequestContext } from '../common/tenancy/request-context';
 import { TenantTransactions } from '../common/tenancy/tenant-transactions';
 
+/** How often feeds check for events whose announcement was lost (see checkFeeds). */
+const CHECK_FEEDS_MS = 2000;
+
 export interface Subscriber {
   /** seq of the last event this subscriber has been sent */
   cursor: number;
@@ -37,6 +40,9 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
   private readonly logger = new Logger(ConversationEventsService.name);
   private readonly feeds = new Map<string, Feed>();
   private readonly closers = new Set<() => void>();
+  private readonly unannounced = new Map<string, number>();
+  private announcing = false;
+  private checkTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly events: ConversationEventRepository,
@@ -46,6 +52,8 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
   ) {}
 
   onModuleInit(): void {
+    this.checkTimer = setInterval(() => void this.checkFeeds(), CHECK_FEEDS_MS);
+    this.checkTimer.unref();
     this.listener.on(CONVERSATION_EVENTS_CHANNEL, (payload) => {
       if (!payload) for (const id of this.feeds.keys()) this.poke(id);
       else this.poke(payload.split(':', 1)[0]);
@@ -55,13 +63,78 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
   /** Records events of the current request (in its transaction) and delivers them locally after commit. */
   async record(conversationId: string, events: Array<{ type: ConversationEventType; payload: unknown }>): Promise<void> {
     if (!events.length) return;
-    await this.events.record(
+    const seqs = await this.events.record(
       this.context.organizationId,
       conversationId,
       events.map((e) => ({ type: e.type, payload: e.payload as Prisma.InputJsonValue })),
       this.context.db,
     );
-    this.context.afterCommit(() => this.poke(conversationId));
+    this.deliverAfterCommit(conversationId, seqs[seqs.length - 1]);
+  }
+
+  /** `record` for events whose seqs the request's statement reserved (see MessageRepository.appendWithOutcome). */
+  async recordReserved(conversationId: string, firstSeq: number, events: Array<{ type: ConversationEventType; payload: unknown }>): Promise<void> {
+    if (!events.length) return;
+    const seqs = await this.events.recordReserved(
+      this.context.organizationId,
+      conversationId,
+      firstSeq,
+      events.map((e) => ({ type: e.type, payload: e.payload as Prisma.InputJsonValue })),
+      this.context.db,
+    );
+    this.deliverAfterCommit(conversationId, seqs[seqs.length - 1]);
+  }
+
+  private deliverAfterCommit(conversationId: string, lastSeq: number): void {
+    this.context.afterCommit(() => {
+      this.poke(conversationId);
+      this.announce(conversationId, lastSeq);
+    });
+  }
+
+  /**
+   * Tells the other replicas, after commit and off the request's path: announcements made while one is being
+   * sent go out together in the next (one NOTIFY transaction for many commits; see CONVERSATION_EVENTS_CHANNEL).
+   */
+  private announce(conversationId: string, seq: number): void {
+    this.unannounced.set(conversationId, Math.max(seq, this.unannounced.get(conversationId) ?? 0));
+    if (this.announcing) return;
+    this.announcing = true;
+    setImmediate(() => void this.sendAnnouncements());
+  }
+
+  private async sendAnnouncements(): Promise<void> {
+    while (this.unannounced.size) {
+      const batch = [...this.unannounced].map(([conversationId, seq]) => ({ conversationId, seq }));
+      this.unannounced.clear();
+      try {
+        await this.events.announce(batch);
+      } catch (error) {
+        // The events are committed; other replicas find them at their next periodic check (CHECK_FEEDS_MS).
+        this.logger.warn(`announcing events of ${batch.length} conversation(s) failed: ${(error as Error).message}`);
+      }
+    }
+    this.announcing = false;
+  }
+
+  /**
+   * Every CHECK_FEEDS_MS, one query per organization with feeds here compares each feed's position with its
+   * conversation's last event seq: catches what an announcement lost to a crash between commit and NOTIFY.
+   */
+  private async checkFeeds(): Promise<void> {
+    const byOrganization = new Map<string, string[]>();
+    for (const [id, feed] of this.feeds) byOrganization.set(feed.organizationId, [...(byOrganization.get(feed.organizationId) ?? []), id]);
+    for (const [organizationId, ids] of byOrganization) {
+      try {
+        const last = await this.read(organizationId, (tx) => this.events.lastSeqs(organizationId, ids, tx));
+        for (const id of ids) {
+          const feed = this.feeds.get(id);
+          if (feed && [...feed.subscribers].some((s) => s.cursor < (last.get(id) ?? 0))) this.poke(id);
+        }
+      } catch (error) {
+        this.logger.warn(`checking live-event feeds failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   /**
@@ -136,12 +209,18 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
     return this.tenants.run(organizationId, fn);
   }
 
+  /** Resolves when the announcements queued so far have been sent (graceful shutdown, before the pool closes). */
+  async flushAnnouncements(): Promise<void> {
+    while (this.announcing) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** Ends every open stream (graceful shutdown: the server cannot close while they are open). */
   closeStreams(): void {
     for (const close of [...this.closers]) close();
   }
 
   onApplicationShutdown(): void {
+    clearInterval(this.checkTimer);
     this.closeStreams();
   }
 }

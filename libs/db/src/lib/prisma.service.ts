@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -8,6 +7,7 @@ import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
 import { enterTenant, enterTenantSql } from './tenancy';
 import { isUuid } from './pagination';
+import { RawSession, inlineSql, isStalePrepared, protocolName } from './raw-session';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
 
@@ -56,9 +56,13 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * Values come back as `pg` parses them: timestamptz as Date, int4/float8 as number, json parsed, but int8 and
    * numeric as strings — callers select only columns whose types parse the same both ways.
    */
-  async queryRows<T>(db: Db, sql: Prisma.Sql, options: { prepare?: boolean } = {}): Promise<T[]> {
-    const raw = rawClientOf(db);
-    if (raw) return (await raw.query({ name: this.statementName(sql, options), text: sql.text, values: sql.values as unknown[] })).rows as T[];
+  async queryRows<T>(db: Db, sql: Prisma.Sql, options: { prepare?: boolean; deferUntilCommit?: boolean } = {}): Promise<T[]> {
+    const session = rawSessionOf(db);
+    if (session && options.deferUntilCommit) {
+      session.deferred.push(inlineSql(sql));
+      return [];
+    }
+    if (session) return (await session.query({ text: sql.text, values: sql.values as unknown[] }, options.prepare)).rows as T[];
     // In a transaction: the Unsafe form with the Sql's own text and bind values (nothing spliced in), which costs
     // ~0.25 ms less CPU per call than the tagged-template form (measured in an interactive transaction).
     if (db !== this) return db.$queryRawUnsafe<T[]>(sql.text, ...sql.values);
@@ -70,7 +74,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 
   private statementName(sql: Prisma.Sql, options: { prepare?: boolean }): string | undefined {
-    return options.prepare && this.target.mode === 'postgres' ? `ah_${createHash('sha1').update(sql.text).digest('hex').slice(0, 24)}` : undefined;
+    return options.prepare && this.target.mode === 'postgres' ? protocolName(sql.text) : undefined;
   }
 
   /**
@@ -95,15 +99,16 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     try {
       for (let attempt = 0; ; attempt++) {
         const client = await this.pool.connect();
+        // BEGIN goes out with the first statement, deferred statements with COMMIT (raw-session.ts).
+        const session = new RawSession(client, begin, this.target.mode === 'postgres');
         let broken: Error | undefined;
         try {
-          await client.query(begin);
-          const result = await fn(rawDb(client));
-          await client.query('COMMIT');
+          const result = await fn(rawDb(session));
+          await session.commit();
           return result;
         } catch (error) {
-          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-          if (attempt >= retries || !isRetryableTransactionError(error)) throw error;
+          await session.rollback().catch((e: Error) => (broken = e));
+          if (attempt >= retries || !(isRetryableTransactionError(error) || isStalePrepared(error))) throw error;
           this.logger.debug(`retrying transaction after ${(error as Error).message}`);
         } finally {
           // A connection whose ROLLBACK failed is in an unknown state: the pool must not hand it out again.
@@ -187,20 +192,21 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 }
 
-const RAW_CLIENT = Symbol('raw pg client');
+const RAW_SESSION = Symbol('raw pg session');
 
-function rawClientOf(db: Db): pg.PoolClient | undefined {
-  return (db as unknown as { [RAW_CLIENT]?: pg.PoolClient })[RAW_CLIENT];
+
+function rawSessionOf(db: Db): RawSession | undefined {
+  return (db as unknown as { [RAW_SESSION]?: RawSession })[RAW_SESSION];
 }
 
 /** The raw-SQL subset of `Db` over one pg connection (see rawTransaction); anything else throws. */
-function rawDb(client: pg.PoolClient): Db {
-  const run = async (text: string, values: unknown[]) => (await client.query({ text, values })).rows;
+function rawDb(session: RawSession): Db {
+  const run = async (text: string, values: unknown[]) => (await session.query({ text, values })).rows;
   // `$queryRaw` / `$executeRaw` are called both as tagged templates (strings, ...values) and with a Prisma.Sql.
   const sqlOf = (query: Prisma.Sql | TemplateStringsArray, values: unknown[]): Prisma.Sql =>
     Array.isArray(query) ? Prisma.sql(query as TemplateStringsArray, ...values) : (query as Prisma.Sql);
   const methods: Record<string | symbol, unknown> = {
-    [RAW_CLIENT]: client,
+    [RAW_SESSION]: session,
     $queryRaw: (query: Prisma.Sql | TemplateStringsArray, ...values: unknown[]) => {
       const sql = sqlOf(query, values);
       return run(sql.text, sql.values as unknown[]);
@@ -208,9 +214,9 @@ function rawDb(client: pg.PoolClient): Db {
     $queryRawUnsafe: (text: string, ...values: unknown[]) => run(text, values),
     $executeRaw: async (query: Prisma.Sql | TemplateStringsArray, ...values: unknown[]) => {
       const sql = sqlOf(query, values);
-      return (await client.query({ text: sql.text, values: sql.values as unknown[] })).rowCount ?? 0;
+      return (await session.query({ text: sql.text, values: sql.values as unknown[] })).rowCount ?? 0;
     },
-    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query({ text, values })).rowCount ?? 0,
+    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await session.query({ text, values })).rowCount ?? 0,
   };
   return new Proxy(methods, {
     get(target, key) {

@@ -177,7 +177,8 @@ export class AuditLogRepository {
   async append(organizationId: string, input: AppendAuditInput, db: Db = this.prisma): Promise<AuditEntry & AuditWitness> {
     const row = this.buildRow(organizationId, input);
     try {
-      await this.prisma.queryRows(db, auditInsertSql([row]));
+      // On a plain pg transaction (the API's hot routes) the INSERT goes out with the COMMIT: nothing reads it back.
+      await this.prisma.queryRows(db, auditInsertSql([row]), { deferUntilCommit: true });
     } catch (error) {
       if (isForeignKeyViolation(error)) throw new NotFoundError('Organization', organizationId);
       throw error;

@@ -89,13 +89,20 @@ export class MessageRepository {
     return (await this.appendWithOutcome(organizationId, conversationId, inputs, db)).messages;
   }
 
-  /** `append`, also telling which of the returned messages were written now (the rest are clientId replays). */
+  /**
+   * `append`, also telling which of the returned messages were written now (the rest are clientId replays).
+   * With `reserveEventSeqs`, the same statement also reserves one live-event seq per message written now (moves
+   * `conversations.last_event_seq`, under the row lock it takes anyway) and returns the first: the caller records
+   * those events (ConversationEventRepository.recordReserved) without a second UPDATE of the conversation.
+   */
   async appendWithOutcome(
     organizationId: string,
     conversationId: string,
     inputs: MessageInput[],
     db: Db = this.prisma,
-  ): Promise<{ messages: MessageRow[]; inserted: MessageRow[] }> {
+    options: { reserveEventSeqs?: boolean } = {},
+  ): Promise<{ messages: MessageRow[]; inserted: MessageRow[]; firstEventSeq: number | null }> {
+    const reserve = options.reserveEventSeqs ?? false;
     const rows = validateInputs(inputs);
     if (!isUuid(conversationId)) throw new NotFoundError('conversation', conversationId);
     // Within one request, a repeated clientId maps to its first occurrence.
@@ -108,7 +115,7 @@ export class MessageRepository {
     });
     for (let attempt = 0; ; attempt++) {
       try {
-        const inserted = await this.prisma.queryRows<MessageRow>(db, Prisma.sql`
+        const inserted = await this.prisma.queryRows<MessageRow & { firstEventSeq?: number }>(db, Prisma.sql`
           WITH input AS (
             SELECT * FROM jsonb_to_recordset(${JSON.stringify(unique)}::jsonb) AS i(
               idx int, role message_role, content text, message_type message_type, tool_name text, tool_args jsonb,
@@ -121,11 +128,12 @@ export class MessageRepository {
           ), conv AS (
             UPDATE conversations c
                SET last_seq = c.last_seq + f.cnt, message_count = c.message_count + f.cnt,
+                   last_event_seq = c.last_event_seq + f.events,
                    last_message_at = now(), last_activity_at = now(), updated_at = now()
-              FROM (SELECT count(*)::int AS cnt FROM fresh) f
+              FROM (SELECT count(*)::int AS cnt, CASE WHEN ${reserve}::boolean THEN count(*)::int ELSE 0 END AS events FROM fresh) f
              WHERE c.id = ${conversationId}::uuid AND c.organization_id = ${organizationId}::uuid
                AND c.status <> 'deleted' AND f.cnt > 0
-            RETURNING c.last_seq - f.cnt AS base
+            RETURNING c.last_seq - f.cnt AS base, c.last_event_seq - f.events + 1 AS first_event
           ), m AS (
             INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, tool_name,
                                   tool_args, tool_call_id, is_streaming, is_complete, model, tokens_used, client_id,
@@ -138,10 +146,12 @@ export class MessageRepository {
                       tool_call_id, is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at,
                       updated_at
           )
-          SELECT ${MESSAGE_COLUMNS} FROM m ORDER BY m.seq`,
+          SELECT ${MESSAGE_COLUMNS}, (SELECT first_event FROM conv) AS "firstEventSeq" FROM m ORDER BY m.seq`,
           { prepare: true },
         );
-        if (inserted.length === unique.length) return { messages: this.inRequestOrder(rows, inserted, []), inserted };
+        const firstEventSeq = reserve && inserted.length ? (inserted[0] as { firstEventSeq?: number }).firstEventSeq ?? null : null;
+        for (const row of inserted) delete (row as { firstEventSeq?: number }).firstEventSeq;
+        if (inserted.length === unique.length) return { messages: this.inRequestOrder(rows, inserted, []), inserted, firstEventSeq };
         // Some clientIds already existed, or the conversation is not there: look both up.
         const clientIds = unique.map((r) => r.client_id).filter((c): c is string => !!c);
         const existing = await db.$queryRaw<MessageRow[]>`
@@ -151,7 +161,7 @@ export class MessageRepository {
         if (inserted.length + existing.length < unique.length || !(await this.conversationExists(organizationId, conversationId, db))) {
           throw new NotFoundError('conversation', conversationId);
         }
-        return { messages: this.inRequestOrder(rows, inserted, existing), inserted };
+        return { messages: this.inRequestOrder(rows, inserted, existing), inserted, firstEventSeq };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
         // Outside a transaction the statement simply runs again on a fresh snapshot. Inside a caller's

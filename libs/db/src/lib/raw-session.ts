@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Prisma } from '../generated/prisma/client';
+
+/**
+ * One transaction on a plain pg connection (PrismaService.rawTransaction), sent in as few round trips as the
+ * protocol allows. On this 2-core machine a socket write or read costs as much CPU as the work of a small
+ * statement (profile of the API under the append load: ~35 % of its CPU in `writev`/`write` of pg and Fastify),
+ * and node-postgres sends each query only after the previous one has answered, so:
+ *
+ * - BEGIN and the tenant settings are not sent on their own: they go out in front of the transaction's first
+ *   statement, as one simple-query message (`BEGIN; SELECT set_config(…); EXECUTE …`).
+ * - That first statement runs as a server-side prepared statement (SQL `PREPARE`/`EXECUTE`, the simple-query
+ *   protocol's counterpart of a named statement: parsed and planned once per connection) with its values written
+ *   in as literals. Its parameter types come from the casts every placeholder carries (`$1::uuid`); a statement
+ *   with an uncast placeholder is sent with its values written in instead (planned each time).
+ * - Statements deferred until commit (plain INSERTs whose results nobody reads: live events, audit entries) go
+ *   out in front of COMMIT, in one message.
+ *
+ * An append is then two round trips (statement, commit) where a raw INSERT is one. Later statements of the same
+ * transaction go the ordinary way (extended protocol, named when `prepare`).
+ *
+ * The embedded database serves every connection from one backend, where one connection's prepared statement
+ * name collides with another's: there, `prepare` is ignored and statements are written out in full.
+ */
+export class RawSession {
+  private pending: string | null;
+  readonly deferred: string[] = [];
+
+  constructor(
+    readonly client: pg.PoolClient,
+    begin: string,
+    private readonly serverPrepared: boolean,
+  ) {
+    this.pending = begin;
+  }
+
+  async query(sql: { text: string; values: unknown[] }, prepare = false): Promise<pg.QueryResult> {
+    if (this.pending === null) {
+      return this.client.query(prepare && this.serverPrepared ? { name: protocolName(sql.text), text: sql.text, values: sql.values } : sql);
+    }
+    const prefix = this.pending;
+    this.pending = null;
+    const shape = prepare && this.serverPrepared ? statementShape(sql.text) : null;
+    const known = preparedOn(this.client);
+    let statement: string;
+    if (!shape) statement = inlineSql(sql);
+    else {
+      const execute = `EXECUTE ${shape.name}(${sql.values.map(literal).join(', ')})`;
+      statement = known.has(shape.name) ? execute : `PREPARE ${shape.name}(${shape.types.join(', ')}) AS ${sql.text};\n${execute}`;
+    }
+    let results: pg.QueryResult | pg.QueryResult[];
+    try {
+      results = (await this.client.query(`${prefix};\n${statement}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+    } catch (error) {
+      // A PREPARE that ran before the error stays (prepared statements are not transactional); one that did not,
+      // or a statement gone with a reset connection, is repaired by the transaction's retry (isStalePrepared).
+      if (shape && isStalePrepared(error)) {
+        if (sqlState(error) === '42P05') known.add(shape.name);
+        else known.delete(shape.name);
+      }
+      throw error;
+    }
+    if (shape) known.add(shape.name);
+    return Array.isArray(results) ? results[results.length - 1] : results;
+  }
+
+  /** Sends the deferred statements and COMMIT, in one message; nothing at all if the transaction did nothing. */
+  async commit(): Promise<void> {
+    const tail = [...this.deferred, 'COMMIT'].join(';\n');
+    if (this.pending === null) {
+      await this.client.query(tail);
+      return;
+    }
+    if (this.deferred.length > 0) await this.client.query(`${this.pending};\n${tail}`);
+    this.pending = null;
+  }
+
+  /** Rolls back what was sent (nothing when BEGIN never left). */
+  async rollback(): Promise<void> {
+    if (this.pending === null) await this.client.query('ROLLBACK');
+    this.pending = null;
+  }
+}
+
+/** A connection's SQL prepared statements (kept on the pooled client, which lives as long as its session). */
+const PREPARED = Symbol('agenthub prepared statements');
+function preparedOn(client: pg.PoolClient): Set<string> {
+  const holder = client as unknown as { [PREPARED]?: Set<string> };
+  return (holder[PREPARED] ??= new Set());
+}
+
+/** 26000: prepared statement does not exist; 42P05: it already exists. Both retried by rawTransaction. */
+export function isStalePrepared(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '26000' || state === '42P05';
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Name for pg's protocol-level named statements (queryRows' `prepare` outside the first statement). */
+export function protocolName(text: string): string {
+  return `ah_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+}
+
+const shapes = new Map<string, { name: string; types: string[] } | null>();
+/** The SQL PREPARE name and parameter types of a statement, from the cast after each placeholder; null if any lacks one. */
+function statementShape(text: string): { name: string; types: string[] } | null {
+  let shape = shapes.get(text);
+  if (shape !== undefined) return shape;
+  const types: string[] = [];
+  for (const m of text.matchAll(/\$(\d+)(::([a-z_][a-z0-9_]*(?:\[\])?))?/gi)) {
+    const n = Number(m[1]) - 1;
+    if (m[3] && types[n] === undefined) types[n] = m[3];
+  }
+  const count = Math.max(0, ...[...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  shape = types.length === count && types.every((t) => t !== undefined) ? { name: `ahx_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, types } : null;
+  shapes.set(text, shape);
+  return shape;
+}
+
+/**
+ * A value as a SQL literal: exactly the text pg would send as a bind parameter (`pg.utils.prepareValue`: arrays as
+ * array literals, dates, JSON), quoted by `pg.escapeLiteral`.
+ */
+function literal(value: unknown): string {
+  const text = prepareValue(value);
+  if (text === null || text === undefined) return 'NULL';
+  if (typeof text !== 'string') throw new Error('inlineSql: binary values cannot be written as literals');
+  return escapeLiteral(text);
+}
+
+/**
+ * `pg.escapeLiteral`'s output (quotes doubled; with a backslash, an E'' string with backslashes doubled), by two
+ * native regex replacements instead of its loop over every character: the JSON of live events and audit entries
+ * made that loop ~3 % of the API's CPU under the append load (perf).
+ */
+export function escapeLiteral(text: string): string {
+  const quoted = text.replace(/'/g, "''");
+  return text.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+}
+// Exported by pg (`require('pg').utils`) but not declared by @types/pg.
+const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): string | Buffer | null | undefined } }).utils.prepareValue;
+
+/**
+ * The statement with its bind values written in as literals, for the simple-query protocol (which takes no
+ * parameters). Hand-written because no library turns a `$n` statement into a literal one; it refuses text with any
+ * other `$` (dollar quoting, a `$` in a string literal), where replacing placeholders would be ambiguous.
+ */
+export function inlineSql(sql: Prisma.Sql | { text: string; values: unknown[] }): string {
+  const values = sql.values as unknown[];
+  if (/\$(?!\d)/.test(sql.text)) throw new Error('inlineSql: the statement has a "$" that is not a placeholder');
+  return sql.text.replace(/\$(\d+)/g, (_, n: string) => literal(values[Number(n) - 1]));
+}
