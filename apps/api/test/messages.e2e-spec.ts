@@ -1,4 +1,5 @@
-import { agentBody, conversationBody, messageBody } from '@agenthub/db/testing';
+import pg from 'pg';
+import { agentBody, conversationBody, describeOnPostgres, messageBody } from '@agenthub/db/testing';
 import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
 
 describe('messages over HTTP', () => {
@@ -130,5 +131,71 @@ describe('messages over HTTP', () => {
     const after = await api.get(`/api/v1/conversations/${conversationId}/messages?afterSeq=5`, org.key);
     expect(after.body).toEqual({ data: expect.any(Array), nextCursor: null });
     expect(after.body.data.map((m: { seq: number }) => m.seq)).toEqual([6, 7]);
+  });
+});
+
+describeOnPostgres('writes of one organization wait only on the rows they touch', () => {
+  let api: TestApi;
+  let org: TestOrg;
+  let locker: pg.Client;
+  let watcher: pg.Client;
+
+  beforeAll(async () => {
+    api = await TestApi.start();
+    org = await api.createOrganization('no-org-lock');
+    locker = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    // pg_stat_activity is a snapshot per transaction: the locker cannot watch its own waiters.
+    watcher = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await Promise.all([locker.connect(), watcher.connect()]);
+  });
+  afterAll(async () => {
+    await Promise.all([locker.end(), watcher.end()]);
+    await api.close();
+  });
+
+  it('a long transaction on one conversation holds up appends to it, not to another conversation of the organization', async () => {
+    const agent = await api.post('/api/v1/agents', org.key, agentBody());
+    const [a, b] = await Promise.all(
+      [1, 2].map(async () => (await api.post('/api/v1/conversations', org.key, conversationBody(agent.body.id))).body.id as string),
+    );
+    // Both conversations have been written once (keys cached, the audit chain head exists).
+    for (const id of [a, b]) expect((await api.post(`/api/v1/conversations/${id}/messages`, org.key, messageBody())).status).toBe(201);
+    const lockedAppends = async () =>
+      (
+        await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+        )
+      ).rows[0].n;
+
+    // The long transaction: it holds conversation A's row and, as a sealer would, the organization's audit chain
+    // head — what the organization-wide lock used to be.
+    await locker.query('begin');
+    try {
+      await locker.query('select 1 from conversations where id = $1 for update', [a]);
+      await locker.query('select 1 from audit_chain_heads where organization_id = $1 for update', [org.id]);
+      const toA = api.post(`/api/v1/conversations/${a}/messages`, org.key, messageBody({ content: 'waits for the lock' }));
+      const pollUntil = Date.now() + 30_000;
+      while ((await lockedAppends()) < 1) {
+        if (Date.now() > pollUntil) throw new Error('the append to the locked conversation never waited on its lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // With A's append parked on the lock, appends to B (same organization) complete: were they held up, this
+      // await would not return before the transaction ends, and the test would time out.
+      for (let i = 0; i < 3; i++) {
+        const toB = await api.post(`/api/v1/conversations/${b}/messages`, org.key, messageBody({ content: `b-${i}` }));
+        expect(toB.status).toBe(201);
+        expect(toB.body.data[0].seq).toBe(i + 2);
+      }
+      expect(await lockedAppends()).toBe(1); // A's append still waits
+      await locker.query('commit');
+      const done = await toA;
+      expect(done.status).toBe(201);
+      expect(done.body.data[0].seq).toBe(2);
+    } finally {
+      await locker.query('rollback').catch(() => undefined);
+    }
+    const verify = await api.get('/api/v1/audit-logs/verify', org.key);
+    expect(verify.body.ok).toBe(true);
   });
 });
