@@ -20,6 +20,10 @@ const CACHE_MAX = 10_000;
 export class AuthService implements OnModuleInit {
   private readonly adminHash: Buffer;
   private readonly cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
+  /** Lookups under way: concurrent requests with an uncached key share one (no stampede when an entry expires). */
+  private readonly inflight = new Map<string, Promise<KeyPrincipal | null>>();
+  /** Bumped by every clear, so a lookup that started before a revocation does not put the key back. */
+  private generation = 0;
 
   constructor(
     private readonly prisma: PrismaService,
@@ -32,7 +36,7 @@ export class AuthService implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    this.listener.on(AUTH_CHANGED_CHANNEL, () => this.cache.clear());
+    this.listener.on(AUTH_CHANGED_CHANNEL, () => this.clear());
   }
 
   async authenticate(token: string): Promise<Principal | null> {
@@ -41,19 +45,38 @@ export class AuthService implements OnModuleInit {
     const keyHash = hashApiKey(token);
     const cached = this.cache.get(keyHash);
     if (cached && cached.expires > Date.now()) return cached.principal;
-    const principal = await this.lookup(token, keyHash);
-    if (principal) {
-      if (this.cache.size >= CACHE_MAX) this.cache.clear();
-      this.cache.set(keyHash, { principal, expires: Date.now() + CACHE_TTL_MS });
-    } else {
-      this.cache.delete(keyHash);
+    let pending = this.inflight.get(keyHash);
+    if (!pending) {
+      const generation = this.generation;
+      const lookup: Promise<KeyPrincipal | null> = this.lookup(token, keyHash)
+        .then((principal) => {
+          if (generation !== this.generation) return principal;
+          if (principal) {
+            if (this.cache.size >= CACHE_MAX) this.cache.clear();
+            this.cache.set(keyHash, { principal, expires: Date.now() + CACHE_TTL_MS });
+          } else {
+            this.cache.delete(keyHash);
+          }
+          return principal;
+        })
+        .finally(() => {
+          if (this.inflight.get(keyHash) === lookup) this.inflight.delete(keyHash);
+        });
+      this.inflight.set(keyHash, lookup);
+      pending = lookup;
     }
-    return principal;
+    return pending;
+  }
+
+  private clear(): void {
+    this.generation++;
+    this.cache.clear();
+    this.inflight.clear();
   }
 
   /** Drops cached keys here and tells the other replicas to (the NOTIFY is delivered when `tx` commits). */
   async keysChanged(tx: Parameters<typeof enterTenant>[0]): Promise<void> {
-    this.cache.clear();
+    this.clear();
     await tx.$executeRaw`select pg_notify(${AUTH_CHANGED_CHANNEL}, '')`;
   }
 
