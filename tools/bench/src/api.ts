@@ -6,8 +6,8 @@
  *   (b) a conversation page (GET …/messages?limit=50) over HTTP vs the same SELECT through pg
  *   (c) ≥ 1,000 concurrent connections held for 30 s against the API (errors, non-2xx, timeouts, latency)
  *   (d) row-level security's cost: the same append load on an API with AGENTHUB_ROW_LEVEL_SECURITY=true vs false
- *   (e) the API vs a bare Fastify + pg server (bare-api-server.ts) sending the same append statements in the same
- *       transaction (bare-api-statements.ts): the framework's cost with the SQL held equal
+ *   (e) the API vs a bare Fastify server on the API's own data layer (bare-api-server.ts: the same repositories,
+ *       transaction and round trips): the cost of everything above the data layer, with the SQL held equal
  *   (f) 8 writers on 8 conversations of one organization vs 8 writers on one conversation in each of 8
  *       organizations: what appends of one organization serialise on (its audit chain head, for one)
  *
@@ -424,8 +424,8 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     const a = await sideBySide(rawAppend, appendOverHttp('HTTP POST', http1, tenant, httpConvs, bodies), o);
     push({ case: 'append 1 msg/request', baselineName: 'raw pg INSERT', subjectName: 'HTTP POST …/messages', unit: 'req/s', ...a, goal: { ratio: 0.25, p99Ratio: 5, subjectP50Ms: 20 } });
 
-    // (e) the API vs a bare Fastify + pg server sending the API's own append statements (bare-api-statements.ts).
-    log(`(e) append, API vs bare Fastify + pg with the same statements, ${o.conversations} conversations, ${o.concurrency} concurrent`);
+    // (e) the API vs a bare Fastify server on the API's own data layer (bare-api-server.ts).
+    log(`(e) append, API vs bare Fastify + the same data layer, ${o.conversations} conversations, ${o.concurrency} concurrent`);
     const bare = await ApiChild.start('bare api', o.root, common, BARE_API_ENTRY);
     apis.push(bare);
     const httpBare = new HttpClient(bare.baseUrl, o.concurrency);

@@ -1,23 +1,37 @@
 /**
- * The api suite's second baseline (not a product): a minimal Fastify + `pg` server that answers
- * `POST /api/v1/conversations/:id/messages` with the same statements, in the same transaction, as the API does
- * today (bare-api-statements.ts). API vs this server is the framework's cost (NestJS, Prisma, validation,
- * serialization) with the SQL held equal; raw INSERT vs this server is the cost of the SQL the API chooses.
+ * The api suite's second baseline (not a product): a minimal Fastify server that answers
+ * `POST /api/v1/conversations/:id/messages` with the API's own data layer — the same repositories of libs/db, the
+ * same plain-pg tenant transaction (PrismaService.rawTransaction: BEGIN with the first statement, deferred INSERTs
+ * with COMMIT), the same live-event announcement and audit sealing after commit. So its SQL, round trips and
+ * transaction shape are the API's by construction, whatever the API's append becomes: API vs this server is the
+ * cost of everything above the data layer (NestJS, guards, interceptors, validation, logging, problem mapping);
+ * raw INSERT vs this server is the cost of the SQL the data layer chooses.
  *
- * What it leaves out on purpose: input validation beyond what the SQL needs, OpenAPI, problem+json, logging,
- * rate limiting, Idempotency-Key, live-event delivery to subscribers (the NOTIFY is still sent). It keeps what
- * costs database work or a lock: the key lookup by SHA-256 hash with the API's 30 s cache, row-level security
- * for the key's organization, the append statement, the message.created event, the audit hash chain.
+ * What it leaves out on purpose: input validation beyond the repository's own, OpenAPI, problem+json, logging,
+ * rate limiting, Idempotency-Key, live-event delivery to subscribers (the announcement is still sent). It keeps
+ * what costs database work: the key lookup by hash with the API's 30 s cache, row-level security for the key's
+ * organization, the append with its message.created events, the audit entry (MAC) and its sealing.
  *
- * Started by api.ts as a child process (DATABASE_URL, DATABASE_POOL_SIZE, HOST, PORT); prints
- * `bench bare api: listening on <url> ` when ready, stops on SIGTERM.
+ * Started by api.ts as a child process (DATABASE_URL, DATABASE_POOL_SIZE, AGENTHUB_ADMIN_TOKEN, HOST, PORT); prints
+ * `bench bare api: listening on <url>` when ready, stops on SIGTERM.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fastify from 'fastify';
-import pg from 'pg';
-import { APPEND_TRANSACTION as TX, KEY_LOOKUP, auditEntryHash, type BareStatement, type MessageRecord } from './bare-api-statements';
+import {
+  ApiKeyRepository,
+  AuditLogRepository,
+  AuditMacKey,
+  AuditSealer,
+  ConversationEventRepository,
+  MessageRepository,
+  PrismaService,
+  enterKeyLookup,
+  enterTenant,
+  hashApiKey,
+  type MessageInput,
+  type MessageRow,
+} from '@agenthub/db';
 
-const KEY_PREFIX = 'ahk_';
 const CACHE_TTL_MS = 30_000;
 const ROLE_RANK: Record<string, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
 
@@ -28,40 +42,6 @@ interface Principal {
   userId: string | null;
 }
 
-interface MessageRow {
-  id: string;
-  conversationId: string;
-  seq: number;
-  role: string;
-  content: string;
-  messageType: string;
-  toolName: string | null;
-  toolArgs: unknown;
-  toolCallId: string | null;
-  model: string | null;
-  tokensUsed: number | null;
-  metadata: unknown;
-  clientId: string | null;
-  isStreaming: boolean;
-  isComplete: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-type MessageBody = Partial<{
-  role: string;
-  content: string;
-  messageType: string;
-  toolName: string | null;
-  toolArgs: unknown;
-  toolCallId: string | null;
-  model: string | null;
-  tokensUsed: number | null;
-  metadata: unknown;
-  clientId: string | null;
-  isStreaming: boolean;
-}>;
-
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -71,112 +51,85 @@ class HttpError extends Error {
   }
 }
 
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
-  if (!url) throw new Error('DATABASE_URL is required');
-  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_SIZE || 10), application_name: 'agenthub-bench-bare' });
-  const run = <A extends unknown[]>(client: pg.PoolClient, s: BareStatement<A>, ...args: A) => client.query({ text: s.text, values: s.values(...args) });
+  const adminToken = process.env.AGENTHUB_ADMIN_TOKEN;
+  if (!url || !adminToken) throw new Error('DATABASE_URL and AGENTHUB_ADMIN_TOKEN are required');
+  const prisma = new PrismaService({ mode: 'postgres', url, poolSize: Number(process.env.DATABASE_POOL_SIZE || 10), close: async () => undefined });
+  const apiKeys = new ApiKeyRepository(prisma);
+  const messages = new MessageRepository(prisma);
+  const events = new ConversationEventRepository(prisma);
+  // The API's key when AUDIT_MAC_KEY is not set (apps/api config/audit-mac-key.ts): derived from the admin token.
+  const auditLogs = new AuditLogRepository(prisma, AuditMacKey.derive(adminToken));
+  const sealer = new AuditSealer(prisma, auditLogs);
+  sealer.start();
 
   const cache = new Map<string, { principal: Principal; expires: number }>();
   async function authenticate(header: string | undefined): Promise<Principal> {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) throw new HttpError(401, 'send Authorization: Bearer <key>');
-    const token = match[1];
-    const keyHash = sha256Hex(token);
+    const keyHash = hashApiKey(match[1]);
     const cached = cache.get(keyHash);
     if (cached && cached.expires > Date.now()) return cached.principal;
-    if (!token.startsWith(KEY_PREFIX)) throw new HttpError(401, 'the key is not valid or has been revoked');
-    const client = await pool.connect();
-    try {
-      await run(client, KEY_LOOKUP.begin);
-      await run(client, KEY_LOOKUP.enterKeyLookup, keyHash);
-      const key = (await run(client, KEY_LOOKUP.findActiveByKey, keyHash)).rows[0];
-      if (!key || key.revoked_at) {
-        await run(client, KEY_LOOKUP.commit);
-        cache.delete(keyHash);
-        throw new HttpError(401, 'the key is not valid or has been revoked');
-      }
-      await run(client, KEY_LOOKUP.enterTenant, key.organization_id);
-      await run(client, KEY_LOOKUP.touchLastUsed, key.id, new Date());
-      await run(client, KEY_LOOKUP.commit);
-      const principal = { organizationId: key.organization_id, keyId: key.id, role: key.role, userId: key.user_id ?? null };
-      cache.set(keyHash, { principal, expires: Date.now() + CACHE_TTL_MS });
-      return principal;
-    } catch (error) {
-      if (!(error instanceof HttpError)) await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    const principal = await prisma.transaction(async (tx) => {
+      await enterKeyLookup(tx, keyHash);
+      const key = await apiKeys.findActiveByKey(match[1], tx);
+      if (!key) return null;
+      await enterTenant(tx, key.organizationId);
+      await apiKeys.touchLastUsed(key.id, tx);
+      return { organizationId: key.organizationId, keyId: key.id, role: key.role, userId: key.userId ?? null };
+    });
+    if (!principal) throw new HttpError(401, 'the key is not valid or has been revoked');
+    cache.set(keyHash, { principal, expires: Date.now() + CACHE_TTL_MS });
+    return principal;
   }
 
-  async function append(principal: Principal, conversationId: string, inputs: MessageBody[], requestId: string) {
-    const rows: MessageRecord[] = inputs.map((m, idx) => ({
-      idx,
-      role: String(m.role),
-      content: m.content ?? '',
-      message_type: m.messageType ?? 'text',
-      tool_name: m.toolName ?? null,
-      tool_args: m.toolArgs ?? null,
-      tool_call_id: m.toolCallId ?? null,
-      is_streaming: m.isStreaming ?? false,
-      model: m.model ?? null,
-      tokens_used: m.tokensUsed ?? null,
-      client_id: m.clientId ?? null,
-      metadata: m.metadata ?? {},
-    }));
+  async function append(principal: Principal, conversationId: string, inputs: MessageInput[], requestId: string) {
     const org = principal.organizationId;
-    const client = await pool.connect();
-    try {
-      await run(client, TX.begin);
-      await run(client, TX.enterTenant, org);
-      const inserted = (await run(client, TX.appendMessages, org, conversationId, rows)).rows as MessageRow[];
-      // No clientIds here: fewer rows than inputs means the conversation is not there (the API looks that up).
-      if (inserted.length !== rows.length) throw new HttpError(404, 'conversation not found');
-      const views = inserted.map(toView);
-      await run(client, TX.recordEvents, org, conversationId, views.map((payload) => ({ type: 'message.created', payload })));
-      let head = (await run(client, TX.advanceAuditHead, org)).rows[0];
-      if (!head) {
-        await run(client, TX.createAuditHead, org);
-        head = (await run(client, TX.advanceAuditHead, org)).rows[0];
+    let announce: { seq: number } | null = null;
+    let witness: { id: string; mac: string } | null = null;
+    const views = await prisma.rawTransaction(org, async (db) => {
+      const { messages: rows, inserted, firstEventSeq } = await messages.appendWithOutcome(org, conversationId, inputs, db, {
+        reserveEventSeqs: true,
+      });
+      const created = inserted.map(toView);
+      if (firstEventSeq !== null) {
+        const seqs = await events.recordReserved(org, conversationId, firstEventSeq, created.map((payload) => ({ type: 'message.created' as const, payload })), db);
+        announce = { seq: seqs[seqs.length - 1] };
       }
-      const entry = {
-        organizationId: org,
-        seq: String(head.seq),
-        at: new Date(),
-        actor: `key:${principal.keyId} role:${principal.role}${principal.userId ? ` user:${principal.userId}` : ''}`,
-        action: 'message.append',
-        entityType: 'conversation',
-        entityId: conversationId,
-        before: null,
-        after: { messages: views.map((v) => ({ id: v.id, seq: v.seq, role: v.role })) },
-        requestId,
-        prevHash: String(head.prev_hash),
-      };
-      const hash = auditEntryHash(entry, sha256Hex);
-      await run(client, TX.insertAuditLog, { ...entry, id: randomUUID(), hash });
-      await run(client, TX.setAuditHeadHash, org, hash);
-      await run(client, TX.commit);
-      return views;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      if (created.length) {
+        const entry = await auditLogs.append(
+          org,
+          {
+            actor: `key:${principal.keyId} role:${principal.role}${principal.userId ? ` user:${principal.userId}` : ''}`,
+            action: 'message.append',
+            entityType: 'conversation',
+            entityId: conversationId,
+            after: { messages: created.map((v) => ({ id: v.id, seq: v.seq, role: v.role })) },
+            requestId,
+          },
+          db,
+        );
+        witness = { id: entry.id, mac: entry.mac };
+      }
+      return rows.map(toView);
+    });
+    // After commit, as the API does (conversation-events.service.ts, audit.service.ts).
+    const announced = announce as { seq: number } | null;
+    if (announced) void events.announce([{ conversationId, seq: announced.seq }]).catch(() => undefined);
+    if (witness) sealer.witness(org, [witness]);
+    return views;
   }
 
   const app = fastify({ logger: false, genReqId: () => randomUUID() });
-  app.post<{ Params: { id: string }; Body: MessageBody | { messages: MessageBody[] } }>(
+  app.post<{ Params: { id: string }; Body: MessageInput | { messages: MessageInput[] } }>(
     '/api/v1/conversations/:id/messages',
     async (request, reply) => {
       try {
         const principal = await authenticate(request.headers.authorization);
         if ((ROLE_RANK[principal.role] ?? -1) < ROLE_RANK.member) throw new HttpError(403, 'this needs the member role or higher');
-        const body = request.body ?? {};
-        const inputs = 'messages' in body && Array.isArray(body.messages) ? body.messages : [body as MessageBody];
+        const body = request.body ?? ({} as MessageInput);
+        const inputs = 'messages' in body && Array.isArray(body.messages) ? body.messages : [body as MessageInput];
         const data = await append(principal, request.params.id, inputs, String(request.id));
         return reply.code(201).send({ data });
       } catch (error) {
@@ -190,7 +143,8 @@ async function main(): Promise<void> {
   const stop = () => {
     void app
       .close()
-      .then(() => pool.end())
+      .then(() => sealer.drain())
+      .then(() => prisma.onModuleDestroy())
       .then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', stop);
