@@ -136,22 +136,41 @@ export async function readBackup(
       }
     }
   };
-  // pipeline() rejects as soon as any stage fails (e.g. the GCM tag check in the decrypt stage's flush) WITHOUT
-  // waiting for the consuming function, which may still be inside a sink call: a restore's COPY waiting for
-  // drain, or about to start the next table from frames already decoded. So on failure the sink is aborted
-  // (which ends such a COPY) and consume is awaited: when readBackup rejects, nothing touches the sink any more
-  // and the caller can roll back.
+  // The sink is aborted as soon as any stage fails, not when pipeline() settles: since Node 22 pipeline() also
+  // waits for the consuming function (nodejs/node#53462; Node 20 rejected once a second stage had errored),
+  // and that function may be inside a sink call that returns only once the sink is aborted — a restore's COPY
+  // waiting for drain — so aborting after pipeline() would deadlock. `stopped` also keeps consume from going
+  // on to end the table or start the next one from frames already decoded. Then consume is awaited: when
+  // readBackup rejects, nothing touches the sink any more and the caller can roll back.
+  let failure: BackupIntegrityError | null = null;
+  let aborted: Promise<void> = Promise.resolve();
+  let settled = false;
+  const fail = (e: unknown) => {
+    if (failure || settled) return;
+    failure = e instanceof BackupIntegrityError ? e : new BackupIntegrityError(`${manifest.object.location}: ${(e as Error).message}`);
+    stopped = true;
+    const error = failure;
+    aborted = (async () => sink?.abort?.(error))().catch(() => undefined);
+  };
   let consuming: Promise<void> | null = null;
   try {
-    const last = (source: AsyncIterable<Buffer>) => (consuming = consume(source));
-    const stages = [object, stored, ...(key ? [decryptStream(key)] : []), createGunzip(), last];
-    await (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages);
+    const last = (source: AsyncIterable<Buffer>) =>
+      (consuming = consume(source).catch((e: unknown) => {
+        fail(e);
+        throw e;
+      }));
+    const streams = [object, stored, ...(key ? [decryptStream(key)] : []), createGunzip()];
+    // The stage that fails reports the real error first; pipeline() then destroys the unfinished others with it.
+    // An AbortError only means consume left early: it threw, and reports that error itself.
+    for (const stream of streams) stream.on('error', (e: Error) => e.name !== 'AbortError' && fail(e));
+    await (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...streams, last);
   } catch (e) {
-    const error = e instanceof BackupIntegrityError ? e : new BackupIntegrityError(`${manifest.object.location}: ${(e as Error).message}`);
-    stopped = true;
-    await sink?.abort?.(error).catch(() => undefined);
+    fail(e);
+    await aborted;
     await (consuming as Promise<void> | null)?.catch(() => undefined);
-    throw error;
+    throw failure ?? e;
+  } finally {
+    settled = true;
   }
   const sha256 = stored.digest();
   if (stored.bytes !== manifest.object.sizeBytes || sha256 !== manifest.object.sha256) {
