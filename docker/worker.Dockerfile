@@ -10,11 +10,14 @@ COPY package.json package-lock.json ./
 COPY apps/worker/package.json apps/worker/package.json
 COPY apps/api/package.json apps/api/package.json
 COPY libs/db/package.json libs/db/package.json
-COPY prisma ./prisma
-COPY prisma.config.ts ./
-# All dependencies: @swc/core (runs the TypeScript) and prisma (restore applies migrations) are devDependencies.
-# No install script and no compiler: the importers read SQLite through node:sqlite, which is part of Node.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# The locked versions, as `npm ci` would install them. Not `npm ci` itself: the registry these builds reach
+# serves only this platform's builds of packages with native parts (@swc/core-*, @nx/nx-*), so the lock file cannot
+# list the other platforms' optional packages and `npm ci` refuses it (see tools/scripts/setup.sh).
+# --ignore-scripts and no compiler: nothing here needs an install script (the importers read SQLite through
+# node:sqlite, which is part of Node; the Prisma client is generated below). All dependencies: @swc/core runs the
+# TypeScript and the prisma CLI applies migrations on restore, both devDependencies.
+RUN npm install --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
 
 FROM node:24.22-bookworm-slim AS runtime
 WORKDIR /app
@@ -27,7 +30,8 @@ COPY package.json package-lock.json tsconfig.base.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY libs/db ./libs/db
 COPY apps/worker ./apps/worker
-# The Prisma client is generated into libs/db/src/generated at build time.
+# The Prisma client is generated into libs/db/src/generated at build time, as root; the worker runs as a system user
+# that cannot write to /app (only to /data).
 RUN node node_modules/prisma/build/index.js generate \
  && groupadd --system agenthub && useradd --system --gid agenthub --home /app agenthub \
  && mkdir -p /data && chown agenthub:agenthub /data
