@@ -1,7 +1,9 @@
 /**
  * Standalone entry of the import benchmark (see import.ts):
  *
- *   npx tsx tools/bench/src/import.main.ts [--conversations 2000] [--turns 100] [--rounds 2] [--batch-size 5000]
+ *   npx tsx tools/bench/src/import.main.ts [--quick] [--conversations 2000] [--turns 100] [--rounds 2] [--batch-size 5000]
+ *
+ * --quick: a smoke run of 200 conversations (20,000 messages instead of 200,000); explicit sizes still win.
  *
  * Database: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/agenthub_bench), which the bench owns:
  * it is migrated and its organizations truncated first. Whatever starts it (tsx, node), it re-runs itself under
@@ -11,19 +13,42 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { intOption } from './entry';
+
+const USAGE = 'usage: tsx tools/bench/src/import.main.ts [--quick] [--conversations 2000] [--turns 100] [--rounds 2] [--batch-size 5000]';
+
+interface Args {
+  quick: boolean;
+  conversations?: number;
+  turns?: number;
+  rounds?: number;
+  batchSize?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    if (flag === '--quick') args.quick = true;
+    else if (flag === '--conversations') args.conversations = intOption(flag, value());
+    else if (flag === '--turns') args.turns = intOption(flag, value());
+    else if (flag === '--rounds') args.rounds = intOption(flag, value());
+    else if (flag === '--batch-size') args.batchSize = intOption(flag, value());
+    else if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  return args;
+}
 
 async function main(): Promise<void> {
   const { DEFAULT_URL, prepareDatabase, rawPool, truncateAll } = await import('./db');
   const { runImportBench } = await import('./import');
   const { log } = await import('./report');
-  const args = process.argv.slice(2);
-  const num = (flag: string, fallback: number) => {
-    const i = args.indexOf(flag);
-    if (i < 0) return fallback;
-    const n = Number(args[i + 1]);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
-    return n;
-  };
+  const args = parseArgs(process.argv.slice(2));
+  log(`import bench: ${args.quick ? 'quick' : 'full'} run`);
   const url = process.env.BENCH_DATABASE_URL?.trim() || DEFAULT_URL;
   await prepareDatabase(url);
   const pool = rawPool(url, 1);
@@ -31,10 +56,10 @@ async function main(): Promise<void> {
   await pool.end();
   const result = await runImportBench({
     url,
-    conversations: num('--conversations', 2000),
-    turnsPerConversation: num('--turns', 100),
-    rounds: num('--rounds', 2),
-    batchSize: num('--batch-size', 5000),
+    conversations: args.conversations ?? (args.quick ? 200 : 2000),
+    turnsPerConversation: args.turns ?? 100,
+    rounds: args.rounds ?? 2,
+    batchSize: args.batchSize ?? 5000,
   });
   log(
     `import: ${result.messages} messages — \\copy ${result.copyRowsPerSec.toFixed(0)} rows/s, importer ${result.importRowsPerSec.toFixed(0)} rows/s, ` +
