@@ -52,6 +52,7 @@ fi
 stamp=node_modules/.agenthub-lock-hash
 state() { echo "$(sha256sum package-lock.json | cut -d' ' -f1) node-abi-$("$node_bin" -p 'process.versions.modules')"; }
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(state)" ]; then
+  installed_abi=$( [ -f "$stamp" ] && cut -d' ' -f2 "$stamp" || true)
   echo "[setup] installing npm dependencies from package-lock.json"
   # Not `npm ci`: the registry these machines reach serves only this platform's builds of packages with native
   # parts (@swc/core-*, @nx/nx-*), so the lock file cannot list the other platforms' optional packages, and
@@ -59,8 +60,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(state)" ]; then
   npm install --no-audit --no-fund
   # A Node change with an unchanged lock leaves addons built for the old Node in place: rebuild exactly those
   # (packages with a binding.gyp), not everything (`npm rebuild` would rerun every package's install script).
-  addons=$(for f in node_modules/*/binding.gyp node_modules/@*/*/binding.gyp; do [ -f "$f" ] && dirname "${f#node_modules/}"; done || true)
-  if [ -n "$addons" ]; then echo "[setup] building native addons for this Node: $addons"; npm rebuild $addons >/dev/null; fi
+  if [ -n "$installed_abi" ] && [ "$installed_abi" != "$(state | cut -d' ' -f2)" ]; then
+    addons=$(for f in node_modules/*/binding.gyp node_modules/@*/*/binding.gyp; do [ -f "$f" ] && dirname "${f#node_modules/}"; done || true)
+    if [ -n "$addons" ]; then echo "[setup] Node changed: rebuilding native addons $addons"; npm rebuild $addons >/dev/null; fi
+  fi
   state > "$stamp"
 else
   echo "[setup] npm dependencies up to date"
