@@ -1,9 +1,10 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
-import type { Page } from '@agenthub/db';
+import type { IdempotencyClaim, Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
-import { Idempotent } from '../common/idempotency/idempotency.interceptor';
+import { Idempotent, IdempotencyKeyClaim } from '../common/idempotency/idempotency.interceptor';
+import { RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import {
   CreatePaymentDto,
@@ -24,13 +25,14 @@ export class PaymentController {
   constructor(private readonly payments: PaymentService) {}
 
   @Post()
+  @RawTransaction()
   @HttpCode(201)
-  @Idempotent()
+  @Idempotent({ claimedByHandler: true })
   @ApiHeader({ name: 'Idempotency-Key', required: true, description: 'required: one payment per key; a retry with the same body returns it' })
   @ApiProblems(403, 404, 409, 413, 415)
   @ZodResponse({ status: 201, type: PaymentDto })
-  create(@Body() body: CreatePaymentDto, @Headers('idempotency-key') key?: string): Promise<PaymentView> {
-    return this.payments.create(body, key);
+  create(@Body() body: CreatePaymentDto, @IdempotencyKeyClaim() claim?: IdempotencyClaim): Promise<PaymentView> {
+    return this.payments.create(body, claim);
   }
 
   @Get()

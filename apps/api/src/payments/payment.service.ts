@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundError, PaymentRepository, type Page, type PaymentRecord, type PaymentStatus } from '@agenthub/db';
+import { NotFoundError, PaymentRepository, type IdempotencyClaim, type Page, type PaymentRecord, type PaymentStatus } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
+import { IdempotencyKeyTaken } from '../common/idempotency/idempotency.interceptor';
 import { ProblemException } from '../common/problem/problem.exception';
 import { RequestContext } from '../common/tenancy/request-context';
 import { toPaymentView, toRefundedPaymentView, type CreatePaymentBody, type PaymentView, type RefundedPaymentView } from './payment.dto';
@@ -19,19 +20,22 @@ export class PaymentService {
   ) {}
 
   /**
-   * Two walls keep one key to one payment: the Idempotency-Key interceptor (the key claimed in this transaction,
-   * concurrent requests wait for it and replay the stored response) and the payment's own unique key, which
-   * still replays after the interceptor's record has been purged.
+   * Two walls keep one key to one payment: the Idempotency-Key record, claimed by the payment's own statement
+   * (a concurrent request with the key waits on its unique index until the first commits, then replays the stored
+   * response through the interceptor), and the payment's own unique key, which still replays after the record has
+   * been purged. Runs on a raw transaction: one statement, then the audit entry and the stored response go out
+   * with the COMMIT.
    */
-  async create(body: CreatePaymentBody, idempotencyKey: string | undefined): Promise<PaymentView> {
-    if (idempotencyKey === undefined) {
+  async create(body: CreatePaymentBody, claim: IdempotencyClaim | undefined): Promise<PaymentView> {
+    if (claim === undefined) {
       throw new ProblemException(400, 'payments need an Idempotency-Key header (any unique string per payment)', {
         errors: [{ path: 'headers.idempotency-key', message: 'required' }],
       });
     }
-    const { payment, replayed } = await this.payments.create(this.context.organizationId, { ...body, idempotencyKey }, this.context.db);
-    const view = toPaymentView(payment);
-    if (!replayed) await this.audit.record('payment.create', 'payment', payment.id, { after: view });
+    const created = await this.payments.create(this.context.organizationId, { ...body, idempotencyKey: claim.key, claim }, this.context.db);
+    if ('claimTaken' in created) throw new IdempotencyKeyTaken();
+    const view = toPaymentView(created.payment);
+    if (!created.replayed) await this.audit.record('payment.create', 'payment', created.payment.id, { after: view });
     return view;
   }
 

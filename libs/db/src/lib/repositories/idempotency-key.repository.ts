@@ -2,6 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { PrismaService, type Db } from '../prisma.service';
 
+/** An Idempotency-Key record to claim for a request: its route (`POST /api/v1/payments`), the key, the request's hash. */
+export interface IdempotencyClaim {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
 export interface StoredIdempotentResponse {
   requestHash: string;
   responseStatus: number | null;
@@ -47,14 +54,25 @@ export class IdempotencyKeyRepository {
     return row ?? null;
   }
 
-  /** Stores the response of the claimed key, in the same transaction as the write it answers. */
-  async complete(organizationId: string, scope: string, key: string, status: number, body: unknown, db: Db): Promise<void> {
+  /**
+   * Stores the response of the claimed key, in the same transaction as the write it answers. `deferUntilCommit`
+   * (raw transactions only, ignored elsewhere) sends it with the COMMIT instead of on its own round trip.
+   */
+  async complete(
+    organizationId: string,
+    scope: string,
+    key: string,
+    status: number,
+    body: unknown,
+    db: Db,
+    options: { deferUntilCommit?: boolean } = {},
+  ): Promise<void> {
     await this.prisma.queryRows(
       db,
       Prisma.sql`
         UPDATE idempotency_keys SET response_status = ${status}::int, response_body = ${JSON.stringify(body ?? {})}::jsonb
          WHERE organization_id = ${organizationId}::uuid AND scope = ${scope} AND key = ${key}`,
-      { prepare: true },
+      { prepare: true, deferUntilCommit: options.deferUntilCommit },
     );
   }
 }
