@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client';
-import { fromSql, toSql } from 'pgvector/utils';
+import { fromSql } from 'pgvector/utils';
 import { InvalidInputError } from './errors';
 
 /** The dimension of every `vector(...)` column (memories.embedding, document_chunks.embedding). */
@@ -35,9 +35,13 @@ export function assertEmbedding(
   if (!nonZero) fail('must not be all zeros (cosine similarity is undefined for a zero vector)');
 }
 
-/** The embedding as a SQL parameter cast to `vector`; validate it first (`assertEmbedding`). */
+/**
+ * The embedding as a SQL parameter cast to `vector`; validate it first (`assertEmbedding`). Its text is the JSON
+ * array, which is pgvector's text form for finite numbers: what `toSql` makes, without its copy and `map(Number)`
+ * (~190 µs → ~155 µs for 1536 numbers, most of it the number formatting).
+ */
 export function vectorParam(embedding: readonly number[]): Prisma.Sql {
-  return Prisma.sql`${toSql([...embedding]) as string}::vector`;
+  return Prisma.sql`${JSON.stringify(embedding)}::vector`;
 }
 
 /**

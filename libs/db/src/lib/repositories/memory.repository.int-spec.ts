@@ -345,23 +345,26 @@ describe(MemoryRepository.name, () => {
           await tx.$executeRawUnsafe('set local enable_sort = off');
           const rows = await smallThreshold.search(org, { embedding: query, k: 10, filter: { metadata: { cohort: 'c' } } }, tx);
           const sent = queries.mock.calls.map(([, sql]) => ({ text: sql.text, values: sql.values as unknown[] }));
-          const explained = await tx.$queryRawUnsafe<Array<Record<string, string>>>(`explain ${sent[1].text}`, ...sent[1].values);
+          const explained = await tx.$queryRawUnsafe<Array<Record<string, string>>>(
+            `explain (analyze, costs off, timing off, summary off) ${sent[0].text}`,
+            ...sent[0].values,
+          );
           return [rows, sent, explained.map((r) => Object.values(r)[0]).join('\n')] as const;
         });
       } finally {
         queries.mockRestore();
       }
-      // 20 matching rows > 5: the count query, then the ANN form (ORDER BY distance) served by the HNSW index.
+      // 20 matching rows > 5: one statement (autoVectorSearchSql) with the bounded count, the ANN form (ORDER BY
+      // distance) served by the HNSW index, and the exact form as the fallback should the ANN form come back short.
+      expect(calls).toHaveLength(1);
       expect(calls[0].text).toContain('count(*)');
-      expect(calls[1].text).toContain('as distance');
+      expect(calls[0].text).toContain('as distance');
       expect(plan).toContain('memories_embedding_hnsw_idx');
       if (prisma.mode === 'postgres') {
-        // iterative_scan keeps walking the index until k rows pass the filter: no exact fallback.
-        expect(calls).toHaveLength(2);
-      } else {
-        // The embedded database's HNSW scan may stop short of k filtered rows; the exact scan then answers.
-        expect(calls.length).toBeLessThanOrEqual(3);
-        if (calls.length === 3) expect(calls[2].text).toContain('as similarity');
+        // iterative_scan keeps walking the index until k rows pass the filter: the exact branch (the union's
+        // second) returns nothing. The embedded database's HNSW scan may stop short of k filtered rows, and the
+        // exact branch then answers.
+        expect(plan).toMatch(/Subquery Scan on "\*SELECT\* 2" \(actual rows=0 /);
       }
 
       expect(result).toHaveLength(10);

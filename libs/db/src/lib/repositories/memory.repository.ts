@@ -234,7 +234,7 @@ export class MemoryRepository {
     if (agentId) conditions.push(Prisma.sql`m.agent_id = ${agentId}::uuid`);
     if (userId) conditions.push(Prisma.sql`m.user_id = ${userId}::uuid`);
     if (conversationId) conditions.push(Prisma.sql`m.conversation_id = ${conversationId}::uuid`);
-    if (filter.kind !== undefined && filter.kind !== null) conditions.push(Prisma.sql`m.kind = ${filter.kind}`);
+    if (filter.kind !== undefined && filter.kind !== null) conditions.push(Prisma.sql`m.kind = ${filter.kind}::text`);
     if (metadata) conditions.push(Prisma.sql`m.metadata @> ${metadata}::jsonb`);
     return conditions;
   }
