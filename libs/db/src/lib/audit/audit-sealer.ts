@@ -120,9 +120,14 @@ export class AuditSealer implements OnModuleDestroy {
     this.sweeping = (async () => {
       try {
         if (this.stopped) return;
-        const rows = await this.prisma.queryRows<{ id: string }>(
-          this.prisma,
-          Prisma.sql`SELECT org::text AS id FROM audit_pending_organizations(${`${Math.max(0, Math.round(minAgeMs))} milliseconds`}::interval) AS org`,
+        // In a transaction, not straight on the pool: on the embedded database, whose connections share one
+        // backend, a lone extended-protocol query can interleave with another connection's transaction and
+        // leave it waiting for good (seen with the API's plain-pg request transactions).
+        const rows = await this.prisma.transaction((tx) =>
+          this.prisma.queryRows<{ id: string }>(
+            tx,
+            Prisma.sql`SELECT org::text AS id FROM audit_pending_organizations(${`${Math.max(0, Math.round(minAgeMs))} milliseconds`}::interval) AS org`,
+          ),
         );
         await Promise.all(rows.map((r) => this.run(r.id)));
       } catch (error) {
@@ -204,7 +209,8 @@ export class AuditSealer implements OnModuleDestroy {
       else if (!result.locked) retryIn = 25 + Math.random() * 50; // another sealer is at it
       else if (state.witnesses.size > 0) retryIn = this.coalesceMs; // witnessed, but not visible as sealed yet
       state.running = null;
-      if (state.again) retryIn = Math.min(retryIn ?? this.coalesceMs, this.coalesceMs);
+      // Commits witnessed while this seal ran have waited for it already: seal them right away.
+      if (state.again && (retryIn === null || retryIn === this.coalesceMs)) retryIn = 0;
       if (retryIn !== null) this.schedule(organizationId, retryIn);
       else if (state.witnesses.size === 0 && !state.timer) this.orgs.delete(organizationId);
     })();

@@ -410,6 +410,10 @@ export class AuditLogRepository {
   async sealingLag(organizationId: string | null, options: { since?: Date } = {}, db: Db = this.prisma): Promise<AuditSealingLag> {
     const since = options.since ?? new Date(Date.now() - 5 * 60_000);
     const org = organizationId === null ? Prisma.empty : Prisma.sql`AND organization_id = ${organizationId}::uuid`;
+    return this.prisma.inTransaction(db, (tx) => this.lagIn(tx, org, since));
+  }
+
+  private async lagIn(db: Db, org: Prisma.Sql, since: Date): Promise<AuditSealingLag> {
     const [lag] = await this.prisma.queryRows<{ n: number; p50: number | null; p99: number | null; max: number | null }>(
       db,
       Prisma.sql`
