@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors';
 import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { PrismaService, type Db } from '../prisma.service';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
-import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
+import { LargeSearchMemo, rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
   assertExactSearchThreshold,
   DEFAULT_EXACT_SEARCH_THRESHOLD,
@@ -96,6 +96,8 @@ export const DOCUMENT_REPOSITORY_OPTIONS = Symbol('DOCUMENT_REPOSITORY_OPTIONS')
 @Injectable()
 export class DocumentRepository {
   private readonly exactSearchThreshold: number;
+  /** Searches known to match more than exactSearchThreshold rows (skip the count for a few seconds). */
+  private readonly largeSearches = new LargeSearchMemo();
 
   constructor(
     @Inject(PrismaService) private readonly prisma: PrismaService,
@@ -220,7 +222,7 @@ export class DocumentRepository {
       embedding: Prisma.sql`c.embedding`,
       searchVector: Prisma.sql`c.search_vector`,
     };
-    return rankedSearch<DocumentChunkRow & { documentTitle: string }>((sql) => this.prisma.queryRows(db, sql, { prepare: true }), target, search, this.exactSearchThreshold);
+    return rankedSearch<DocumentChunkRow & { documentTitle: string }>((sql) => this.prisma.queryRows(db, sql, { prepare: true }), target, search, this.exactSearchThreshold, this.largeSearches);
   }
 }
 

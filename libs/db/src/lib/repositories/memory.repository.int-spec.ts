@@ -382,6 +382,25 @@ describe(MemoryRepository.name, () => {
       }
     });
 
+    it('skips the count while a search is known to match more than the threshold, with the same result', async () => {
+      const smallThreshold = new MemoryRepository(prisma, { exactSearchThreshold: 5 });
+      const search = () => smallThreshold.search(org, { embedding: query, k: 10, filter: { metadata: { cohort: 'c' } } });
+      const queries = jest.spyOn(prisma, 'queryRows');
+      try {
+        const first = await search();
+        const second = await search();
+        // The second value of the statement (after the vector) is knownLarge: counted first, remembered after.
+        const knownLarge = queries.mock.calls.map(([, sql]) => sql.values[1]);
+        expect(knownLarge).toEqual([false, true]);
+        expect(second.map((r) => r.id)).toEqual(first.map((r) => r.id));
+        // Another filter is another search: counted.
+        await smallThreshold.search(org, { embedding: query, k: 10, filter: { metadata: { cohort: 'x' } } });
+        expect(queries.mock.calls[2][1].values[1]).toBe(false);
+      } finally {
+        queries.mockRestore();
+      }
+    });
+
     it("never returns another organization's memories; their ids in a filter match nothing", async () => {
       const result = await sut.search(org, { embedding: query, k: 100 });
       expect(result.every((r) => r.organizationId === org)).toBe(true);

@@ -6,7 +6,7 @@ import { cursorDate, decodeCursor, isUuid, pageSize, toPage, type Page } from '.
 import { PrismaService, type Db } from '../prisma.service';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
 import { ownedReferences, type ReferenceKind } from '../references';
-import { rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
+import { LargeSearchMemo, rankedSearch, type Scored, type SearchTarget } from '../search/ranked-search';
 import {
   assertExactSearchThreshold,
   DEFAULT_EXACT_SEARCH_THRESHOLD,
@@ -111,6 +111,8 @@ const withEmbedding = ({ embedding, ...row }: RawMemory): Memory => ({ ...row, e
 @Injectable()
 export class MemoryRepository {
   private readonly exactSearchThreshold: number;
+  /** Searches known to match more than exactSearchThreshold rows (skip the count for a few seconds). */
+  private readonly largeSearches = new LargeSearchMemo();
 
   constructor(
     @Inject(PrismaService) private readonly prisma: PrismaService,
@@ -209,7 +211,7 @@ export class MemoryRepository {
       embedding: Prisma.sql`m.embedding`,
       searchVector: Prisma.sql`m.search_vector`,
     };
-    return rankedSearch<MemoryRow>((sql) => this.prisma.queryRows(db, sql, { prepare: true }), target, search, this.exactSearchThreshold);
+    return rankedSearch<MemoryRow>((sql) => this.prisma.queryRows(db, sql, { prepare: true }), target, search, this.exactSearchThreshold, this.largeSearches);
   }
 
   /**

@@ -47,17 +47,18 @@ export async function rankedSearch<R extends { id: string }>(
   target: SearchTarget,
   search: ValidSearch,
   exactSearchThreshold: number,
+  memo?: LargeSearchMemo,
 ): Promise<Array<Scored<R>>> {
   const { mode, k, embedding, query, minSimilarity, strategy } = search;
   if (mode === 'vector') {
-    const rows = await vectorSearch<R>(run, target, embedding!, k, strategy, exactSearchThreshold);
+    const rows = await vectorSearch<R>(run, target, embedding!, k, strategy, exactSearchThreshold, memo);
     return atLeast(rows, minSimilarity).map((r) => ({ ...r, score: r.similarity! }));
   }
   if (mode === 'text') return textSearch<R>(run, target, query!, embedding, k);
 
   const n = hybridCandidates(k);
   // Sequential, not Promise.all: inside a transaction (or on the embedded database) the client has one connection.
-  const vectorRows = atLeast(await vectorSearch<R>(run, target, embedding!, n, strategy, exactSearchThreshold), minSimilarity);
+  const vectorRows = atLeast(await vectorSearch<R>(run, target, embedding!, n, strategy, exactSearchThreshold, memo), minSimilarity);
   const textRows = await textSearch<R>(run, target, query!, embedding, n);
   return reciprocalRankFusion<WithSimilarity<R>>([vectorRows, textRows], (r) => r.id)
     .slice(0, k)
@@ -87,9 +88,60 @@ export async function vectorSearch<R>(
   limit: number,
   strategy: SearchStrategy,
   exactSearchThreshold: number,
+  memo?: LargeSearchMemo,
 ): Promise<Array<WithSimilarity<R>>> {
-  if (strategy === 'auto') return withSimilarity<R>(await run(autoVectorSearchSql(target, embedding, limit, exactSearchThreshold)));
-  return withSimilarity<R>(await run(vectorSearchSql(target, embedding, limit, strategy === 'exact')));
+  if (strategy !== 'auto') return withSimilarity<R>(await run(vectorSearchSql(target, embedding, limit, strategy === 'exact')));
+  const key = memo && LargeSearchMemo.key(target, exactSearchThreshold);
+  const known = key !== undefined && memo!.isLarge(key);
+  const rows = await run<R & { distance: number; ann: boolean }>(autoVectorSearchSql(target, embedding, limit, exactSearchThreshold, known));
+  // The HNSW branch answered only if more than the threshold matched (and it found `limit` rows).
+  if (key !== undefined) {
+    if (rows.length > 0 && rows[0].ann) memo!.remember(key);
+    else memo!.forget(key);
+  }
+  for (const row of rows) delete (row as { ann?: boolean }).ann;
+  return withSimilarity<R>(rows);
+}
+
+/**
+ * Remembers for a few seconds which searches (organization and filter, i.e. the target's conditions) matched more
+ * rows than the exact threshold, so that their next searches skip the bounded count. Measured reason: on 20,000
+ * memories the count (up to 10,001 heap rows) cost ~3 ms of database time where the HNSW query itself costs ~1 ms,
+ * so it made the search three to four times the cost of the query it decides about (EXPLAIN ANALYZE; tools/bench
+ * api-data). Only "more than the threshold" is remembered, never "at most": a search that matched few rows counts
+ * every time, so it is exact every time. The price: for up to `ttlMs` after rows were deleted or expired down to the
+ * threshold, such a search may still come from the HNSW index (approximate, recall ≥ 0.95 measured), and an HNSW
+ * answer that comes back short still falls back to the exact scan and forgets the entry. Per process (per replica).
+ */
+export class LargeSearchMemo {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly ttlMs = 5_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  static key(target: SearchTarget, exactSearchThreshold: number): string {
+    return `${exactSearchThreshold}\u0000${target.from.text}\u0000${target.where.text}\u0000${JSON.stringify(target.where.values)}`;
+  }
+
+  isLarge(key: string, now = Date.now()): boolean {
+    const until = this.until.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.until.delete(key);
+    return false;
+  }
+
+  remember(key: string, now = Date.now()): void {
+    // Bounded: many distinct filters just start over (each entry only saves one count).
+    if (this.until.size >= this.maxEntries && !this.until.has(key)) this.until.clear();
+    this.until.set(key, now + this.ttlMs);
+  }
+
+  forget(key: string): void {
+    this.until.delete(key);
+  }
 }
 
 /**
@@ -101,9 +153,17 @@ export async function vectorSearch<R>(
  * the HNSW index serves (`ORDER BY <column> <=> <vector> LIMIT n`, the vector an InitPlan of the one parameter, so
  * it is sent once), the exact branch the form no index can serve (see vectorSearchSql). Both return `distance`.
  * `limit` and the threshold are written in as integers (validated here), not parameters: with an unknown LIMIT a
- * generic plan would assume 10 % of the rows and prefer a sequential scan to the index.
+ * generic plan would assume 10 % of the rows and prefer a sequential scan to the index. `knownLarge` (LargeSearchMemo)
+ * skips the count: the scalar subquery in the CASE is an InitPlan, which PostgreSQL runs only when it is read. `ann`
+ * says which branch answered.
  */
-export function autoVectorSearchSql(target: SearchTarget, embedding: number[], limit: number, exactSearchThreshold: number): Prisma.Sql {
+export function autoVectorSearchSql(
+  target: SearchTarget,
+  embedding: number[],
+  limit: number,
+  exactSearchThreshold: number,
+  knownLarge = false,
+): Prisma.Sql {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
   if (!Number.isInteger(exactSearchThreshold) || exactSearchThreshold < 0) throw new RangeError('exactSearchThreshold must be a non-negative integer');
   const { columns, from, where, embedding: column } = target;
@@ -112,16 +172,18 @@ export function autoVectorSearchSql(target: SearchTarget, embedding: number[], l
   const bound = Prisma.raw(String(exactSearchThreshold + 1));
   return Prisma.sql`
     with query as (select ${vectorParam(embedding)} as v),
-    matching as (select count(*)::int as n from (select 1 from ${from} where ${where} and ${column} is not null limit ${bound}) t),
+    matching as (
+      select case when ${knownLarge}::boolean then ${bound}
+                  else (select count(*)::int from (select 1 from ${from} where ${where} and ${column} is not null limit ${bound}) t) end as n),
     ann as materialized (
       select ${columns}, (${column} <=> (select v from query)) as distance
       from ${from}
       where ${where} and ${column} is not null and (select n from matching) > ${threshold}
       order by distance
       limit ${n})
-    select * from ann where (select count(*) from ann) = ${n}
+    select *, true as ann from ann where (select count(*) from ann) = ${n}
     union all
-    (select ${columns}, (${column} <=> (select v from query)) as distance
+    (select ${columns}, (${column} <=> (select v from query)) as distance, false as ann
      from ${from}
      where ${where} and ${column} is not null and ((select n from matching) <= ${threshold} or (select count(*) from ann) < ${n})
      order by 1 - (${column} <=> (select v from query)) desc, "id"
