@@ -120,7 +120,10 @@ export class ConversationEventRepository {
    * committed. A lost announcement (a crash in between) delays delivery until the feeds' periodic check.
    */
   async announce(events: Array<{ conversationId: string; seq: number }>): Promise<void> {
-    if (!events.length) return;
+    // The embedded database serves one API process (a second process joining it is a CLI or Studio, never a
+    // subscriber), which delivers its own events locally; and a lone query on its shared backend can interleave
+    // with another connection's open transaction and leave both waiting.
+    if (!events.length || this.prisma.mode === 'embedded') return;
     await this.prisma.queryRows(
       this.prisma,
       Prisma.sql`select pg_notify(${CONVERSATION_EVENTS_CHANNEL}, e) from unnest(${events.map((e) => `${e.conversationId}:${e.seq}`)}::text[]) e`,
