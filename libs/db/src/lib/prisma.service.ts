@@ -93,14 +93,15 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     options: { readOnly?: boolean; retries?: number } = {},
   ): Promise<T> {
     if (organizationId !== null && !isUuid(organizationId)) throw new Error('rawTransaction: not an organization id');
-    const begin = (options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN') + (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`);
+    // Read-only: READ COMMITTED stated, since each statement runs as its own transaction (raw-session.ts).
+    const begin = (options.readOnly ? 'BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY' : 'BEGIN') + (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`);
     const retries = options.retries ?? 3;
     this.active++;
     try {
       for (let attempt = 0; ; attempt++) {
         const client = await this.pool.connect();
         // BEGIN goes out with the first statement, deferred statements with COMMIT (raw-session.ts).
-        const session = new RawSession(client, begin, this.target.mode === 'postgres');
+        const session = new RawSession(client, begin, this.target.mode === 'postgres', options.readOnly);
         let broken: Error | undefined;
         try {
           const result = await fn(rawDb(session));

@@ -26,20 +26,42 @@ import type { Prisma } from '../generated/prisma/client';
 export class RawSession {
   private pending: string | null;
   readonly deferred: string[] = [];
+  /** read-only: a statement of the batch failed, so the connection sits in an aborted transaction */
+  private aborted = false;
 
+  /**
+   * `readOnly`: every statement goes out as its own `BEGIN READ ONLY; <tenant settings>; <statement>; COMMIT`, one
+   * round trip, nothing left to commit. That changes nothing a reader can see at READ COMMITTED, where each
+   * statement takes its own snapshot anyway; the tenant settings are entered for each one.
+   */
   constructor(
     readonly client: pg.PoolClient,
-    begin: string,
+    private readonly begin: string,
     private readonly serverPrepared: boolean,
+    private readonly readOnly = false,
   ) {
     this.pending = begin;
   }
 
   async query(sql: { text: string; values: unknown[] }, prepare = false): Promise<pg.QueryResult> {
+    if (this.readOnly) {
+      this.pending = this.begin;
+      try {
+        return await this.first(sql, prepare, 'COMMIT');
+      } catch (error) {
+        this.aborted = true;
+        throw error;
+      }
+    }
     if (this.pending === null) {
       return this.client.query(prepare && this.serverPrepared ? { name: protocolName(sql.text), text: sql.text, values: sql.values } : sql);
     }
-    const prefix = this.pending;
+    return this.first(sql, prepare);
+  }
+
+  /** The statement behind the pending BEGIN (and before `tail`), prepared on the server when it can be. */
+  private async first(sql: { text: string; values: unknown[] }, prepare: boolean, tail?: string): Promise<pg.QueryResult> {
+    const prefix = this.pending!;
     this.pending = null;
     const shape = prepare && this.serverPrepared ? statementShape(sql.text) : null;
     const known = preparedOn(this.client);
@@ -51,7 +73,7 @@ export class RawSession {
     }
     let results: pg.QueryResult | pg.QueryResult[];
     try {
-      results = (await this.client.query(`${prefix};\n${statement}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+      results = (await this.client.query(`${prefix};\n${statement}${tail ? `;\n${tail}` : ''}`)) as unknown as pg.QueryResult | pg.QueryResult[];
     } catch (error) {
       // A PREPARE that ran before the error stays (prepared statements are not transactional); one that did not,
       // or a statement gone with a reset connection, is repaired by the transaction's retry (isStalePrepared).
@@ -62,11 +84,16 @@ export class RawSession {
       throw error;
     }
     if (shape) known.add(shape.name);
-    return Array.isArray(results) ? results[results.length - 1] : results;
+    if (!Array.isArray(results)) return results;
+    return results[results.length - (tail ? 2 : 1)];
   }
 
   /** Sends the deferred statements and COMMIT, in one message; nothing at all if the transaction did nothing. */
   async commit(): Promise<void> {
+    if (this.readOnly) {
+      if (this.deferred.length) throw new Error('a read-only transaction has nothing to defer');
+      return;
+    }
     const tail = [...this.deferred, 'COMMIT'].join(';\n');
     if (this.pending === null) {
       await this.client.query(tail);
@@ -78,8 +105,9 @@ export class RawSession {
 
   /** Rolls back what was sent (nothing when BEGIN never left). */
   async rollback(): Promise<void> {
-    if (this.pending === null) await this.client.query('ROLLBACK');
+    if (this.readOnly ? this.aborted : this.pending === null) await this.client.query('ROLLBACK');
     this.pending = null;
+    this.aborted = false;
   }
 }
 
