@@ -8,32 +8,12 @@
  * because the bench empties it (and the other benches empty theirs). Like main.ts, it re-runs itself with tsx
  * pointed at tools/bench/tsconfig.json (decorator support for the data layer it imports).
  */
-import { intOption, runUnderBenchTsconfig } from './entry';
+import { parseOptions, runUnderBenchTsconfig } from './entry';
 
 export const DEFAULT_DATA_URL = 'postgresql://postgres@127.0.0.1:5432/agenthub_bench_data';
 
-interface Args {
-  quick: boolean;
-  rows?: number;
-  queries?: number;
-  concurrency?: number;
-}
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
-    const value = () => inline ?? argv[++i];
-    if (flag === '--quick') args.quick = true;
-    else if (flag === '--rows') args.rows = intOption(flag, value());
-    else if (flag === '--queries') args.queries = intOption(flag, value());
-    else if (flag === '--concurrency') args.concurrency = intOption(flag, value());
-    else if (flag === '--help' || flag === '-h') {
-      console.log('usage: tsx tools/bench/src/api-data.main.ts [--quick] [--rows 20000] [--queries 50] [--concurrency 8]');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  return args;
+function parseArgs(argv: string[]) {
+  return parseOptions(argv, { '--rows': 'rows', '--queries': 'queries', '--concurrency': 'concurrency' }, 'usage: tsx tools/bench/src/api-data.main.ts [--quick] [--rows 20000] [--queries 50] [--concurrency 8]');
 }
 
 export async function main(): Promise<void> {

@@ -7,33 +7,11 @@
  * Like main.ts, it re-runs itself with tsx pointed at tools/bench/tsconfig.json (decorator support for the data
  * layer it imports); the API processes themselves run under @swc-node/register, as `nx run api:serve` does.
  */
-import { intOption, runUnderBenchTsconfig } from './entry';
+import { parseOptions, runUnderBenchTsconfig } from './entry';
 
 
-interface Args {
-  quick: boolean;
-  concurrency?: number;
-  conversations?: number;
-  connections?: number;
-  holdSeconds?: number;
-}
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
-    const value = () => inline ?? argv[++i];
-    if (flag === '--quick') args.quick = true;
-    else if (flag === '--concurrency') args.concurrency = intOption(flag, value());
-    else if (flag === '--conversations') args.conversations = intOption(flag, value());
-    else if (flag === '--connections') args.connections = intOption(flag, value());
-    else if (flag === '--hold-seconds') args.holdSeconds = intOption(flag, value());
-    else if (flag === '--help' || flag === '-h') {
-      console.log('usage: tsx tools/bench/src/api.main.ts [--quick] [--concurrency 16] [--conversations 8] [--connections 1000] [--hold-seconds 30]');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  return args;
+function parseArgs(argv: string[]) {
+  return parseOptions(argv, { '--concurrency': 'concurrency', '--conversations': 'conversations', '--connections': 'connections', '--hold-seconds': 'holdSeconds' }, 'usage: tsx tools/bench/src/api.main.ts [--quick] [--concurrency 16] [--conversations 8] [--connections 1000] [--hold-seconds 30]');
 }
 
 export async function main(): Promise<void> {

@@ -39,3 +39,21 @@ export function intOption(flag: string, value: string | undefined, min = 1, max 
   }
   return n;
 }
+
+/**
+ * `--quick` plus the entry's integer options (`--name 5` or `--name=5`), `--help` printing `usage`; anything else
+ * is a usage error. `flags` maps each option to its key in the result.
+ */
+export function parseOptions<K extends string>(argv: string[], flags: Record<string, K>, usage: string): { quick: boolean } & Partial<Record<K, number>> {
+  const args = { quick: false } as { quick: boolean } & Partial<Record<K, number>>;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    if (flag === '--quick') args.quick = true;
+    else if (flag in flags) (args as Record<K, number>)[flags[flag]] = intOption(flag, inline ?? argv[++i]);
+    else if (flag === '--help' || flag === '-h') {
+      console.log(usage);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  return args;
+}

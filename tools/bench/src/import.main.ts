@@ -13,34 +13,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { intOption } from './entry';
+import { parseOptions } from './entry';
 
 const USAGE = 'usage: tsx tools/bench/src/import.main.ts [--quick] [--conversations 2000] [--turns 100] [--rounds 2] [--batch-size 5000]';
 
-interface Args {
-  quick: boolean;
-  conversations?: number;
-  turns?: number;
-  rounds?: number;
-  batchSize?: number;
-}
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
-    const value = () => inline ?? argv[++i];
-    if (flag === '--quick') args.quick = true;
-    else if (flag === '--conversations') args.conversations = intOption(flag, value());
-    else if (flag === '--turns') args.turns = intOption(flag, value());
-    else if (flag === '--rounds') args.rounds = intOption(flag, value());
-    else if (flag === '--batch-size') args.batchSize = intOption(flag, value());
-    else if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  return args;
+function parseArgs(argv: string[]) {
+  return parseOptions(argv, { '--conversations': 'conversations', '--turns': 'turns', '--rounds': 'rounds', '--batch-size': 'batchSize' }, USAGE);
 }
 
 async function main(): Promise<void> {
