@@ -59,17 +59,8 @@ export interface AppendAuditInput {
 }
 
 /** A pending audit row as `append` inserts it (see buildAuditRow). */
-export interface AuditRow {
-  id: string;
+export interface AuditRow extends Omit<AuditEntry, 'seq'> {
   organizationId: string;
-  at: Date;
-  actor: string;
-  action: string;
-  entityType: string;
-  entityId: string | null;
-  before: unknown;
-  after: unknown;
-  requestId: string | null;
   /** HMAC-SHA256 (hex) of the content under the server's key; what the writer hands the sealer as its witness */
   mac: string;
 }
