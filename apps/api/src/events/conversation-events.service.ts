@@ -123,7 +123,11 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
    */
   private async checkFeeds(): Promise<void> {
     const byOrganization = new Map<string, string[]>();
-    for (const [id, feed] of this.feeds) byOrganization.set(feed.organizationId, [...(byOrganization.get(feed.organizationId) ?? []), id]);
+    for (const [id, feed] of this.feeds) {
+      const ids = byOrganization.get(feed.organizationId);
+      if (ids) ids.push(id);
+      else byOrganization.set(feed.organizationId, [id]);
+    }
     for (const [organizationId, ids] of byOrganization) {
       try {
         const last = await this.read(organizationId, (tx) => this.events.lastSeqs(organizationId, ids, tx));

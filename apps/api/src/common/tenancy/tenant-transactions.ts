@@ -22,9 +22,4 @@ export class TenantTransactions {
   raw<T>(organizationId: string, fn: (tx: Db) => Promise<T>, readOnly = false): Promise<T> {
     return this.prisma.rawTransaction(this.config.AGENTHUB_ROW_LEVEL_SECURITY ? organizationId : null, fn, { readOnly });
   }
-
-  /** `raw`, read-only. */
-  read<T>(organizationId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
-    return this.raw(organizationId, fn, true);
-  }
 }
