@@ -152,7 +152,9 @@ describe('memories and documents over HTTP', () => {
     expect(gone.status).toBe(201);
     expectProblem(await api.get(`/api/v1/memories/${gone.body.id}`, org.key), 404);
 
-    const stored = () => api.prisma.memory.count({ where: { id: { in: [id, gone.body.id] } } });
+    // In a transaction: on the embedded database's single backend, a lone extended-protocol query can interleave
+    // with the API's statements on other connections and lose its unnamed statement (seen once in CI).
+    const stored = () => api.prisma.$transaction((tx) => tx.memory.count({ where: { id: { in: [id, gone.body.id] } } }));
     expect(await stored()).toBe(2);
     await new MemoryRepository(api.prisma).purgeExpired();
     expect(await stored()).toBe(0);
