@@ -107,7 +107,7 @@ export interface ApiBenchResult {
   goals: GoalRow[];
 }
 
-const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-0123456789`;
+export const ADMIN_TOKEN = `bench-admin-${Math.random().toString(36).slice(2)}-0123456789`;
 
 /** Variables the API reads that must come from the bench, not from the caller's shell. */
 const API_VARIABLES = [
@@ -188,6 +188,11 @@ export class ApiChild {
     return new ApiChild(name, baseUrl, child, exited);
   }
 
+  /** The process id (for its CPU time in /proc). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   async stop(): Promise<void> {
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
@@ -197,7 +202,7 @@ export class ApiChild {
 }
 
 /** Keep-alive HTTP client with one socket per concurrent worker (node:http: no extra dependency). */
-class HttpClient {
+export class HttpClient {
   private readonly agent: http.Agent;
 
   constructor(
@@ -239,14 +244,14 @@ class HttpClient {
 }
 
 /** One side of a comparison: `op` does one request/query for worker `w` and throws when it fails. */
-interface Load {
+export interface Load {
   name: string;
   op(worker: number): Promise<void>;
 }
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-async function slice(load: Load, ms: number, concurrency: number, acc?: { lat: number[]; errors: string[] }) {
+export async function slice(load: Load, ms: number, concurrency: number, acc?: { lat: number[]; errors: string[] }) {
   const start = nowMs();
   const deadline = start + ms;
   let ops = 0;
@@ -310,7 +315,7 @@ const WORDS =
   'the agent called a tool to look up the order status and then summarised the result for the user who asked about delivery times refunds and the invoice total'.split(' ');
 
 /** Chat-like messages (40–120 words, model and tokens on assistant turns), pre-generated so that building them stays out of the timing. */
-function messageInputs(count: number, random: () => number) {
+export function messageInputs(count: number, random: () => number) {
   return Array.from({ length: count }, (_, i) => {
     const words = 40 + Math.floor(random() * 80);
     const assistant = i % 2 === 1;
@@ -336,19 +341,19 @@ const RAW_PAGE = `SELECT m.id, m.organization_id, m.conversation_id, m.seq, m.ro
   m.tokens_used, m.client_id, m.metadata, m.created_at, m.updated_at
   FROM messages m WHERE m.conversation_id = $1 AND m.organization_id = $2 ORDER BY m.seq ASC LIMIT 51`;
 
-interface Tenant {
+export interface Tenant {
   organizationId: string;
   key: string;
   agentId: string;
 }
 
-async function createTenant(client: HttpClient, name: string): Promise<Tenant> {
+export async function createTenant(client: HttpClient, name: string): Promise<Tenant> {
   const org = await client.json('POST', '/api/v1/organizations', ADMIN_TOKEN, { name, ownerEmail: `owner@${name.replace(/\W/g, '-')}.bench` });
   const agent = await client.json('POST', '/api/v1/agents', org.apiKey.key, { name: `${name} agent` });
   return { organizationId: org.organization.id, key: org.apiKey.key, agentId: agent.id };
 }
 
-async function createConversations(client: HttpClient, tenant: Tenant, count: number): Promise<string[]> {
+export async function createConversations(client: HttpClient, tenant: Tenant, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     ids.push((await client.json('POST', '/api/v1/conversations', tenant.key, { agentId: tenant.agentId, title: `bench ${i}` })).id);
@@ -357,7 +362,7 @@ async function createConversations(client: HttpClient, tenant: Tenant, count: nu
 }
 
 /** Worker w appends to conversations[w % n] with the key of tenants[w % tenants.length]. */
-function appendOverHttp(name: string, client: HttpClient, tenants: Tenant | Tenant[], conversations: string[], bodies: string[]): Load {
+export function appendOverHttp(name: string, client: HttpClient, tenants: Tenant | Tenant[], conversations: string[], bodies: string[]): Load {
   const keys = (Array.isArray(tenants) ? tenants : [tenants]).map((t) => t.key);
   let turn = 0;
   return {
@@ -444,6 +449,9 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
         await http1.json('POST', `/api/v1/conversations/${id}/messages`, tenant.key, { messages: messageInputs(100, random) });
       }
     }
+    // The statistics autovacuum would have gathered by now (it may be off, as on CI machines): without them the
+    // planner ANDs the organization index (every message of the tenant) into both sides' page reads.
+    await pool.query('ANALYZE');
     const rawRead: Load = {
       name: 'raw SELECT',
       async op(w) {
