@@ -7,7 +7,7 @@ import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
 import { enterTenant, enterTenantSql } from './tenancy';
 import { isUuid } from './pagination';
-import { RawSession, inlineSql, isStalePrepared, protocolName } from './raw-session';
+import { RawSession, isStalePrepared, protocolName } from './raw-session';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
 
@@ -55,11 +55,13 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * a filtered vector search (tools/bench measures both). Inside a transaction it runs on that transaction.
    * Values come back as `pg` parses them: timestamptz as Date, int4/float8 as number, json parsed, but int8 and
    * numeric as strings — callers select only columns whose types parse the same both ways.
+   * `deferUntilCommit` (in a raw transaction; elsewhere it runs at once): queued to go out with COMMIT, prepared
+   * unless `prepare: false` (RawSession.defer); it returns no rows.
    */
   async queryRows<T>(db: Db, sql: Prisma.Sql, options: { prepare?: boolean; deferUntilCommit?: boolean } = {}): Promise<T[]> {
     const session = rawSessionOf(db);
     if (session && options.deferUntilCommit) {
-      session.deferred.push(inlineSql(sql));
+      session.defer({ text: sql.text, values: sql.values as unknown[] }, options.prepare ?? true);
       return [];
     }
     if (session) return (await session.query({ text: sql.text, values: sql.values as unknown[] }, options.prepare)).rows as T[];

@@ -15,7 +15,7 @@ import type { Prisma } from '../generated/prisma/client';
  *   in as literals. Its parameter types come from the casts every placeholder carries (`$1::uuid`); a statement
  *   with an uncast placeholder is sent with its values written in instead (planned each time).
  * - Statements deferred until commit (plain INSERTs whose results nobody reads: live events, audit entries) go
- *   out in front of COMMIT, in one message.
+ *   out in front of COMMIT, in one message, as EXECUTEs of statements prepared the same way.
  *
  * An append is then two round trips (statement, commit) where a raw INSERT is one. Later statements of the same
  * transaction go the ordinary way (extended protocol, named when `prepare`).
@@ -25,7 +25,12 @@ import type { Prisma } from '../generated/prisma/client';
  */
 export class RawSession {
   private pending: string | null;
-  readonly deferred: string[] = [];
+  /** statements to send with COMMIT, in order */
+  private readonly deferred: string[] = [];
+  /** the SQL PREPAREs the deferred EXECUTEs need on this connection, by statement name */
+  private readonly deferredPrepares = new Map<string, string>();
+  /** every statement name the deferred EXECUTEs use */
+  private readonly deferredNames = new Set<string>();
   /** read-only: a statement of the batch failed, so the connection sits in an aborted transaction */
   private aborted = false;
 
@@ -88,19 +93,42 @@ export class RawSession {
     return results[results.length - (tail ? 2 : 1)];
   }
 
+  /**
+   * Queues a statement whose result nobody reads, to go out with COMMIT. With `prepare` (and every placeholder
+   * cast), it runs as `EXECUTE` of a statement prepared on this connection, the PREPARE sent in the same message
+   * the first time: parsed and planned once per connection instead of once per transaction.
+   */
+  defer(sql: { text: string; values: unknown[] }, prepare = false): void {
+    if (this.readOnly) throw new Error('a read-only transaction has nothing to defer');
+    const shape = prepare && this.serverPrepared ? statementShape(sql.text) : null;
+    if (!shape) {
+      this.deferred.push(inlineSql(sql));
+      return;
+    }
+    if (!preparedOn(this.client).has(shape.name)) this.deferredPrepares.set(shape.name, `PREPARE ${shape.name}(${shape.types.join(', ')}) AS ${sql.text}`);
+    this.deferredNames.add(shape.name);
+    this.deferred.push(`EXECUTE ${shape.name}(${sql.values.map(literal).join(', ')})`);
+  }
+
   /** Sends the deferred statements and COMMIT, in one message; nothing at all if the transaction did nothing. */
   async commit(): Promise<void> {
-    if (this.readOnly) {
-      if (this.deferred.length) throw new Error('a read-only transaction has nothing to defer');
-      return;
-    }
-    const tail = [...this.deferred, 'COMMIT'].join(';\n');
-    if (this.pending === null) {
-      await this.client.query(tail);
-      return;
-    }
-    if (this.deferred.length > 0) await this.client.query(`${this.pending};\n${tail}`);
+    if (this.readOnly) return;
+    const tail = [...this.deferredPrepares.values(), ...this.deferred, 'COMMIT'].join(';\n');
+    const message = this.pending === null ? tail : this.deferred.length > 0 ? `${this.pending};\n${tail}` : null;
     this.pending = null;
+    if (message === null) return;
+    const known = preparedOn(this.client);
+    try {
+      await this.client.query(message);
+    } catch (error) {
+      // 26000: an EXECUTE found no statement (the server lost it): forget them all, the retry prepares them
+      // again. Otherwise the PREPAREs, sent first, ran — except, after 42P05 (one existed already), the ones
+      // behind it, which their next EXECUTE finds (26000) and a retry repairs.
+      if (sqlState(error) === '26000') for (const name of this.deferredNames) known.delete(name);
+      else for (const name of this.deferredPrepares.keys()) known.add(name);
+      throw error;
+    }
+    for (const name of this.deferredPrepares.keys()) known.add(name);
   }
 
   /** Rolls back what was sent (nothing when BEGIN never left). */

@@ -505,10 +505,11 @@ export function auditInsertSql(rows: AuditRow[], sealed?: { seq: bigint; prevHas
   if (sealed && rows.length !== 1) throw new Error('auditInsertSql: one sealed row at a time');
   const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
   const values = rows.map(
-    (r) => Prisma.sql`(${r.id}::uuid, ${r.organizationId}::uuid, ${r.at.toISOString()}::timestamptz, ${r.actor}, ${r.action},
-      ${r.entityType}, ${r.entityId}, ${json(r.before)}::jsonb, ${json(r.after)}::jsonb, ${r.requestId}, ${r.mac}${
+    // Every placeholder cast: a deferred insert is then prepared once per connection (RawSession.defer).
+    (r) => Prisma.sql`(${r.id}::uuid, ${r.organizationId}::uuid, ${r.at.toISOString()}::timestamptz, ${r.actor}::text, ${r.action}::text,
+      ${r.entityType}::text, ${r.entityId}::text, ${json(r.before)}::jsonb, ${json(r.after)}::jsonb, ${r.requestId}::text, ${r.mac}::text${
         sealed
-          ? Prisma.sql`, ${sealed.seq.toString()}::bigint, ${sealed.prevHash}, ${sealed.hash}, ${sealed.sealedAt.toISOString()}::timestamptz`
+          ? Prisma.sql`, ${sealed.seq.toString()}::bigint, ${sealed.prevHash}::text, ${sealed.hash}::text, ${sealed.sealedAt.toISOString()}::timestamptz`
           : Prisma.empty
       })`,
   );

@@ -71,7 +71,7 @@ export class IdempotencyKeyRepository {
       db,
       Prisma.sql`
         UPDATE idempotency_keys SET response_status = ${status}::int, response_body = ${JSON.stringify(body ?? {})}::jsonb
-         WHERE organization_id = ${organizationId}::uuid AND scope = ${scope} AND key = ${key}`,
+         WHERE organization_id = ${organizationId}::uuid AND scope = ${scope}::text AND key = ${key}::text`,
       { prepare: true, deferUntilCommit: options.deferUntilCommit },
     );
   }
