@@ -26,6 +26,7 @@ import { machineFacts, prepareDatabase, rawPool, truncateAll, type MachineFacts 
 import { median } from './harness';
 import { fmtNum, log, table } from './report';
 import { seededRandom } from '@agenthub/db/testing';
+import type { ApiCase } from './api-cases';
 
 export interface ApiBenchOptions {
   url: string;
@@ -43,7 +44,10 @@ export interface ApiBenchOptions {
   /** (c): connections held open and for how long */
   holdConnections: number;
   holdSeconds: number;
+  /** the cases to run (all when absent): append, bare, page, orgs, rls, hold */
+  cases?: ReadonlySet<ApiCase>;
 }
+
 
 export interface LoadStats {
   ops: number;
@@ -410,7 +414,9 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       comparisons.push({ ...c, p99Ratio, met });
     };
 
+    const want = (c: ApiCase) => !o.cases || o.cases.has(c);
     // (a) append: HTTP vs raw INSERT, each side on its own conversations.
+    if (want('append')) {
     log(`(a) append, 1 message/request, ${o.conversations} conversations, ${o.concurrency} concurrent`);
     const httpConvs = await createConversations(http1, tenant, o.conversations);
     const rawConvs = await createConversations(http1, tenant, o.conversations);
@@ -428,8 +434,10 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     };
     const a = await sideBySide(rawAppend, appendOverHttp('HTTP POST', http1, tenant, httpConvs, bodies), o);
     push({ case: 'append 1 msg/request', baselineName: 'raw pg INSERT', subjectName: 'HTTP POST …/messages', unit: 'req/s', ...a, goal: { ratio: 0.25, p99Ratio: 5, subjectP50Ms: 20 } });
+    }
 
     // (e) the API vs a bare Fastify server on the API's own data layer (bare-api-server.ts).
+    if (want('bare')) {
     log(`(e) append, API vs bare Fastify + the same data layer, ${o.conversations} conversations, ${o.concurrency} concurrent`);
     const bare = await ApiChild.start('bare api', o.root, common, BARE_API_ENTRY);
     apis.push(bare);
@@ -440,15 +448,18 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     const e = await sideBySide(appendOverHttp('bare server', httpBare, tenant, bareConvs, bodies), appendOverHttp('API', http1, tenant, apiConvs, bodies), o);
     push({ case: 'append, API vs bare server', baselineName: 'bare Fastify + pg, same SQL', subjectName: 'API', unit: 'req/s', ...e, goal: { ratio: 0.7 } });
     await checkCounters(pool, [...bareConvs, ...apiConvs]);
+    }
 
-    // (b) page read: HTTP vs the same SELECT, on conversations of 200 messages.
-    log('(b) conversation page, GET …/messages?limit=50');
-    const readConvs = await createConversations(http1, tenant, o.conversations);
+    // Conversations of 200 messages for (b) and (c).
+    const readConvs = want('page') || want('hold') ? await createConversations(http1, tenant, o.conversations) : [];
     for (const id of readConvs) {
       for (let i = 0; i < 2; i++) {
         await http1.json('POST', `/api/v1/conversations/${id}/messages`, tenant.key, { messages: messageInputs(100, random) });
       }
     }
+    // (b) page read: HTTP vs the same SELECT.
+    if (want('page')) {
+    log('(b) conversation page, GET …/messages?limit=50');
     // The statistics autovacuum would have gathered by now (it may be off, as on CI machines): without them the
     // planner ANDs the organization index (every message of the tenant) into both sides' page reads.
     await pool.query('ANALYZE');
@@ -468,9 +479,11 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     };
     const b = await sideBySide(rawRead, httpRead, o);
     push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5 } });
+    }
 
     // (f) one organization vs eight: the same 8 writers, each on its own conversation, through the API.
     const writers = 8;
+    if (want('orgs')) {
     log(`(f) append, ${writers} writers on ${writers} conversations of one organization vs one conversation in each of ${writers} organizations`);
     const oneOrgConvs = await createConversations(http1, tenant, writers);
     const orgs: Tenant[] = [];
@@ -488,15 +501,20 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     );
     push({ case: `append, ${writers} writers: 1 org vs ${writers} orgs`, baselineName: `${writers} organizations, 1 conversation each`, subjectName: `1 organization, ${writers} conversations`, unit: 'req/s', ...f, goal: { ratio: 0.8 } });
     await checkCounters(pool, [...oneOrgConvs, ...manyOrgConvs]);
+    }
 
     // (d) row-level security: the same append load on both APIs, each on its own conversations.
+    if (want('rls')) {
     log('(d) append with row-level security on vs off');
     const offConvs = await createConversations(http2, tenant, o.conversations);
     const onConvs = await createConversations(http1, tenant, o.conversations);
     const d = await sideBySide(appendOverHttp('RLS off', http2, tenant, offConvs, bodies), appendOverHttp('RLS on', http1, tenant, onConvs, bodies), o);
     push({ case: 'append, RLS on vs off', baselineName: 'API, RLS off', subjectName: 'API, RLS on', unit: 'req/s', ...d, goal: { ratio: 0.7 } });
+    }
 
     // (c) many connections held open against the production configuration (RLS on): reads of a page.
+    let hold: HoldResult | null = null;
+    if (want('hold')) {
     log(`(c) ${o.holdConnections} connections for ${o.holdSeconds} s (GET …/messages?limit=20, spread over ${readConvs.length} conversations)`);
     let next = 0;
     const result = await autocannon({
@@ -512,7 +530,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
         },
       ],
     });
-    const hold: HoldResult = {
+    hold = {
       connections: o.holdConnections,
       seconds: result.duration,
       requests: result.requests.total,
@@ -527,6 +545,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       path: '/api/v1/conversations/:id/messages?limit=20',
       met: result.errors === 0 && result.timeouts === 0 && result.non2xx === 0 && result['2xx'] > 0,
     };
+    }
     return { facts, options: strip(o), comparisons, hold, goals: issueGoals(comparisons, hold) };
   } finally {
     for (const c of clients) c.close();
