@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and repeatable) set-up of a checkout: picks the Node.js that runs everything, installs the npm
 # dependencies from the lock file and generates the Prisma client. Needs nothing else for the embedded database.
+# For the Studio browser test it also installs Debian's chromium when it is missing (tools/scripts/setup-chromium.sh).
 # With --postgres it also makes sure a local PostgreSQL with pgvector runs (tools/scripts/setup-postgres.sh).
 #
 # Node: the machine's own when it is a maintained LTS line (22 or newer); otherwise a pinned Node 24 from the npm
@@ -73,6 +74,8 @@ if [ "$node_bin" != "$system_node" ]; then
 fi
 echo "[setup] generating the Prisma client"
 npx --no-install prisma generate >/dev/null
+# Debian's chromium, for the Studio browser test only (tools/studio); skipped, saying why, without apt or root.
+bash tools/scripts/setup-chromium.sh
 if [ "${1:-}" = "--postgres" ]; then
   bash tools/scripts/setup-postgres.sh
 fi
