@@ -61,6 +61,8 @@ describeInBrowser(BROWSER_SUITE, () => {
     const organization = await makeOrganization(prisma, { name: `Studio Org ${randomUUID().slice(0, 8)}` });
     const renamed = `${organization.name} renamed`;
     const page = await browser.newPage();
+    // Every step waits for its element (Playwright's locators); the margin is for a loaded 2-core CI machine.
+    page.setDefaultTimeout(60_000);
     const outside: string[] = [];
     const pageErrors: string[] = [];
     page.on('request', (request) => {
