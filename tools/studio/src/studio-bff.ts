@@ -15,10 +15,11 @@ export interface BffReply {
 export type StudioExecutor = Required<Pick<Executor, 'execute' | 'executeTransaction' | 'lintSql'>>;
 
 // Statements run with a search path, which the executor sets in a transaction of their own (BEGIN, set_config,
-// statement, COMMIT). Studio names a schema for most of its statements; defaulting the others to `public`
-// (AgentHub's only schema) gives every statement that transaction, which the embedded database needs: its
-// connections share one backend, and a lone extended-protocol statement can interleave with another
-// connection's and lose its unnamed prepared statement; inside a transaction it holds the backend.
+// statement, COMMIT). Studio names a schema for some of its statements; defaulting the others to `public`
+// (AgentHub's only schema) gives every statement that transaction. A workaround for electric-sql/pglite#1046 on
+// the embedded database: its socket server shares one backend among all connections and holds it for one only
+// inside a transaction, so a lone extended-protocol statement could interleave with another connection's (an
+// API's) and lose its unnamed prepared statement.
 const DEFAULT_SCHEMA = 'public';
 
 export async function handleBffRequest(executor: StudioExecutor, payload: unknown): Promise<BffReply> {
