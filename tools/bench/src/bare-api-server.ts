@@ -169,8 +169,8 @@ function toView(row: MessageRow) {
     clientId: row.clientId,
     isStreaming: row.isStreaming,
     isComplete: row.isComplete,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
   };
 }
 

@@ -72,9 +72,7 @@ export class MessageDto extends createZodDto(messageSchema) {}
 export class MessageListDto extends createZodDto(z.object({ data: z.array(messageSchema) })) {}
 export class MessagePageDto extends createZodDto(pageSchema(messageSchema)) {}
 
-const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
-
-/** Rows come from Prisma or from raw SQL (append); both carry the same fields. */
+/** Rows come from the repository's raw SQL, times already ISO 8601 strings (MessageRow). */
 export function toMessageView(row: MessageRow): MessageView {
   return {
     id: row.id,
@@ -92,7 +90,7 @@ export function toMessageView(row: MessageRow): MessageView {
     clientId: row.clientId,
     isStreaming: row.isStreaming,
     isComplete: row.isComplete,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
   };
 }

@@ -31,10 +31,12 @@ describe(MessageRepository.name, () => {
     expect(first.map((m) => m.seq)).toEqual([1]);
     expect(batch.map((m) => [m.seq, m.content])).toEqual([[2, 'a'], [3, 'b'], [4, '']]);
     expect(batch[2]).toMatchObject({ messageType: 'tool_response', toolName: 'search', toolArgs: { q: 'x' }, isComplete: true });
-    expect(batch[1].createdAt).toBeInstanceOf(Date);
+    // times as the API writes them: ISO 8601 UTC with milliseconds
+    expect(batch[1].createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(new Date(batch[1].createdAt).toISOString()).toBe(batch[1].createdAt);
     const conv = await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
     expect(conv.messageCount).toBe(4);
-    expect(conv.lastMessageAt?.getTime()).toBe(batch[2].createdAt.getTime());
+    expect(conv.lastMessageAt?.toISOString()).toBe(batch[2].createdAt);
   });
 
   it('returns the stored message for a repeated clientId, also within one batch, without a new seq', async () => {
