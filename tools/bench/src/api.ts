@@ -28,6 +28,9 @@ import { fmtNum, log, table } from './report';
 import { seededRandom } from '@agenthub/db/testing';
 import type { ApiCase } from './api-cases';
 
+/** For the profile entry, which loads this module lazily (a lazy import of the library itself is refused by lint). */
+export { seededRandom };
+
 export interface ApiBenchOptions {
   url: string;
   /** workspace root: the API is started from there */

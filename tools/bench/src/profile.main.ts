@@ -104,7 +104,6 @@ export async function main(): Promise<void> {
   const api = await import('./api');
   const { DEFAULT_URL, prepareDatabase, rawPool, truncateAll, workspaceRoot } = await import('./db');
   const { log, table, fmtNum } = await import('./report');
-  const { seededRandom } = await import('@agenthub/db/testing');
   const root = workspaceRoot(__dirname);
   const url = process.env.BENCH_DATABASE_URL?.trim() || DEFAULT_URL;
   const poolSize = Number(process.env.DATABASE_POOL_SIZE || 10);
@@ -138,7 +137,7 @@ export async function main(): Promise<void> {
   try {
     const tenant = await api.createTenant(http, 'bench profile');
     const conversations = await api.createConversations(http, tenant, conversationCount);
-    const random = seededRandom(11);
+    const random = api.seededRandom(11);
     const bodies = api.messageInputs(64, random).map((m) => JSON.stringify(m));
     let load: import('./api').Load;
     if (which === 'append') load = api.appendOverHttp('append', http, tenant, conversations, bodies);
