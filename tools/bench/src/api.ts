@@ -219,9 +219,9 @@ export class HttpClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   }
 
-  request(method: string, urlPath: string, key: string, body?: string): Promise<{ status: number; text: string }> {
+  request(method: string, urlPath: string, key: string, body?: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { authorization: `Bearer ${key}` };
+      const headers: Record<string, string | number> = { authorization: `Bearer ${key}`, ...extraHeaders };
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = Buffer.byteLength(body);
@@ -288,10 +288,11 @@ function percentile(sorted: number[], p: number): number {
 
 /**
  * Alternating slices (A B, B A, …) after a warm-up, as tools/bench/src/harness.ts does, with p99 and error
- * counts added (the HTTP side can fail where a pg query would not).
+ * counts added (the HTTP side can fail where a pg query would not). `settle` runs between warm-up and rounds.
  */
-async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions, concurrency = o.concurrency) {
+async function sideBySide(baseline: Load, subject: Load, o: ApiBenchOptions, concurrency = o.concurrency, settle?: () => Promise<unknown>) {
   for (const load of [baseline, subject, baseline, subject]) await slice(load, o.warmupMs / 2, concurrency);
+  await settle?.();
   const acc = new Map<Load, { ops: number; errors: number; seconds: number; lat: number[]; sampleErrors: string[] }>([
     [baseline, { ops: 0, errors: 0, seconds: 0, lat: [], sampleErrors: [] }],
     [subject, { ops: 0, errors: 0, seconds: 0, lat: [], sampleErrors: [] }],
@@ -418,6 +419,9 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     };
 
     const want = (c: ApiCase) => !o.cases || o.cases.has(c);
+    // After each warm-up, the statistics autovacuum would keep (it may be off, as on CI machines): without them
+    // the planner guesses at tables that grew from empty (the audit sealer's reads, the page read).
+    const analyze = () => pool.query('ANALYZE');
     // (a) append: HTTP vs raw INSERT, each side on its own conversations.
     if (want('append')) {
     log(`(a) append, 1 message/request, ${o.conversations} conversations, ${o.concurrency} concurrent`);
@@ -435,7 +439,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
         await pool.query(RAW_INSERT, [tenant.organizationId, conv, seq, m.role, m.content, m.messageType, m.model, m.tokensUsed, JSON.stringify(m.metadata)]);
       },
     };
-    const a = await sideBySide(rawAppend, appendOverHttp('HTTP POST', http1, tenant, httpConvs, bodies), o);
+    const a = await sideBySide(rawAppend, appendOverHttp('HTTP POST', http1, tenant, httpConvs, bodies), o, o.concurrency, analyze);
     push({ case: 'append 1 msg/request', baselineName: 'raw pg INSERT', subjectName: 'HTTP POST …/messages', unit: 'req/s', ...a, goal: { ratio: 0.25, p99Ratio: 5, subjectP50Ms: 20 } });
     }
 
@@ -448,7 +452,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     clients.push(httpBare);
     const bareConvs = await createConversations(http1, tenant, o.conversations);
     const apiConvs = await createConversations(http1, tenant, o.conversations);
-    const e = await sideBySide(appendOverHttp('bare server', httpBare, tenant, bareConvs, bodies), appendOverHttp('API', http1, tenant, apiConvs, bodies), o);
+    const e = await sideBySide(appendOverHttp('bare server', httpBare, tenant, bareConvs, bodies), appendOverHttp('API', http1, tenant, apiConvs, bodies), o, o.concurrency, analyze);
     push({ case: 'append, API vs bare server', baselineName: 'bare Fastify + pg, same SQL', subjectName: 'API', unit: 'req/s', ...e, goal: { ratio: 0.7 } });
     await checkCounters(pool, [...bareConvs, ...apiConvs]);
     }
@@ -463,9 +467,9 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     // (b) page read: HTTP vs the same SELECT.
     if (want('page')) {
     log('(b) conversation page, GET …/messages?limit=50');
-    // The statistics autovacuum would have gathered by now (it may be off, as on CI machines): without them the
-    // planner ANDs the organization index (every message of the tenant) into both sides' page reads.
-    await pool.query('ANALYZE');
+    // Without statistics the planner ANDed the organization index (every message of the tenant) into both sides'
+    // page reads: raw SELECT fell to ~320/s.
+    await analyze();
     const rawRead: Load = {
       name: 'raw SELECT',
       async op(w) {
@@ -480,7 +484,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
         if (res.status !== 200) throw new Error(`page: ${res.status} ${res.text.slice(0, 200)}`);
       },
     };
-    const b = await sideBySide(rawRead, httpRead, o);
+    const b = await sideBySide(rawRead, httpRead, o, o.concurrency, analyze);
     push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5 } });
     }
 
@@ -501,6 +505,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       appendOverHttp('1 org', http1, tenant, oneOrgConvs, bodies),
       o,
       writers,
+      analyze,
     );
     push({ case: `append, ${writers} writers: 1 org vs ${writers} orgs`, baselineName: `${writers} organizations, 1 conversation each`, subjectName: `1 organization, ${writers} conversations`, unit: 'req/s', ...f, goal: { ratio: 0.8 } });
     await checkCounters(pool, [...oneOrgConvs, ...manyOrgConvs]);
@@ -511,7 +516,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     log('(d) append with row-level security on vs off');
     const offConvs = await createConversations(http2, tenant, o.conversations);
     const onConvs = await createConversations(http1, tenant, o.conversations);
-    const d = await sideBySide(appendOverHttp('RLS off', http2, tenant, offConvs, bodies), appendOverHttp('RLS on', http1, tenant, onConvs, bodies), o);
+    const d = await sideBySide(appendOverHttp('RLS off', http2, tenant, offConvs, bodies), appendOverHttp('RLS on', http1, tenant, onConvs, bodies), o, o.concurrency, analyze);
     push({ case: 'append, RLS on vs off', baselineName: 'API, RLS off', subjectName: 'API, RLS on', unit: 'req/s', ...d, goal: { ratio: 0.7 } });
     }
 

@@ -2,7 +2,7 @@
  * Profile of one API load (not a test, not a comparison): where the time of a request goes, in the API process
  * and in PostgreSQL, to decide what to optimise and to show the before/after of a change.
  *
- *   npx tsx tools/bench/src/profile.main.ts [--case append|page|search] [--seconds 20] [--concurrency 16] [--conversations 8] [--top 25]
+ *   npx tsx tools/bench/src/profile.main.ts [--case append|page|search|payment] [--seconds 20] [--concurrency 16] [--conversations 8] [--top 25]
  *
  * It starts one API process (production settings, RLS on) with `node --cpu-prof`, resets pg_stat_statements,
  * runs the load of the `api` suite's case for the given time and then reports:
@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseOptions, runUnderBenchTsconfig } from './entry';
 
-const USAGE = 'usage: tsx tools/bench/src/profile.main.ts [--case append|page|search] [--seconds 20] [--concurrency 16] [--conversations 8] [--top 25]';
+const USAGE = 'usage: tsx tools/bench/src/profile.main.ts [--case append|page|search|payment] [--seconds 20] [--concurrency 16] [--conversations 8] [--top 25]';
 
 interface CpuProfileNode {
   id: number;
@@ -95,7 +95,7 @@ export async function main(): Promise<void> {
   const args = parseOptions(process.argv.slice(2).filter((a, i, all) => a !== '--case' && all[i - 1] !== '--case'), { '--seconds': 'seconds', '--concurrency': 'concurrency', '--conversations': 'conversations', '--top': 'top' }, USAGE);
   const caseIndex = process.argv.indexOf('--case');
   const which = caseIndex >= 0 ? process.argv[caseIndex + 1] : 'append';
-  if (which !== 'append' && which !== 'page' && which !== 'search') throw new Error(`--case must be append, page or search\n${USAGE}`);
+  if (!['append', 'page', 'search', 'payment'].includes(which)) throw new Error(`--case must be append, page, search or payment\n${USAGE}`);
   const seconds = args.seconds ?? 20;
   const concurrency = args.concurrency ?? 16;
   const conversationCount = args.conversations ?? 8;
@@ -141,7 +141,19 @@ export async function main(): Promise<void> {
     const bodies = api.messageInputs(64, random).map((m) => JSON.stringify(m));
     let load: import('./api').Load;
     if (which === 'append') load = api.appendOverHttp('append', http, tenant, conversations, bodies);
-    else if (which === 'search') {
+    else if (which === 'payment') {
+      // api-data's payment case: a new Idempotency-Key per payment.
+      const body = JSON.stringify({ amount: '12.34', currency: 'USD', description: 'bench' });
+      let n = 0;
+      const run = `${Date.now()}`;
+      load = {
+        name: 'payment',
+        async op() {
+          const res = await http.request('POST', '/api/v1/payments', tenant.key, body, { 'idempotency-key': `${run}-${n++}` });
+          if (res.status !== 201) throw new Error(`payment: ${res.status} ${res.text.slice(0, 200)}`);
+        },
+      };
+    } else if (which === 'search') {
       // 2,000 memories of random 1536-d vectors (SQL-made: the API's CPU per query is the subject, not recall),
       // searched with k = 10 by 32 random query vectors sent as JSON numbers, as embedding APIs return them.
       await pool.query(
@@ -172,6 +184,7 @@ export async function main(): Promise<void> {
       };
     }
     await api.slice(load, 2000, concurrency); // warm-up
+    await pool.query('analyze'); // the statistics autovacuum would keep (it may be off, as on CI machines)
     if (statements) await pool.query('select pg_stat_statements_reset()');
     const pgPids = postgresPids();
     const api0 = cpuMs([child.pid]);
