@@ -117,7 +117,7 @@ describe(DocumentRepository.name, () => {
         const doc = await sut.create(org, { title: `Doc ${d}`, metadata: { topic: d % 2 ? 'odd' : 'even' }, chunks: input });
         const stored = await prisma.documentChunk.findMany({ where: { documentId: doc.id }, select: { id: true, position: true } });
         for (const c of stored) {
-          all.push({ id: c.id, documentId: doc.id, embedding: input[c.position].embedding!, topic: d % 2 ? 'odd' : 'even' });
+          all.push({ id: c.id, documentId: doc.id, embedding: input[c.position].embedding as number[], topic: d % 2 ? 'odd' : 'even' });
         }
       }
       // Another organization's chunk identical to the query must never show up.

@@ -14,8 +14,7 @@ import {
   validateSearch,
   type SearchOptions,
 } from '../search/search-options';
-import { assertEmbedding } from '../vector';
-import { toSql } from 'pgvector/utils';
+import { mapInSlices, toEmbedding, vectorText, type EmbeddingInput } from '../vector';
 
 export const DOCUMENT_SELECT = {
   id: true,
@@ -66,8 +65,8 @@ export const MAX_DOCUMENT_CHUNKS = 10_000;
 
 export interface DocumentChunkInput {
   content: string;
-  /** optional: a chunk without one is found by text search only */
-  embedding?: number[] | null;
+  /** optional: a chunk without one is found by text search only; numbers or base64 (see EmbeddingInput) */
+  embedding?: EmbeddingInput | null;
   embeddingModel?: string | null;
 }
 
@@ -111,7 +110,7 @@ export class DocumentRepository {
    * an unknown (or another organization's) agent is NotFoundError.
    */
   async create(organizationId: string, input: DocumentInput, db?: Db): Promise<DocumentSummary> {
-    const chunks = validateDocument(input);
+    const chunks = await validateDocument(input);
     return this.prisma.inTransaction(db, async (tx) => {
       if (input.agentId) {
         // documents.agent_id has a foreign key (migration 20261122010000), but it only proves the agent exists:
@@ -233,7 +232,8 @@ interface ValidChunk {
   embeddingModel: string | null;
 }
 
-function validateDocument(input: DocumentInput): ValidChunk[] {
+/** The chunks are checked and their embeddings formatted in slices that let other requests run in between. */
+async function validateDocument(input: DocumentInput): Promise<ValidChunk[]> {
   if (!input || typeof input !== 'object') throw invalid('document', 'must be an object');
   if (typeof input.title !== 'string' || input.title.trim().length === 0) throw invalid('title', 'must be a non-empty string');
   if (input.content !== undefined && input.content !== null && typeof input.content !== 'string') {
@@ -253,12 +253,12 @@ function validateDocument(input: DocumentInput): ValidChunk[] {
   // documents.content has no tsvector: only what text cannot hold at all is refused.
   checkText(input.content, 'content', problems, Number.MAX_SAFE_INTEGER);
   checkJson(input.metadata, 'metadata', problems);
-  const valid = chunks.map((chunk, i) => {
+  const valid = await mapInSlices(chunks, (chunk, i) => {
     if (!chunk || typeof chunk.content !== 'string' || chunk.content.length === 0) {
       throw invalid(`chunks.${i}.content`, 'must be a non-empty string');
     }
     const hasEmbedding = chunk.embedding !== undefined && chunk.embedding !== null;
-    if (hasEmbedding) assertEmbedding(chunk.embedding, `chunks.${i}.embedding`);
+    const embedding = hasEmbedding ? toEmbedding(chunk.embedding, `chunks.${i}.embedding`) : null;
     if (chunk.embeddingModel !== undefined && chunk.embeddingModel !== null && typeof chunk.embeddingModel !== 'string') {
       throw invalid(`chunks.${i}.embeddingModel`, 'must be a string');
     }
@@ -266,7 +266,7 @@ function validateDocument(input: DocumentInput): ValidChunk[] {
     checkText(chunk.embeddingModel, `chunks.${i}.embeddingModel`, problems);
     return {
       content: chunk.content,
-      embedding: hasEmbedding ? (toSql(chunk.embedding) as string) : null,
+      embedding: embedding ? vectorText(embedding) : null,
       embeddingModel: chunk.embeddingModel ?? null,
     };
   });

@@ -1,6 +1,7 @@
 import {
   bruteForceTopK,
   createTestPrisma,
+  float32Base64,
   makeAgent,
   makeConversation,
   makeOrganization,
@@ -89,12 +90,33 @@ describe(MemoryRepository.name, () => {
       expect(await countIn(organization.id)).toBe(3);
     });
 
+    it('stores a base64 embedding exactly like the same float32 values as numbers, extremes of float4 included', async () => {
+      const { organization } = await makeTenant(prisma);
+      const embedding = float4Vector(seededRandom(5));
+      // The smallest subnormal, the largest float4, and values whose 9-digit form sits next to a power of ten.
+      embedding.splice(0, 6, 1.401298464324817e-45, -3.4028234663852886e38, Math.fround(9.999999e-5), Math.fround(0.1), -1, 16777216);
+
+      const fromNumbers = await sut.create(organization.id, input({ embedding }));
+      const [fromBase64] = await sut.createMany(organization.id, [input({ embedding: float32Base64(embedding) })]);
+      await sut.update(organization.id, fromNumbers.id, { embedding: Float32Array.from(embedding).reverse() });
+
+      expect(fromNumbers.embedding).toEqual(embedding);
+      expect((await sut.findById(organization.id, fromBase64.id))!.embedding).toEqual(embedding);
+      expect((await sut.findById(organization.id, fromNumbers.id))!.embedding).toEqual([...embedding].reverse());
+      const [hit] = await sut.search(organization.id, { embedding: float32Base64(embedding), k: 1, filter: { kind: 'fact' } });
+      expect(hit.id).toBe(fromBase64.id);
+    });
+
     it('rejects bad embeddings and writes nothing', async () => {
       const { organization } = await makeTenant(prisma);
       const nan = float4Vector(seededRandom(3));
       nan[7] = Number.NaN;
 
-      for (const embedding of [float4Vector(seededRandom(3)).slice(1), nan, new Array(EMBEDDING_DIMENSIONS).fill(0)]) {
+      const bad = [
+        float4Vector(seededRandom(3)).slice(1), nan, new Array(EMBEDDING_DIMENSIONS).fill(0),
+        float32Base64(float4Vector(seededRandom(3)).slice(1)), float32Base64(nan), 'bm90IGEgdmVjdG9y!',
+      ];
+      for (const embedding of bad) {
         const error = await sut.create(organization.id, input({ embedding })).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidInputError);
         expect((error as InvalidInputError).details[0].path).toBe('embedding');

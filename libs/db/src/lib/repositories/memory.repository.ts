@@ -15,8 +15,7 @@ import {
   validateSearch,
   type SearchOptions,
 } from '../search/search-options';
-import { assertEmbedding, parseVector, vectorParam } from '../vector';
-import { toSql } from 'pgvector/utils';
+import { mapInSlices, parseVector, toEmbedding, vectorParam, vectorText, type EmbeddingInput } from '../vector';
 
 export const MEMORY_SELECT = {
   id: true,
@@ -72,7 +71,8 @@ export const MAX_MEMORY_BATCH = 1000;
 
 export interface MemoryInput {
   content: string;
-  embedding: number[];
+  /** numbers, or base64 of little-endian float32 values (see EmbeddingInput) */
+  embedding: EmbeddingInput;
   embeddingModel?: string | null;
   /** 0..1, default 0.5 */
   importance?: number;
@@ -131,7 +131,8 @@ export class MemoryRepository {
 
   /**
    * Up to 1000 memories in one INSERT (all or nothing), returned in input order without embeddings.
-   * Validation errors name the item (`memories.3.embedding`).
+   * Validation errors name the item (`memories.3.embedding`). The inputs are checked and their embeddings
+   * formatted in slices that let other requests run in between (mapInSlices).
    */
   async createMany(organizationId: string, inputs: MemoryInput[], db: Db = this.prisma): Promise<MemoryRow[]> {
     if (!Array.isArray(inputs) || inputs.length > MAX_MEMORY_BATCH) {
@@ -140,7 +141,7 @@ export class MemoryRepository {
       ]);
     }
     if (inputs.length === 0) return [];
-    const rows = inputs.map((input, i) => validateInput(input, `memories.${i}.`));
+    const rows = await mapInSlices(inputs, (input, i) => validateInput(input, `memories.${i}.`));
     await this.assertReferences(organizationId, rows, db);
     return this.insert(organizationId, rows, false, db);
   }
@@ -314,13 +315,13 @@ interface ValidMemory {
 function validateInput(input: MemoryInput, path: string): ValidMemory {
   if (!input || typeof input !== 'object') throw invalid(path.replace(/\.$/, '') || 'memory', 'must be an object');
   assertContent(input.content, `${path}content`);
-  assertEmbedding(input.embedding, `${path}embedding`);
+  const embedding = toEmbedding(input.embedding, `${path}embedding`);
   const row: ValidMemory = {
     agentId: input.agentId ?? null,
     userId: input.userId ?? null,
     conversationId: input.conversationId ?? null,
     content: input.content,
-    embedding: toSql(input.embedding) as string,
+    embedding: vectorText(embedding),
     embeddingModel: optionalString(input.embeddingModel, `${path}embeddingModel`),
     importance: importance(input.importance ?? 0.5, `${path}importance`),
     kind: kind(input.kind ?? 'fact', `${path}kind`),
@@ -340,8 +341,7 @@ function validatePatch(patch: MemoryPatch): Prisma.Sql[] {
     sets.push(Prisma.sql`content = ${patch.content}`);
   }
   if (patch.embedding !== undefined) {
-    assertEmbedding(patch.embedding, 'embedding');
-    sets.push(Prisma.sql`embedding = ${vectorParam(patch.embedding)}`);
+    sets.push(Prisma.sql`embedding = ${vectorParam(toEmbedding(patch.embedding, 'embedding'))}`);
   }
   if (patch.embeddingModel !== undefined) {
     sets.push(Prisma.sql`embedding_model = ${optionalString(patch.embeddingModel, 'embeddingModel')}`);

@@ -84,7 +84,7 @@ type WithSimilarity<R> = R & { similarity: number | null };
 export async function vectorSearch<R>(
   run: RowQuery,
   target: SearchTarget,
-  embedding: number[],
+  embedding: ArrayLike<number>,
   limit: number,
   strategy: SearchStrategy,
   exactSearchThreshold: number,
@@ -159,7 +159,7 @@ export class LargeSearchMemo {
  */
 export function autoVectorSearchSql(
   target: SearchTarget,
-  embedding: number[],
+  embedding: ArrayLike<number>,
   limit: number,
   exactSearchThreshold: number,
   knownLarge = false,
@@ -197,7 +197,7 @@ export function autoVectorSearchSql(
  * through the btree indexes of the filter) and keep the top n. That holds under any planner cost settings,
  * unlike `SET LOCAL enable_indexscan = off`, which would also need a transaction and disable the btree indexes.
  */
-export function vectorSearchSql(target: SearchTarget, embedding: number[], limit: number, exact: boolean): Prisma.Sql {
+export function vectorSearchSql(target: SearchTarget, embedding: ArrayLike<number>, limit: number, exact: boolean): Prisma.Sql {
   const q = vectorParam(embedding);
   const { columns, from, where, embedding: column } = target;
   // The query vector is sent once: in the ANN form ORDER BY names the select-list alias, which the planner
@@ -240,7 +240,7 @@ export async function textSearch<R>(
   run: RowQuery,
   target: SearchTarget,
   query: string,
-  embedding: number[] | null,
+  embedding: ArrayLike<number> | null,
   limit: number,
 ): Promise<Array<Scored<R>>> {
   const { columns, from, where, searchVector } = target;

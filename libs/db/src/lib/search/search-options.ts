@@ -1,6 +1,6 @@
 import { isUuid } from '../pagination';
 import { invalid } from '../validation';
-import { assertEmbedding } from '../vector';
+import { toEmbedding, type EmbeddingInput } from '../vector';
 
 export type SearchMode = 'vector' | 'text' | 'hybrid';
 
@@ -26,7 +26,8 @@ export const DEFAULT_EXACT_SEARCH_THRESHOLD = 10_000;
  * Text search (ts_rank_cd over the full-text index) is always exact.
  */
 export interface SearchOptions<F> {
-  embedding?: number[];
+  /** numbers, or base64 of little-endian float32 values (see EmbeddingInput) */
+  embedding?: EmbeddingInput;
   query?: string;
   /** default: hybrid when both embedding and query are given, else the one that is */
   mode?: SearchMode;
@@ -42,7 +43,7 @@ export interface SearchOptions<F> {
 export interface ValidSearch {
   mode: SearchMode;
   k: number;
-  embedding: number[] | null;
+  embedding: Float32Array | null;
   query: string | null;
   minSimilarity: number | null;
   strategy: SearchStrategy;
@@ -54,12 +55,8 @@ export function validateSearch(options: SearchOptions<unknown>): ValidSearch {
   const hasQuery = typeof options.query === 'string' && options.query.trim().length > 0;
   const mode = options.mode ?? (hasEmbedding && hasQuery ? 'hybrid' : hasQuery ? 'text' : 'vector');
   if (mode !== 'vector' && mode !== 'text' && mode !== 'hybrid') throw invalid('mode', 'must be vector, text or hybrid');
-  if (mode !== 'text') {
-    if (!hasEmbedding) throw invalid('embedding', `is required for ${mode} search`);
-    assertEmbedding(options.embedding, 'embedding');
-  } else if (hasEmbedding) {
-    assertEmbedding(options.embedding, 'embedding');
-  }
+  if (mode !== 'text' && !hasEmbedding) throw invalid('embedding', `is required for ${mode} search`);
+  const embedding = hasEmbedding ? toEmbedding(options.embedding, 'embedding') : null;
   if (mode !== 'vector' && !hasQuery) throw invalid('query', `is required for ${mode} search`);
   if (options.query !== undefined && typeof options.query !== 'string') throw invalid('query', 'must be a string');
   const k = options.k ?? DEFAULT_K;
@@ -75,7 +72,7 @@ export function validateSearch(options: SearchOptions<unknown>): ValidSearch {
   return {
     mode,
     k,
-    embedding: hasEmbedding ? (options.embedding as number[]) : null,
+    embedding,
     query: hasQuery ? (options.query as string) : null,
     minSimilarity: min ?? null,
     strategy,

@@ -40,3 +40,14 @@ export function bruteForceTopK<T extends { embedding: readonly number[] }>(
     .sort((a, b) => b.similarity - a.similarity)
     .slice(0, k);
 }
+
+/**
+ * The vector as an embedding API's `encoding_format: "base64"` sends it: little-endian float32 values, base64
+ * (what `base64.b64encode(numpy.asarray(v, dtype="<f4").tobytes())` makes). Written with a DataView so that it
+ * does not share code with the server's decoder.
+ */
+export function float32Base64(vector: readonly number[]): string {
+  const view = new DataView(new ArrayBuffer(vector.length * 4));
+  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  return Buffer.from(view.buffer).toString('base64');
+}
