@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { InvalidInputError, PrismaService } from '@agenthub/db';
+import { embeddingLength, InvalidInputError, PrismaService, type EmbeddingInput } from '@agenthub/db';
 import { API_CONFIG, type ApiConfig } from '../config/api-config';
 
 /**
@@ -36,11 +36,19 @@ export class EmbeddingDimensions implements OnApplicationBootstrap {
     }
   }
 
-  /** Each [path, embedding] must have exactly `dimensions` numbers; all offenders are named in one 400. */
-  assert(embeddings: Array<[path: string, embedding: readonly number[] | null | undefined]>): void {
-    const problems = embeddings
-      .filter(([, e]) => e !== undefined && e !== null && e.length !== this.dimensions)
-      .map(([path, e]) => ({ path, message: `must have ${this.dimensions} numbers (EMBEDDING_DIMENSIONS), got ${e!.length}` }));
+  /**
+   * Each [path, embedding] must have exactly `dimensions` values (numbers, or float32 in base64); all offenders are
+   * named in one 400. Malformed base64 is left to the data layer's check (toEmbedding), which names the problem.
+   */
+  assert(embeddings: Array<[path: string, embedding: EmbeddingInput | null | undefined]>): void {
+    const problems: Array<{ path: string; message: string }> = [];
+    for (const [path, embedding] of embeddings) {
+      const length = embedding === undefined || embedding === null ? null : embeddingLength(embedding);
+      if (length !== null && length !== this.dimensions) {
+        const given = typeof embedding === 'string' ? ` (base64 of ${length * 4} bytes: ${length} float32 values)` : '';
+        problems.push({ path, message: `must have ${this.dimensions} numbers (EMBEDDING_DIMENSIONS), got ${length}${given}` });
+      }
+    }
     if (problems.length > 0) throw new InvalidInputError(`embeddings must have ${this.dimensions} dimensions`, problems);
   }
 }

@@ -10,6 +10,7 @@ import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import {
   CreateMemoryBatchDto,
   CreateMemoryDto,
+  EmbeddingFormatQuery,
   ListMemoriesQuery,
   MemoryDto,
   MemoryHitListDto,
@@ -33,8 +34,8 @@ export class MemoryController {
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)
   @ZodResponse({ status: 201, type: MemoryDto })
-  create(@Body() body: CreateMemoryDto): Promise<MemoryView> {
-    return this.memories.create(body);
+  create(@Body() body: CreateMemoryDto, @Query() query: EmbeddingFormatQuery): Promise<MemoryView> {
+    return this.memories.create(body, query.embeddingFormat);
   }
 
   @Post('batch')
@@ -67,15 +68,15 @@ export class MemoryController {
   @Get(':id')
   @ApiProblems(404)
   @ZodResponse({ type: MemoryDto })
-  get(@Param('id', UuidPipe) id: string): Promise<MemoryView> {
-    return this.memories.get(id);
+  get(@Param('id', UuidPipe) id: string, @Query() query: EmbeddingFormatQuery): Promise<MemoryView> {
+    return this.memories.get(id, query.embeddingFormat);
   }
 
   @Patch(':id')
   @ApiProblems(403, 404, 413, 415)
   @ZodResponse({ type: MemoryDto })
-  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateMemoryDto): Promise<MemoryView> {
-    return this.memories.update(id, body);
+  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateMemoryDto, @Query() query: EmbeddingFormatQuery): Promise<MemoryView> {
+    return this.memories.update(id, body, query.embeddingFormat);
   }
 
   @Delete(':id')

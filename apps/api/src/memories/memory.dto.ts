@@ -1,8 +1,8 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { MAX_MEMORY_BATCH, type Memory, type MemoryRow, type MemorySearchResult } from '@agenthub/db';
+import { encodeEmbedding, MAX_MEMORY_BATCH, type Memory, type MemoryRow, type MemorySearchResult } from '@agenthub/db';
 import { isoDateTime, jsonObject, pageQuery, pageSchema, uuid } from '../common/http/schemas';
-import { embeddingSchema, scoreFields, searchBodySchema } from '../search/search.dto';
+import { embeddingFormatQuery, embeddingSchema, scoreFields, searchBodySchema, type EmbeddingFormat } from '../search/search.dto';
 
 const memoryFields = {
   content: z.string().trim().min(1, 'required').max(512 * 1024),
@@ -34,6 +34,9 @@ export const updateMemorySchema = z.strictObject({
 export type UpdateMemoryBody = z.infer<typeof updateMemorySchema>;
 export class UpdateMemoryDto extends createZodDto(updateMemorySchema) {}
 
+/** `?embeddingFormat=float|base64` of the routes that return a memory's embedding. */
+export class EmbeddingFormatQuery extends createZodDto(z.object(embeddingFormatQuery)) {}
+
 export class ListMemoriesQuery extends createZodDto(
   z.object({
     ...pageQuery,
@@ -58,7 +61,13 @@ export class MemorySearchDto extends createZodDto(memorySearchSchema) {}
 export const memorySchema = z.object({
   id: uuid,
   content: z.string(),
-  embedding: z.array(z.number()).optional().describe('on create and get by id; left out of lists and search results'),
+  embedding: z
+    .union([z.array(z.number()), z.string().meta({ format: 'byte' })])
+    .optional()
+    .describe(
+      'on create, update and get by id (left out of lists, batches and search results): numbers, or with ' +
+        '?embeddingFormat=base64 little-endian float32 values as base64; the stored float32 values either way',
+    ),
   embeddingModel: z.string().nullable(),
   importance: z.number(),
   kind: z.string(),
@@ -79,11 +88,11 @@ export const memoryHitSchema = memorySchema.extend(scoreFields);
 export type MemoryHitView = z.input<typeof memoryHitSchema>;
 export class MemoryHitListDto extends createZodDto(z.object({ data: z.array(memoryHitSchema) })) {}
 
-export function toMemoryView(row: MemoryRow | Memory): MemoryView {
+export function toMemoryView(row: MemoryRow | Memory, embeddingFormat: EmbeddingFormat = 'float'): MemoryView {
   return {
     id: row.id,
     content: row.content,
-    ...('embedding' in row ? { embedding: row.embedding } : {}),
+    ...('embedding' in row ? { embedding: embeddingFormat === 'base64' ? encodeEmbedding(row.embedding) : row.embedding } : {}),
     embeddingModel: row.embeddingModel,
     importance: row.importance,
     kind: row.kind,

@@ -3,6 +3,7 @@ import { MemoryRepository, NotFoundError, type MemoryInput, type MemoryPatch, ty
 import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { EmbeddingDimensions } from './embedding-dimensions.service';
+import type { EmbeddingFormat } from '../search/search.dto';
 import {
   toMemoryHitView,
   toMemoryView,
@@ -22,10 +23,10 @@ export class MemoryService {
     private readonly context: RequestContext,
   ) {}
 
-  async create(body: CreateMemoryBody): Promise<MemoryView> {
+  async create(body: CreateMemoryBody, embeddingFormat?: EmbeddingFormat): Promise<MemoryView> {
     this.dimensions.assert([['embedding', body.embedding]]);
     const row = await this.memories.create(this.context.organizationId, toInput(body), this.context.db);
-    const view = toMemoryView(row);
+    const view = toMemoryView(row, embeddingFormat);
     await this.audit.record('memory.create', 'memory', row.id, { after: withoutEmbedding(view) });
     return view;
   }
@@ -35,27 +36,27 @@ export class MemoryService {
     this.dimensions.assert(bodies.map((b, i) => [`memories.${i}.embedding`, b.embedding]));
     const rows = await this.memories.createMany(this.context.organizationId, bodies.map(toInput), this.context.db);
     await this.audit.record('memory.create_batch', 'memory', null, { after: { count: rows.length, ids: rows.map((r) => r.id) } });
-    return rows.map(toMemoryView);
+    return rows.map((row) => toMemoryView(row));
   }
 
-  async get(id: string): Promise<MemoryView> {
+  async get(id: string, embeddingFormat?: EmbeddingFormat): Promise<MemoryView> {
     const row = await this.memories.findById(this.context.organizationId, id, this.context.db);
     if (!row) throw new NotFoundError('memory', id);
-    return toMemoryView(row);
+    return toMemoryView(row, embeddingFormat);
   }
 
   async list(query: { agentId?: string; userId?: string; conversationId?: string; kind?: string; limit?: number; cursor?: string }): Promise<Page<MemoryView>> {
     const page = await this.memories.listPage(this.context.organizationId, query, this.context.db);
-    return { data: page.data.map(toMemoryView), nextCursor: page.nextCursor };
+    return { data: page.data.map((row) => toMemoryView(row)), nextCursor: page.nextCursor };
   }
 
-  async update(id: string, body: UpdateMemoryBody): Promise<MemoryView> {
+  async update(id: string, body: UpdateMemoryBody, embeddingFormat?: EmbeddingFormat): Promise<MemoryView> {
     this.dimensions.assert([['embedding', body.embedding]]);
     const before = await this.memories.findById(this.context.organizationId, id, this.context.db);
     if (!before) throw new NotFoundError('memory', id);
     const row = await this.memories.update(this.context.organizationId, id, toPatch(body), this.context.db);
     if (!row) throw new NotFoundError('memory', id);
-    const view = toMemoryView(row);
+    const view = toMemoryView(row, embeddingFormat);
     await this.audit.record('memory.update', 'memory', id, { before: withoutEmbedding(toMemoryView(before)), after: withoutEmbedding(view) });
     return view;
   }

@@ -5,11 +5,41 @@ import { uuid } from '../common/http/schemas';
 import { messageSchema, toMessageView } from '../messages/message.dto';
 import type { MessageSearchHit } from '@agenthub/db';
 
+/** Most dimensions an embedding may have (EMBEDDING_DIMENSIONS' upper bound), as numbers or float32 base64. */
+const MAX_DIMENSIONS = 16_000;
+
 /**
- * A finite number, any length here: the length is checked against EMBEDDING_DIMENSIONS by the service (a runtime
- * setting), with a 400 naming the field. The upper bound only keeps a runaway body from being parsed further.
+ * An embedding: JSON numbers, or base64 of little-endian float32 values (`encoding_format: "base64"` of the embedding
+ * APIs). Only the shape is checked here: the length (against EMBEDDING_DIMENSIONS, a runtime setting), the base64
+ * itself and NaN/Infinity are checked once by the data layer (toEmbedding), with a 400 naming the field. The upper
+ * bounds only keep a runaway body from being parsed further.
  */
-export const embeddingSchema = z.array(z.number()).min(1, 'must not be empty').max(16_000).describe('EMBEDDING_DIMENSIONS numbers');
+export const embeddingSchema = z
+  .union(
+    [
+      z.array(z.number()).min(1, 'must not be empty').max(MAX_DIMENSIONS).describe('EMBEDDING_DIMENSIONS numbers'),
+      z
+        .string()
+        .min(1, 'must not be empty')
+        .max(Math.ceil((MAX_DIMENSIONS * 4) / 3) + 4)
+        .meta({ format: 'byte' })
+        .describe('base64 (standard alphabet, padded) of EMBEDDING_DIMENSIONS little-endian float32 values: 8,192 characters for 1536 dimensions'),
+    ],
+    { error: 'must be an array of numbers or a base64 string of little-endian float32 values' },
+  )
+  .describe(
+    'EMBEDDING_DIMENSIONS numbers, or the same as base64 of little-endian float32 values (what embedding APIs return ' +
+      'with encoding_format "base64"; about a third of the bytes of JSON numbers). Stored as float32 either way.',
+  );
+
+/** `?embeddingFormat=` of the routes that return embeddings (memory create, get, update). */
+export const embeddingFormatQuery = {
+  embeddingFormat: z
+    .enum(['float', 'base64'], { message: 'must be float or base64' })
+    .optional()
+    .describe('how returned embeddings are written: float (default), an array of numbers; base64, little-endian float32 values as base64'),
+};
+export type EmbeddingFormat = 'float' | 'base64';
 
 /** The body of `POST /memories/search` and `POST /documents/search` (API.md), with the filter of each. */
 export function searchBodySchema<F extends z.ZodType>(filter: F) {

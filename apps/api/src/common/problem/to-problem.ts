@@ -1,17 +1,30 @@
 import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { ZodValidationException } from 'nestjs-zod';
-import type { ZodError } from 'zod';
+import type { ZodError, core } from 'zod';
+
+type ZodIssue = core.$ZodIssue;
 import { DomainError, sqlState } from '@agenthub/db';
 import { problem, type Problem } from './problem';
 import { ProblemException } from './problem.exception';
 
 /** `['body', 'messages', 3, 'role']` → `body.messages.3.role` */
 function zodErrors(error: ZodError, source: string): Problem['errors'] {
-  return error.issues.flatMap((issue) => {
-    const path = [source, ...issue.path.map(String)].filter(Boolean).join('.');
+  return zodIssues(error.issues, [source]);
+}
+
+function zodIssues(issues: readonly ZodIssue[], prefix: Array<string | number | symbol>): NonNullable<Problem['errors']> {
+  return issues.flatMap((issue) => {
+    const at = [...prefix, ...issue.path];
+    const path = at.map(String).filter(Boolean).join('.');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: path ? `${path}.${key}` : key, message: 'unknown field' }));
+    }
+    // A union (an embedding: numbers or base64) whose value had the type of one branch: that branch's own
+    // problems (`embedding.3: expected number`), not just "invalid input".
+    if (issue.code === 'invalid_union') {
+      const matched = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (matched.length === 1) return zodIssues(matched[0], at);
     }
     return [{ path: path || '(body)', message: issue.message }];
   });
