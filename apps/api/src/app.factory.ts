@@ -7,7 +7,10 @@ import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { z } from 'zod';
 import type { DatabaseTarget } from '@agenthub/db';
 import { AppModule } from './app.module';
+import { documentBodyLimits, installBodyLimits } from './common/http/body-limit';
+import { installJsonBodyParser, JsonParseWorkers } from './common/http/json-body';
 import { requestId } from './common/logging/logger';
+import { clientErrorHandler, frameworkErrorHandler } from './common/problem/client-errors';
 import { problemSchema } from './common/http/schemas';
 import type { ApiConfig } from './config/api-config';
 
@@ -27,24 +30,22 @@ export interface ApiAppOptions {
 export async function createApiApp(options: ApiAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   const adapter = new FastifyAdapter({
+    // Routes with @BodyLimit have their own (common/http/body-limit.ts).
     bodyLimit: config.API_BODY_LIMIT_BYTES,
     genReqId: requestId,
     trustProxy: true,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // What Node's HTTP server and Fastify's router refuse before any route runs (431, 414, 400, 408) as problem+json.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   });
   const fastify = adapter.getInstance();
-  // JSON only (415 for anything else), and an empty body is "no body", not a parse error.
-  fastify.removeContentTypeParser(['text/plain', 'application/json']);
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  const parser = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    const text = body.toString();
-    if (text.trim() === '') return done(null, undefined);
-    parseJson(request, text, done);
-  };
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parser);
-  fastify.addContentTypeParser(/^application\/[a-z0-9.+-]*\+json$/, { parseAs: 'string' }, parser);
+  installBodyLimits(fastify, config);
+  const jsonWorkers = new JsonParseWorkers();
+  installJsonBodyParser(fastify, jsonWorkers);
+  fastify.addHook('onClose', () => jsonWorkers.close());
   fastify.addHook('preValidation', async (request: FastifyRequest) => {
     if (request.body === undefined && ['POST', 'PUT', 'PATCH'].includes(request.method)) request.body = {};
   });
@@ -76,6 +77,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<NestFastifyA
       .build(),
   );
   const cleaned = cleanupOpenApiDoc(document);
+  documentBodyLimits(cleaned, config);
   cleaned.components ??= {};
   cleaned.components.schemas ??= {};
   const problemJsonSchema = z.toJSONSchema(problemSchema, { target: 'openapi-3.0' }) as Record<string, unknown>;

@@ -130,4 +130,20 @@ describe('embeddings as numbers or base64 over HTTP', () => {
     expect(strings.errors?.map((e) => e.path)).toEqual(['embedding.0', 'embedding.1']);
     expect(await state()).toEqual(before);
   });
+
+  it('takes the contract’s largest batch, 1,000 memories of 1536 full-precision JSON numbers', async () => {
+    const full = () => Array.from({ length: DIMENSIONS }, () => (random() * 2 - 1) * 0.06); // ~17 significant digits each
+    const memories = Array.from({ length: 1000 }, (_, i) => ({ content: `full precision ${i}`, embedding: full(), kind: 'full-precision' }));
+    const body = JSON.stringify({ memories });
+    expect(body.length).toBeGreaterThan(30 * 1024 * 1024);
+    const res = await api.request('POST', '/api/v1/memories/batch', { key: org.key, raw: body, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(201);
+    expect(res.body.data).toHaveLength(1000);
+    for (const i of [0, 999]) expect(await embeddingOf(res.body.data[i].id)).toEqual(memories[i].embedding.map(Math.fround));
+
+    const compact = memories.slice(0, 100).map((m) => ({ ...m, embedding: float32Base64(m.embedding) }));
+    const small = await api.post('/api/v1/memories/batch', org.key, { memories: compact });
+    expect(small.status).toBe(201);
+    expect(await embeddingOf(small.body.data[42].id)).toEqual(memories[42].embedding.map(Math.fround));
+  });
 });

@@ -29,7 +29,13 @@ export const API_ENV_SCHEMA = z.object({
   AGENTHUB_MIGRATE_ON_START: bool.default(true),
   /** Row-level security on tenant transactions; off only for measuring its cost (tools/bench), never in production. */
   AGENTHUB_ROW_LEVEL_SECURITY: bool.default(true),
+  /** Body limit of every route without its own (common/http/body-limit.ts). */
   API_BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
+  /**
+   * Body limit of the bulk routes (memory batch, document create). Unset: 1,000 embeddings of EMBEDDING_DIMENSIONS
+   * full-precision JSON numbers plus 16 KiB of text each (57 MiB at 1536 dimensions).
+   */
+  API_BULK_BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).optional(),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   /** How long a request may take before the server gives up on it (and the shutdown grace period). */

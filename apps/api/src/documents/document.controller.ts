@@ -3,6 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
+import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { RawReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
@@ -26,6 +27,7 @@ export class DocumentController {
   constructor(private readonly documents: DocumentService) {}
 
   @Post()
+  @BodyLimit('bulk')
   @HttpCode(201)
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)
@@ -35,6 +37,7 @@ export class DocumentController {
   }
 
   @Post('search')
+  @BodyLimit('search')
   @RawReadTransaction()
   @HttpCode(200)
   @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)

@@ -3,6 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
+import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
@@ -39,6 +40,7 @@ export class MemoryController {
   }
 
   @Post('batch')
+  @BodyLimit('bulk')
   @RawTransaction()
   @HttpCode(201)
   @Idempotent()
@@ -49,6 +51,7 @@ export class MemoryController {
   }
 
   @Post('search')
+  @BodyLimit('search')
   @RawReadTransaction()
   @HttpCode(200)
   @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { answerWhileDraining, bodyStillArriving } from '../http/body-limit';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 import { toProblem } from './to-problem';
 
@@ -21,6 +22,11 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   if (unexpected) logger.error({ err: error, requestId: request.id }, 'request failed');
   problem.requestId = String(request.id);
   if (reply.sent) return;
+  // Refused before its body was read (413, 415): answer now, let the client finish sending, then close.
+  if (bodyStillArriving(request)) {
+    answerWhileDraining(request, reply, problem.status, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE }, JSON.stringify(problem));
+    return;
+  }
   for (const [k, v] of Object.entries(headers ?? {})) reply.header(k, v);
   reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
 }

@@ -25,10 +25,12 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   409: ['conflict', 'Conflict'],
   411: ['length-required', 'Length required'],
   413: ['payload-too-large', 'Request body too large'],
+  414: ['uri-too-long', 'URI too long'],
   415: ['unsupported-media-type', 'Unsupported media type'],
   422: ['unprocessable', 'Unprocessable request'],
   428: ['precondition-required', 'Precondition required'],
   429: ['rate-limited', 'Too many requests'],
+  431: ['header-fields-too-large', 'Request header fields too large'],
   500: ['internal', 'Internal server error'],
   503: ['unavailable', 'Service unavailable'],
 };

@@ -36,6 +36,8 @@ const FASTIFY_DETAIL: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'send JSON: Content-Type: application/json',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty but Content-Type says JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment of the URL is longer than this server accepts',
+  FST_ERR_BAD_URL: 'the URL is not valid',
 };
 
 /**
