@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { serveInExclusiveTurns } from './exclusive-turns';
 import { lockHolder, pidAlive, tryPidLock } from './pid-lock';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,9 +16,11 @@ import path from 'node:path';
  * another process for the same directory (the Prisma CLI, Studio, a second command) connects to that server
  * instead of opening the files twice.
  *
- * What it cannot do: it is a single PostgreSQL backend. Connections are multiplexed onto it and a transaction
- * holds it exclusively, so there is one writer at a time and no parallel queries; LISTEN/NOTIFY reaches only
- * the same process. Use PostgreSQL (DATABASE_URL) for production and for more than one replica.
+ * What it cannot do: it is a single PostgreSQL backend. Connections are multiplexed onto it, each holding it from
+ * its first message until the backend is idle again (through Sync, a simple query, a whole transaction: see
+ * exclusive-turns.ts), so there is one writer at a time and no parallel queries; prepared statement names and
+ * session settings are shared by every connection; LISTEN/NOTIFY reaches only the same process. Use PostgreSQL
+ * (DATABASE_URL) for production and for more than one replica.
  */
 export const EMBEDDED_LIMITATIONS =
   'embedded mode runs one PostgreSQL backend in this process: one writer at a time, no parallel queries, ' +
@@ -79,6 +82,7 @@ async function openOrReuse(dir: string, keepProcessAlive: boolean): Promise<Embe
     }
     const pglite = await PGlite.create(path.join(dir, 'pgdata'), { extensions: { vector } });
     const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: 16 });
+    serveInExclusiveTurns(server);
     await server.start();
     if (!keepProcessAlive) {
       // PGLiteSocketServer keeps its net.Server private; unref it and every accepted socket.
