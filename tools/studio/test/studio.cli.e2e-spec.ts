@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-// The command admins run (`npx nx run db:studio` runs exactly this), as a child process: what it prints, that it
-// serves, and that Ctrl+C stops it cleanly.
+// The command admins run (`npx nx run db:studio` runs this file under tsx), as a child process: what it prints,
+// that it serves, and that Ctrl+C stops it cleanly. tsx's loader runs in the process itself (`--import tsx`), not
+// through its CLI: the CLI is a parent that relays a signal it alone receives to its child, waits 30 ms for the
+// child to confirm and otherwise kills it and exits 130, which a loaded machine sometimes lets happen (a terminal's
+// Ctrl+C reaches both processes, so admins never meet it).
 const ROOT = path.resolve(__dirname, '../../..');
-const TSX = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
-const MAIN = ['--tsconfig', 'tools/studio/tsconfig.json', 'tools/studio/src/main.ts', '--port', '0'];
+const MAIN = ['--import', 'tsx', 'tools/studio/src/main.ts', '--port', '0'];
 
 interface Cli {
   child: ChildProcess;
@@ -70,9 +72,9 @@ describe('npx nx run db:studio', () => {
 });
 
 function startCli(env: Record<string, string>): Promise<Cli> {
-  const child = spawn(process.execPath, [TSX, ...MAIN], {
+  const child = spawn(process.execPath, MAIN, {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, TSX_TSCONFIG_PATH: 'tools/studio/tsconfig.json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
