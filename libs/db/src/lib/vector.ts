@@ -17,8 +17,6 @@ const FLOAT4_MAX = 3.4028234663852886e38;
  */
 export type EmbeddingInput = readonly number[] | Float32Array | string;
 
-/** Standard alphabet, padded: what Python's base64.b64encode, Node's Buffer and the embedding APIs produce. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 /**
@@ -33,8 +31,8 @@ export function toEmbedding(value: unknown, path = 'embedding', dimensions = EMB
   };
   let vector: Float32Array;
   if (typeof value === 'string') {
-    if (!BASE64.test(value)) fail('must be an array of numbers or base64 (standard alphabet, padded) of little-endian float32 values');
-    const bytes = Buffer.from(value, 'base64');
+    const bytes = decodeBase64(value);
+    if (!bytes) return fail('must be an array of numbers or base64 (standard alphabet, padded) of little-endian float32 values');
     if (bytes.length % 4 !== 0) fail(`base64 decodes to ${bytes.length} bytes, not a whole number of float32 values (4 bytes each)`);
     vector = float32FromLittleEndian(bytes);
   } else if (value instanceof Float32Array) {
@@ -68,15 +66,27 @@ export function assertEmbedding(value: unknown, path = 'embedding', dimensions =
 }
 
 /**
- * How many dimensions an embedding has, without decoding it: the array's length, or the float32 count of a
- * well-formed base64 string; null when that cannot be told (not an array or string, malformed base64: `toEmbedding`
- * names the problem).
+ * How many dimensions an embedding has, without decoding it: the array's length, or the float32 count a base64
+ * string of this length holds; null when that cannot be told (not an array or string, a length no padded base64
+ * has, bytes that are no whole float32). Whether the characters are base64 is `toEmbedding`'s check.
  */
 export function embeddingLength(value: unknown): number | null {
   if (Array.isArray(value) || value instanceof Float32Array) return value.length;
-  if (typeof value !== 'string' || !BASE64.test(value)) return null;
+  if (typeof value !== 'string' || value.length % 4 !== 0) return null;
   const bytes = (value.length / 4) * 3 - (value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0);
   return bytes % 4 === 0 ? bytes / 4 : null;
+}
+
+/**
+ * The bytes of standard, padded base64, or null for anything else. Buffer's decoder skips what it does not know
+ * (whitespace, `!`) and takes the URL-safe alphabet too, so the bytes are encoded again and compared: about ten
+ * times faster than a regular expression over the 8 KiB of a 1536-dimension embedding (measured: 5 ms vs 50 ms
+ * for 1,000), and it also refuses padding in the middle and non-zero unused bits, which no encoder writes.
+ */
+function decodeBase64(text: string): Buffer | null {
+  if (text.length % 4 !== 0) return null;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : null;
 }
 
 /** base64 of the values as little-endian float32: what `toEmbedding` reads, and what `?embeddingFormat=base64` returns. */

@@ -90,6 +90,17 @@ describe(MemoryRepository.name, () => {
       expect(await countIn(organization.id)).toBe(3);
     });
 
+    it('writes a batch too large for one statement in several, in one transaction, in input order', async () => {
+      const { organization } = await makeTenant(prisma);
+      const random = seededRandom(6);
+      // ~22 KB of statement text each: 400 of them take three statements.
+      const inputs = Array.from({ length: 400 }, (_, i) => input({ content: `part ${i}`, embedding: float4Vector(random) }));
+      const created = await sut.createMany(organization.id, inputs);
+      expect(created.map((m) => m.content)).toEqual(inputs.map((m) => m.content));
+      expect((await sut.findById(organization.id, created[399].id))!.embedding).toEqual(inputs[399].embedding);
+      expect(await countIn(organization.id)).toBe(400);
+    });
+
     it('stores a base64 embedding exactly like the same float32 values as numbers, extremes of float4 included', async () => {
       const { organization } = await makeTenant(prisma);
       const embedding = float4Vector(seededRandom(5));
