@@ -43,7 +43,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<NestFastifyA
   });
   const fastify = adapter.getInstance();
   installBodyLimits(fastify, config);
-  const jsonWorkers = new JsonParseWorkers();
+  const jsonWorkers = new JsonParseWorkers(config.API_JSON_PARSE_THREADS);
   installJsonBodyParser(fastify, jsonWorkers);
   fastify.addHook('onClose', () => jsonWorkers.close());
   fastify.addHook('preValidation', async (request: FastifyRequest) => {

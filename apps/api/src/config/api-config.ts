@@ -36,6 +36,11 @@ export const API_ENV_SCHEMA = z.object({
    * full-precision JSON numbers plus 16 KiB of text each (57 MiB at 1536 dimensions).
    */
   API_BULK_BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).optional(),
+  /**
+   * Threads that parse large bulk bodies (common/http/json-body.ts). Unset: one fewer than the cores, 1 to 4;
+   * 0 parses them on the main thread (to measure what the threads save).
+   */
+  API_JSON_PARSE_THREADS: int(0, 16).optional(),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   /** How long a request may take before the server gives up on it (and the shutdown grace period). */

@@ -1,8 +1,9 @@
 'use strict';
 /**
- * Parses large JSON bodies off the main thread (see json-body.ts). Each message is { id, body: ArrayBuffer }; the
- * answer is { id, ok: true, value } or { id, ok: false }. Plain CommonJS so that the thread needs no TypeScript
- * loader (it runs under `node -r @swc-node/register`, jest and the Docker image alike).
+ * Parses large JSON bodies off the main thread (see json-body.ts). A body arrives as messages { type: 'start', id },
+ * { type: 'chunk', id, chunk: Uint8Array } as the request's chunks come in, then { type: 'end', id } (or 'abort');
+ * the answer to 'end' is { id, ok: true, value } or { id, ok: false }. Plain CommonJS so that the thread needs no
+ * TypeScript loader (it runs under `node -r @swc-node/register`, jest and the Docker image alike).
  */
 const { parentPort } = require('node:worker_threads');
 const os = require('node:os');
@@ -45,14 +46,31 @@ function compactEmbeddings(body) {
   }
 }
 
-parentPort.on('message', ({ id, body }) => {
-  try {
-    const text = Buffer.from(body).toString('utf8');
-    // What the main thread's parser does: an empty body is no body; __proto__ and constructor.prototype refused.
-    const value = text.trim() === '' ? undefined : secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
-    compactEmbeddings(value);
+/** Chunks of the bodies being received, by id. */
+const bodies = new Map();
+
+function parse(chunks) {
+  const text = Buffer.concat(chunks).toString('utf8');
+  // What the main thread's parser does: an empty body is no body; __proto__ and constructor.prototype refused.
+  const value = text.trim() === '' ? undefined : secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+  compactEmbeddings(value);
+  return value;
+}
+
+parentPort.on('message', ({ type, id, chunk }) => {
+  if (type === 'start') bodies.set(id, []);
+  else if (type === 'chunk') bodies.get(id)?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  else if (type === 'abort') bodies.delete(id);
+  else if (type === 'end') {
+    const chunks = bodies.get(id) ?? [];
+    bodies.delete(id);
+    let value;
+    try {
+      value = parse(chunks);
+    } catch {
+      parentPort.postMessage({ id, ok: false });
+      return;
+    }
     parentPort.postMessage({ id, ok: true, value });
-  } catch {
-    parentPort.postMessage({ id, ok: false });
   }
 });
