@@ -3,6 +3,7 @@
  * process vs raw pg, side by side in one run. See tools/bench/src/api-data.ts for what is measured.
  *
  *   npx tsx tools/bench/src/api-data.main.ts [--quick] [--rows 20000] [--queries 50] [--concurrency 8]
+ *     [--batch-size 1000] [--batches 2] [--large-batches 4]
  *
  * Database: BENCH_DATA_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/agenthub_bench_data — its own,
  * because the bench empties it (and the other benches empty theirs). Like main.ts, it re-runs itself with tsx
@@ -13,7 +14,11 @@ import { parseOptions, runUnderBenchTsconfig } from './entry';
 export const DEFAULT_DATA_URL = 'postgresql://postgres@127.0.0.1:5432/agenthub_bench_data';
 
 function parseArgs(argv: string[]) {
-  return parseOptions(argv, { '--rows': 'rows', '--queries': 'queries', '--concurrency': 'concurrency' }, 'usage: tsx tools/bench/src/api-data.main.ts [--quick] [--rows 20000] [--queries 50] [--concurrency 8]');
+  return parseOptions(
+    argv,
+    { '--rows': 'rows', '--queries': 'queries', '--concurrency': 'concurrency', '--batch-size': 'batchSize', '--batches': 'batches', '--large-batches': 'largeBatches' },
+    'usage: tsx tools/bench/src/api-data.main.ts [--quick] [--rows 20000] [--queries 50] [--concurrency 8] [--batch-size 1000] [--batches 2] [--large-batches 4]',
+  );
 }
 
 export async function main(): Promise<void> {
@@ -31,6 +36,9 @@ export async function main(): Promise<void> {
     rows: args.rows ?? (args.quick ? 20_000 : 50_000),
     queries: args.queries ?? (args.quick ? 20 : 50),
     concurrency: args.concurrency ?? 8,
+    batchSize: args.batchSize ?? 1000,
+    batches: args.batches ?? (args.quick ? 1 : 2),
+    largeBatches: args.largeBatches ?? (args.quick ? 2 : 4),
     ...timing,
   });
   console.log(apiDataBenchReport(result));

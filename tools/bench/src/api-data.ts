@@ -4,14 +4,18 @@
  * 1. memory search over HTTP (k = 10, the API's default strategy) vs the same vector query as raw SQL on pg;
  * 2. HNSW vs exact through the API: recall@10 and queries/s of `strategy: ann` against `strategy: exact`, without a
  *    filter and with a filter matching 1% of the organization's memories (plus what `auto` returns there);
- * 3. payment creation over HTTP (Idempotency-Key, audit entry, transaction) vs a raw INSERT of the same row.
+ * 3. payment creation over HTTP (Idempotency-Key, audit entry, transaction) vs a raw INSERT of the same row;
+ * 4. embeddings as JSON numbers vs base64 float32 on the batch, search and read paths (bytes, API CPU per request),
+ *    and the latency of small requests while 30 MiB batches are parsed and written (api-embeddings.ts).
  * The API runs as a child process (apps/api/src/main.ts), as in production.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { toSql } from 'pgvector/utils';
+import { seededRandom } from '@agenthub/db/testing';
 import { ApiChild } from './api';
+import { embeddingFormatBench, embeddingsReport, largeBatchBody, stallBench, type FormatRow, type StallRow } from './api-embeddings';
 import { prepareDatabase, rawPool, truncateAll } from './db';
 import { compare } from './harness';
 import { log, type RecallRow } from './report';
@@ -28,6 +32,12 @@ export interface ApiDataBenchOptions {
   rounds: number;
   sliceMs: number;
   warmupMs: number;
+  /** memories per batch request in the JSON-numbers-vs-base64 comparison */
+  batchSize: number;
+  /** batch requests per format and round in that comparison */
+  batches: number;
+  /** 1,000-memory full-precision batches sent while small requests are measured, per API process */
+  largeBatches: number;
 }
 
 export interface ApiDataComparison {
@@ -49,6 +59,8 @@ export interface ApiDataBenchResult {
   dimensions: number;
   comparisons: ApiDataComparison[];
   recall: Array<RecallRow & { autoRecallAt10: number }>;
+  embeddingFormats: FormatRow[];
+  stalls: StallRow[];
 }
 
 const DIMENSIONS = 1536;
@@ -259,7 +271,40 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
       goal: 0.25,
       p50Ms: { baseline: payments.baseline.p50, subject: payments.subject.p50 },
     });
-    return { rows: o.rows, dimensions: DIMENSIONS, comparisons, recall };
+
+    // 4. Embeddings: JSON numbers vs base64 (batches into an organization of their own; searches over the seeded one).
+    const random = seededRandom(20_261_201);
+    const batchOrg = await http.post('/api/v1/organizations', ADMIN_TOKEN, JSON.stringify({ name: 'bench-embeddings', ownerEmail: 'owner@embeddings.bench.test' }));
+    const embeddingFormats = await embeddingFormatBench({
+      baseUrl: api.baseUrl,
+      pid: api.pid,
+      key,
+      batchKey: batchOrg.apiKey.key,
+      batchSize: o.batchSize,
+      batches: o.batches,
+      rounds: Math.min(o.rounds, 4),
+      concurrency: o.concurrency,
+      sliceMs: o.sliceMs,
+      random,
+    });
+
+    // 5. Small requests while 30 MiB batches are parsed and written: this API (JSON parse threads), then one parsing
+    //    on its main thread (API_JSON_PARSE_THREADS=0), each into an organization of its own.
+    const large = largeBatchBody(random);
+    const stalls: StallRow[] = [];
+    log(`small requests while ${o.largeBatches} batches of ${(Buffer.byteLength(large) / 1024 / 1024).toFixed(1)} MiB are sent, per API`);
+    const stallOrg = await http.post('/api/v1/organizations', ADMIN_TOKEN, JSON.stringify({ name: 'bench-stall', ownerEmail: 'owner@stall.bench.test' }));
+    const stall = { concurrency: o.concurrency, aloneMs: o.sliceMs * 2, batches: o.largeBatches, senders: 1, body: large };
+    stalls.push(await stallBench({ ...stall, name: 'JSON parse threads (default)', baseUrl: api.baseUrl, key: stallOrg.apiKey.key }));
+    await api.stop();
+    api = await ApiChild.start('api-no-parse-threads', o.root, {
+      DATABASE_URL: o.url,
+      DATABASE_POOL_SIZE: String(o.poolSize),
+      AGENTHUB_ADMIN_TOKEN: ADMIN_TOKEN,
+      API_JSON_PARSE_THREADS: '0',
+    });
+    stalls.push(await stallBench({ ...stall, name: 'parsing on the main thread (API_JSON_PARSE_THREADS=0)', baseUrl: api.baseUrl, key: stallOrg.apiKey.key }));
+    return { rows: o.rows, dimensions: DIMENSIONS, comparisons, recall, embeddingFormats, stalls };
   } finally {
     client.current?.close();
     await api?.stop();
@@ -286,6 +331,7 @@ export function apiDataBenchReport(r: ApiDataBenchResult): string {
       (x) =>
         `| ${x.case} | ${x.queries} | ${x.exactMsPerQuery.toFixed(2)} | ${x.annMsPerQuery.toFixed(2)} | ${x.speedup.toFixed(2)}× | ${x.recallAt10.toFixed(3)} (${x.minRecall.toFixed(1)}) | ${x.autoRecallAt10.toFixed(3)} | ≥ ${x.goal} | ${x.met ? 'yes' : 'NO'} |`,
     ),
+    embeddingsReport(r.embeddingFormats, r.stalls),
   ];
   return lines.join('\n');
 }
