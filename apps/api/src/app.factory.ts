@@ -9,6 +9,7 @@ import type { DatabaseTarget } from '@agenthub/db';
 import { AppModule } from './app.module';
 import { documentBodyLimits, installBodyLimits } from './common/http/body-limit';
 import { installJsonBodyParser, JsonParseWorkers } from './common/http/json-body';
+import { FrameworkLogger } from './common/logging/framework-logger';
 import { requestId } from './common/logging/logger';
 import { clientErrorHandler, frameworkErrorHandler } from './common/problem/client-errors';
 import { problemSchema } from './common/http/schemas';
@@ -57,7 +58,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<NestFastifyA
     bufferLogs: true,
     bodyParser: false, // the JSON parser above is the only one
   });
-  const logger = app.get(Logger);
+  const logger = new FrameworkLogger(app.get(Logger));
   app.useLogger(logger);
   app.flushLogs();
   // Errors Fastify raises before a route handler runs (body parsing, limits) reach Nest's error handler, which

@@ -47,6 +47,8 @@ export const API_ENV_SCHEMA = z.object({
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** auto: one short line per event on a terminal outside production, JSON lines otherwise (common/logging). */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /**
    * Length of every embedding (memories, document chunks). Must equal the dimension of the vector(…) columns:
    * the API reads it from the database at start-up and refuses to start when they differ.

@@ -15,14 +15,54 @@ export function requestId(req: IncomingMessage): string {
 }
 
 /**
- * Structured JSON logs (pino): one line per request plus whatever the services log, each carrying the request
- * id (`req.id` / `reqId`). Credentials never reach a line: the Authorization header is redacted and bodies are
- * not logged.
+ * `LOG_FORMAT=auto` (the default): short human-readable lines when a person watches the terminal (stdout is a TTY,
+ * outside production, and pino-pretty is installed: it is a development dependency), else JSON lines for a log
+ * collector. `json` / `pretty` choose explicitly (`pretty` falls back to JSON, saying so, without pino-pretty).
  */
-export function loggerParams(config: ApiConfig): Params {
+export function resolveLogFormat(config: Pick<ApiConfig, 'LOG_FORMAT' | 'production'>, tty = process.stdout.isTTY === true): 'json' | 'pretty' {
+  if (config.LOG_FORMAT === 'json') return 'json';
+  if (config.LOG_FORMAT === 'auto' && (!tty || config.production)) return 'json';
+  if (prettyInstalled()) return 'pretty';
+  if (config.LOG_FORMAT === 'pretty') process.stderr.write('agenthub api: LOG_FORMAT=pretty needs pino-pretty (a development dependency): logging JSON\n');
+  return 'json';
+}
+
+function prettyInstalled(): boolean {
+  try {
+    require.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Logs (pino): one line per request plus whatever the services log, each carrying the request id (`req.id` /
+ * `reqId`); JSON, or one short line each on a terminal (resolveLogFormat). Credentials never reach a line: the
+ * Authorization header is redacted and bodies are not logged.
+ */
+export function loggerParams(config: ApiConfig, format = resolveLogFormat(config)): Params {
+  const pretty =
+    format === 'pretty'
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: {
+              colorize: process.stdout.isTTY === true,
+              singleLine: true,
+              translateTime: 'SYS:HH:MM:ss.l',
+              ignore: 'pid,hostname,req,res,responseTime,requestId,context',
+              messageFormat: '{if context}[{context}] {end}{msg}',
+            },
+          },
+          customSuccessMessage: (req: IncomingMessage, res: { statusCode: number }, ms: number) => `${req.method} ${req.url} → ${res.statusCode} (${Math.round(ms)} ms)`,
+          customErrorMessage: (req: IncomingMessage, res: { statusCode: number }, error: Error) => `${req.method} ${req.url} → ${res.statusCode}: ${error.message}`,
+        }
+      : {};
   return {
     forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
     pinoHttp: {
+      ...pretty,
       level: config.LOG_LEVEL,
       genReqId: (req) => ((req as { id?: unknown }).id as string | undefined) ?? requestId(req),
       customAttributeKeys: { reqId: 'requestId' },
