@@ -87,6 +87,20 @@ describe('embeddings as numbers or base64 over HTTP', () => {
     expect(problem.errors?.map((e) => e.path)).toEqual(['embeddingFormat']);
   });
 
+  it('documents both forms and ?embeddingFormat in OpenAPI', async () => {
+    const doc = (await api.get('/api/docs-json')).body;
+    const schemaOf = (ref: string) => doc.components.schemas[ref.split('/').pop()!];
+    const create = schemaOf(doc.paths['/api/v1/memories'].post.requestBody.content['application/json'].schema.$ref);
+    expect(create.properties.embedding.anyOf).toEqual([
+      expect.objectContaining({ type: 'array', items: { type: 'number' } }),
+      expect.objectContaining({ type: 'string', format: 'byte', description: expect.stringMatching(/little-endian float32/) }),
+    ]);
+    for (const [path, method] of [['/api/v1/memories', 'post'], ['/api/v1/memories/{id}', 'get'], ['/api/v1/memories/{id}', 'patch']]) {
+      const parameter = doc.paths[path][method].parameters.find((p: { name: string }) => p.name === 'embeddingFormat');
+      expect([path, method, parameter]).toEqual([path, method, expect.objectContaining({ in: 'query', schema: expect.objectContaining({ enum: ['float', 'base64'] }) })]);
+    }
+  });
+
   it('answers every bad embedding with a 400 naming the field, and writes nothing', async () => {
     const memoryId = created(await api.post('/api/v1/memories', org.key, { content: 'kept as is', embedding: vector() })).id;
     const state = async () => ({
