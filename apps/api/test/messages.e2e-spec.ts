@@ -132,6 +132,41 @@ describe('messages over HTTP', () => {
     expect(after.body).toEqual({ data: expect.any(Array), nextCursor: null });
     expect(after.body.data.map((m: { seq: number }) => m.seq)).toEqual([6, 7]);
   });
+
+  it('shows each message in a page exactly as the append and GET /messages/:id show it', async () => {
+    const conversationId = await newConversation();
+    const appended = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, {
+      messages: [
+        messageBody({ content: 'plain' }),
+        {
+          role: 'tool',
+          messageType: 'tool_response',
+          content: 'quotes " and \\ backslashes, ünïcødé, a tab\tand a newline\n',
+          toolName: 'lookup',
+          toolCallId: 'call-1',
+          toolArgs: { q: 'order 42', nested: { list: [1, 2.5, null, true], empty: {} } },
+          metadata: { source: 'test', n: 3 },
+          clientId: 'page-shape-1',
+        },
+        { role: 'assistant', content: '', model: 'gpt-4o', tokensUsed: 17, isStreaming: true },
+      ],
+    });
+    expect(appended.status).toBe(201);
+    const page = await api.get(`/api/v1/conversations/${conversationId}/messages?limit=2`, org.key);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(page.body.data).toEqual(appended.body.data.slice(0, 2));
+    const rest = await api.get(`/api/v1/conversations/${conversationId}/messages?limit=2&cursor=${page.body.nextCursor}`, org.key);
+    expect(rest.body).toEqual({ data: [appended.body.data[2]], nextCursor: null });
+    expect((await api.get(`/api/v1/messages/${appended.body.data[1].id}`, org.key)).body).toEqual(page.body.data[1]);
+    const newest = await api.get(`/api/v1/conversations/${conversationId}/messages?order=desc&limit=1`, org.key);
+    expect(newest.body.data).toEqual([appended.body.data[2]]);
+    expect(newest.body.nextCursor).toEqual(expect.any(String));
+    // a conversation without messages, and one that is not there
+    const empty = await newConversation();
+    expect((await api.get(`/api/v1/conversations/${empty}/messages`, org.key)).body).toEqual({ data: [], nextCursor: null });
+    expectProblem(await api.get(`/api/v1/conversations/00000000-0000-4000-8000-000000000000/messages`, org.key), 404);
+  });
 });
 
 describeOnPostgres('writes of one organization wait only on the rows they touch', () => {
