@@ -73,8 +73,8 @@ export class RawSession {
     let statement: string;
     if (!shape) statement = inlineSql(sql);
     else {
-      const execute = `EXECUTE ${shape.name}(${sql.values.map(literal).join(', ')})`;
-      statement = known.has(shape.name) ? execute : `PREPARE ${shape.name}(${shape.types.join(', ')}) AS ${sql.text};\n${execute}`;
+      const execute = executeSql(shape, sql.values);
+      statement = known.has(shape.name) ? execute : `${prepareSql(shape, sql.text)};\n${execute}`;
     }
     let results: pg.QueryResult | pg.QueryResult[];
     try {
@@ -105,9 +105,9 @@ export class RawSession {
       this.deferred.push(inlineSql(sql));
       return;
     }
-    if (!preparedOn(this.client).has(shape.name)) this.deferredPrepares.set(shape.name, `PREPARE ${shape.name}(${shape.types.join(', ')}) AS ${sql.text}`);
+    if (!preparedOn(this.client).has(shape.name)) this.deferredPrepares.set(shape.name, prepareSql(shape, sql.text));
     this.deferredNames.add(shape.name);
-    this.deferred.push(`EXECUTE ${shape.name}(${sql.values.map(literal).join(', ')})`);
+    this.deferred.push(executeSql(shape, sql.values));
   }
 
   /** Sends the deferred statements and COMMIT, in one message; nothing at all if the transaction did nothing. */
@@ -162,9 +162,12 @@ export function protocolName(text: string): string {
   return `ah_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
 }
 
-const shapes = new Map<string, { name: string; types: string[] } | null>();
+/** A statement's SQL PREPARE name and the parameter types its placeholders' casts give. */
+type StatementShape = { name: string; types: string[] };
+
+const shapes = new Map<string, StatementShape | null>();
 /** The SQL PREPARE name and parameter types of a statement, from the cast after each placeholder; null if any lacks one. */
-function statementShape(text: string): { name: string; types: string[] } | null {
+function statementShape(text: string): StatementShape | null {
   let shape = shapes.get(text);
   if (shape !== undefined) return shape;
   const types: string[] = [];
@@ -176,6 +179,16 @@ function statementShape(text: string): { name: string; types: string[] } | null 
   shape = types.length === count && types.every((t) => t !== undefined) ? { name: `ahx_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, types } : null;
   shapes.set(text, shape);
   return shape;
+}
+
+/** SQL `PREPARE` of a statement under its shape's name and parameter types. */
+function prepareSql(shape: StatementShape, text: string): string {
+  return `PREPARE ${shape.name}(${shape.types.join(', ')}) AS ${text}`;
+}
+
+/** SQL `EXECUTE` of a prepared statement with its values written in as literals. */
+function executeSql(shape: StatementShape, values: unknown[]): string {
+  return `EXECUTE ${shape.name}(${values.map(literal).join(', ')})`;
 }
 
 /**
