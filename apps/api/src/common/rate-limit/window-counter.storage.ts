@@ -56,7 +56,8 @@ export class WindowCounterStorage implements ThrottlerStorage, OnApplicationShut
     if (blockDuration <= 0) {
       const isBlocked = c.total >= limit;
       if (!isBlocked) count(c);
-      return { totalHits: c.total + (isBlocked ? 1 : 0), timeToExpire: secondsUntil(oldestExpiry(c, ttl), now), isBlocked, timeToBlockExpire: isBlocked ? secondsUntil(oldestExpiry(c, ttl), now) : 0 };
+      const timeToExpire = secondsUntil(oldestExpiry(c, ttl), now);
+      return { totalHits: c.total + (isBlocked ? 1 : 0), timeToExpire, isBlocked, timeToBlockExpire: isBlocked ? timeToExpire : 0 };
     }
     if (c.blockedUntil > 0 && c.blockedUntil <= now) {
       // The block is over: start counting again from this request.
