@@ -14,18 +14,13 @@ import { API_CASES, type ApiCase } from './api-cases';
 const USAGE = 'usage: tsx tools/bench/src/api.main.ts [--quick] [--cases append,bare,page,orgs,rls,hold] [--concurrency 16] [--conversations 8] [--connections 1000] [--hold-seconds 30]';
 
 function parseArgs(argv: string[]) {
-  // --cases takes a list, which the shared parser (integers only) does not: taken out first.
-  const at = argv.findIndex((a) => a === '--cases' || a.startsWith('--cases='));
-  let cases: Set<ApiCase> | undefined;
-  if (at >= 0) {
-    const list = argv[at].includes('=') ? argv[at].slice('--cases='.length) : argv[at + 1];
-    const names = (list ?? '').split(',').filter(Boolean);
-    const unknown = names.filter((n) => !(API_CASES as readonly string[]).includes(n));
-    if (!names.length || unknown.length) throw new Error(`--cases takes a comma-separated list of ${API_CASES.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n${USAGE}`);
-    cases = new Set(names as ApiCase[]);
-    argv = argv.filter((_, i) => i !== at && (argv[at].includes('=') || i !== at + 1));
-  }
-  return { ...parseOptions(argv, { '--concurrency': 'concurrency', '--conversations': 'conversations', '--connections': 'connections', '--hold-seconds': 'holdSeconds' }, USAGE), cases };
+  const args = parseOptions(
+    argv,
+    { '--concurrency': 'concurrency', '--conversations': 'conversations', '--connections': 'connections', '--hold-seconds': 'holdSeconds' },
+    USAGE,
+    { '--cases': { key: 'cases', values: API_CASES } },
+  );
+  return { ...args, cases: args.cases && new Set(args.cases as ApiCase[]) };
 }
 
 export async function main(): Promise<void> {

@@ -40,20 +40,44 @@ export function intOption(flag: string, value: string | undefined, min = 1, max 
   return n;
 }
 
+/** An option taking names from a fixed set (`--cases append,page`): at most `max` of them (default any number). */
+export interface ListOption<L extends string> {
+  key: L;
+  values: readonly string[];
+  max?: number;
+}
+
 /**
- * `--quick` plus the entry's integer options (`--name 5` or `--name=5`), `--help` printing `usage`; anything else
- * is a usage error. `flags` maps each option to its key in the result.
+ * `--quick` plus the entry's integer options (`--name 5` or `--name=5`) and list options (`--name a,b`), `--help`
+ * printing `usage`; anything else is a usage error. `flags` and `lists` map each option to its key in the result.
  */
-export function parseOptions<K extends string>(argv: string[], flags: Record<string, K>, usage: string): { quick: boolean } & Partial<Record<K, number>> {
-  const args = { quick: false } as { quick: boolean } & Partial<Record<K, number>>;
+export function parseOptions<K extends string, L extends string = never>(
+  argv: string[],
+  flags: Record<string, K>,
+  usage: string,
+  lists: Record<string, ListOption<L>> = {},
+): { quick: boolean } & Partial<Record<K, number>> & Partial<Record<L, string[]>> {
+  const args = { quick: false } as { quick: boolean } & Partial<Record<K, number>> & Partial<Record<L, string[]>>;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     if (flag === '--quick') args.quick = true;
     else if (flag in flags) (args as Record<K, number>)[flags[flag]] = intOption(flag, inline ?? argv[++i]);
+    else if (flag in lists) (args as Record<L, string[]>)[lists[flag].key] = listOption(flag, inline ?? argv[++i], lists[flag], usage);
     else if (flag === '--help' || flag === '-h') {
       console.log(usage);
       process.exit(0);
     } else throw new Error(`unknown argument ${argv[i]}`);
   }
   return args;
+}
+
+function listOption<L extends string>(flag: string, value: string | undefined, option: ListOption<L>, usage: string): string[] {
+  const names = (value ?? '').split(',').filter(Boolean);
+  const unknown = names.filter((n) => !option.values.includes(n));
+  const max = option.max ?? Infinity;
+  if (!names.length || unknown.length || names.length > max) {
+    const what = max === 1 ? `one of ${option.values.join(', ')}` : `a comma-separated list of ${option.values.join(', ')}`;
+    throw new Error(`${flag} takes ${what}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n${usage}`);
+  }
+  return names;
 }

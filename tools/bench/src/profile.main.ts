@@ -92,10 +92,13 @@ function selfTimes(profile: CpuProfile): { byFrame: Map<string, number>; byPacka
 }
 
 export async function main(): Promise<void> {
-  const args = parseOptions(process.argv.slice(2).filter((a, i, all) => a !== '--case' && all[i - 1] !== '--case'), { '--seconds': 'seconds', '--concurrency': 'concurrency', '--conversations': 'conversations', '--top': 'top' }, USAGE);
-  const caseIndex = process.argv.indexOf('--case');
-  const which = caseIndex >= 0 ? process.argv[caseIndex + 1] : 'append';
-  if (!['append', 'page', 'search', 'payment'].includes(which)) throw new Error(`--case must be append, page, search or payment\n${USAGE}`);
+  const args = parseOptions(
+    process.argv.slice(2),
+    { '--seconds': 'seconds', '--concurrency': 'concurrency', '--conversations': 'conversations', '--top': 'top' },
+    USAGE,
+    { '--case': { key: 'case', values: ['append', 'page', 'search', 'payment'], max: 1 } },
+  );
+  const which = args.case?.[0] ?? 'append';
   const seconds = args.seconds ?? 20;
   const concurrency = args.concurrency ?? 16;
   const conversationCount = args.conversations ?? 8;
