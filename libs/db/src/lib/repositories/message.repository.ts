@@ -47,6 +47,12 @@ const MESSAGE_COLUMNS = Prisma.raw(`
   m.tokens_used AS "tokensUsed", m.client_id AS "clientId", m.metadata, ${isoColumn('m.created_at')} AS "createdAt",
   ${isoColumn('m.updated_at')} AS "updatedAt"`);
 
+/** The columns both append statements (batch, one message) insert, in the order of their SELECT lists. */
+const MESSAGE_INSERT_COLUMNS = Prisma.raw(
+  'id, organization_id, conversation_id, seq, role, content, message_type, tool_name, tool_args, tool_call_id, ' +
+    'is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at, updated_at',
+);
+
 export interface MessageInput {
   role: MessageRole;
   content?: string;
@@ -146,9 +152,7 @@ export class MessageRepository {
                AND c.status <> 'deleted' AND f.cnt > 0
             RETURNING c.last_seq - f.cnt AS base, c.last_event_seq - f.events + 1 AS first_event
           ), m AS (
-            INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, tool_name,
-                                  tool_args, tool_call_id, is_streaming, is_complete, model, tokens_used, client_id,
-                                  metadata, created_at, updated_at)
+            INSERT INTO messages (${MESSAGE_INSERT_COLUMNS})
             SELECT gen_random_uuid(), ${organizationId}::uuid, ${conversationId}::uuid, conv.base + f.n, f.role,
                    f.content, f.message_type, f.tool_name, f.tool_args, f.tool_call_id, f.is_streaming,
                    NOT f.is_streaming, f.model, f.tokens_used, f.client_id, f.metadata, now(), now()
@@ -207,9 +211,7 @@ export class MessageRepository {
                   SELECT 1 FROM messages e WHERE e.conversation_id = ${conversationId}::uuid AND e.client_id = ${r.client_id}::text))
           RETURNING c.last_seq, c.last_event_seq
         ), m AS (
-          INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, tool_name,
-                                tool_args, tool_call_id, is_streaming, is_complete, model, tokens_used, client_id,
-                                metadata, created_at, updated_at)
+          INSERT INTO messages (${MESSAGE_INSERT_COLUMNS})
           SELECT gen_random_uuid(), ${organizationId}::uuid, ${conversationId}::uuid, conv.last_seq, ${r.role}::message_role,
                  ${r.content}::text, ${r.message_type}::message_type, ${r.tool_name}::text, ${r.tool_args === null ? null : JSON.stringify(r.tool_args)}::jsonb,
                  ${r.tool_call_id}::text, ${r.is_streaming}::boolean, NOT ${r.is_streaming}::boolean, ${r.model}::text, ${r.tokens_used}::int,
