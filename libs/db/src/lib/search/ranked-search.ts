@@ -92,8 +92,20 @@ export async function vectorSearch<R>(
 ): Promise<Array<WithSimilarity<R>>> {
   if (strategy !== 'auto') return withSimilarity<R>(await run(vectorSearchSql(target, embedding, limit, strategy === 'exact')));
   const key = memo && LargeSearchMemo.key(target, exactSearchThreshold);
-  const known = key !== undefined && memo!.isLarge(key);
-  const rows = await run<R & { distance: number; ann: boolean }>(autoVectorSearchSql(target, embedding, limit, exactSearchThreshold, known));
+  if (key !== undefined && memo!.isLarge(key)) {
+    // Known to match more than the threshold: the HNSW statement on its own, the form the raw query has. Measured
+    // (8 concurrent searches over 20,000 × 1536 on this 2-core machine, same vectors): ~2,250 statements/s alone vs
+    // ~1,780/s for autoVectorSearchSql with the count skipped, whose CTEs, union and gates cost a fifth of the
+    // database's time. Should it come back short (the filter matched fewer rows than the index walk reached), the
+    // counted statement decides again, and answers exactly when few rows match.
+    const ann = await run<R & { distance: number }>(vectorSearchSql(target, embedding, limit, false));
+    if (ann.length === limit) {
+      memo!.remember(key);
+      return withSimilarity<R>(ann);
+    }
+    memo!.forget(key);
+  }
+  const rows = await run<R & { distance: number; ann: boolean }>(autoVectorSearchSql(target, embedding, limit, exactSearchThreshold));
   // The HNSW branch answered only if more than the threshold matched (and it found `limit` rows).
   if (key !== undefined) {
     if (rows.length > 0 && rows[0].ann) memo!.remember(key);
@@ -153,16 +165,14 @@ export class LargeSearchMemo {
  * the HNSW index serves (`ORDER BY <column> <=> <vector> LIMIT n`, the vector an InitPlan of the one parameter, so
  * it is sent once), the exact branch the form no index can serve (see vectorSearchSql). Both return `distance`.
  * `limit` and the threshold are written in as integers (validated here), not parameters: with an unknown LIMIT a
- * generic plan would assume 10 % of the rows and prefer a sequential scan to the index. `knownLarge` (LargeSearchMemo)
- * skips the count: the scalar subquery in the CASE is an InitPlan, which PostgreSQL runs only when it is read. `ann`
- * says which branch answered.
+ * generic plan would assume 10 % of the rows and prefer a sequential scan to the index. `ann` says which branch
+ * answered. (A search LargeSearchMemo knows to be large skips this statement for the ANN form alone: vectorSearch.)
  */
 export function autoVectorSearchSql(
   target: SearchTarget,
   embedding: ArrayLike<number>,
   limit: number,
   exactSearchThreshold: number,
-  knownLarge = false,
 ): Prisma.Sql {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
   if (!Number.isInteger(exactSearchThreshold) || exactSearchThreshold < 0) throw new RangeError('exactSearchThreshold must be a non-negative integer');
@@ -173,8 +183,7 @@ export function autoVectorSearchSql(
   return Prisma.sql`
     with query as (select ${vectorParam(embedding)} as v),
     matching as (
-      select case when ${knownLarge}::boolean then ${bound}
-                  else (select count(*)::int from (select 1 from ${from} where ${where} and ${column} is not null limit ${bound}) t) end as n),
+      select (select count(*)::int from (select 1 from ${from} where ${where} and ${column} is not null limit ${bound}) t) as n),
     ann as materialized (
       select ${columns}, (${column} <=> (select v from query)) as distance
       from ${from}
@@ -198,6 +207,9 @@ export function autoVectorSearchSql(
  * unlike `SET LOCAL enable_indexscan = off`, which would also need a transaction and disable the btree indexes.
  */
 export function vectorSearchSql(target: SearchTarget, embedding: ArrayLike<number>, limit: number, exact: boolean): Prisma.Sql {
+  // LIMIT written in (validated), as in autoVectorSearchSql: a prepared statement's generic plan with an unknown
+  // LIMIT would price the HNSW walk for 10 % of the rows.
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
   const q = vectorParam(embedding);
   const { columns, from, where, embedding: column } = target;
   // The query vector is sent once: in the ANN form ORDER BY names the select-list alias, which the planner
@@ -211,7 +223,7 @@ export function vectorSearchSql(target: SearchTarget, embedding: ArrayLike<numbe
     from ${from}
     where ${where} and ${column} is not null
     order by ${order}
-    limit ${limit}`;
+    limit ${Prisma.raw(String(limit))}`;
 }
 
 /** Rows of either form of vectorSearchSql, with `similarity` (the ANN form returns the distance). */
