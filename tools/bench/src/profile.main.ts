@@ -135,6 +135,7 @@ export async function main(): Promise<void> {
   const http = new api.HttpClient(child.baseUrl, concurrency);
   let requests = 0;
   let apiCpu = 0;
+  let clientCpu = 0;
   let pgCpu = 0;
   let wall = 0;
   try {
@@ -192,11 +193,14 @@ export async function main(): Promise<void> {
     const pgPids = postgresPids();
     const api0 = cpuMs([child.pid]);
     const pg0 = cpuMs(pgPids);
+    const self0 = process.cpuUsage();
     const t0 = Date.now();
     const s = await api.slice(load, seconds * 1000, concurrency);
     wall = (Date.now() - t0) / 1000;
     apiCpu = cpuMs([child.pid]) - api0;
     pgCpu = cpuMs(postgresPids()) - pg0;
+    const self = process.cpuUsage(self0);
+    clientCpu = (self.user + self.system) / 1000;
     requests = s.ops;
     log(`${fmtNum(requests / wall)} req/s, ${s.errors} errors`);
     if (statements) {
@@ -221,7 +225,11 @@ export async function main(): Promise<void> {
     await pool.end();
   }
   console.log(`\n## CPU per request (${requests} requests in ${wall.toFixed(1)} s, ${os.cpus().length} CPUs)\n`);
-  console.log(table(['process', 'CPU ms / request'], [['API', (apiCpu / requests).toFixed(2)], ['PostgreSQL (all processes)', (pgCpu / requests).toFixed(2)]]));
+  console.log(table(['process', 'CPU ms / request'], [
+        ['API', (apiCpu / requests).toFixed(2)],
+        ['PostgreSQL (all processes)', (pgCpu / requests).toFixed(2)],
+        ['load generator (this process)', (clientCpu / requests).toFixed(2)],
+      ]));
   const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) {
     log(`no CPU profile in ${profileDir}`);
