@@ -66,13 +66,16 @@ export function loggerParams(config: ApiConfig, format = resolveLogFormat(config
       level: config.LOG_LEVEL,
       genReqId: (req) => ((req as { id?: unknown }).id as string | undefined) ?? requestId(req),
       customAttributeKeys: { reqId: 'requestId' },
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+      // The request serializer is the one way a request reaches a line, and it copies two headers only: the
+      // Authorization header's presence as '[redacted]' and the user agent. Censored here rather than by pino's
+      // `redact` paths, which cost ~4 % of the API's CPU under the page load (perf) to overwrite the value this
+      // serializer had just copied in.
       serializers: {
         req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
           id: req.id,
           method: req.method,
           url: req.url,
-          headers: { authorization: req.headers.authorization, 'user-agent': req.headers['user-agent'] },
+          headers: { authorization: req.headers.authorization === undefined ? undefined : '[redacted]', 'user-agent': req.headers['user-agent'] },
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
