@@ -57,7 +57,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         LoggerModule.forRoot(loggerParams(config)),
-        DbModule.forRoot({ target, auditMacKey: resolveAuditMacKey(config, adminToken) }),
+        DbModule.forRoot({ target, auditMacKey: resolveAuditMacKey(config, adminToken), embeddingDimensions: config.EMBEDDING_DIMENSIONS }),
         CommonModule.forRoot(config, adminToken),
         ThrottlerModule.forRoot({
           throttlers: [{ ttl: config.RATE_LIMIT_WINDOW_SECONDS * 1000, limit: config.RATE_LIMIT_MAX }],

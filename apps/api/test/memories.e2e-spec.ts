@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { MemoryRepository } from '@agenthub/db';
-import { agentBody, conversationBody, describeOnPostgres, seededRandom, userBody } from '@agenthub/db/testing';
+import pg from 'pg';
+import { applyMigrations, MemoryRepository } from '@agenthub/db';
+import { agentBody, conversationBody, describeOnPostgres, ensureSiblingDatabase, seededRandom, userBody } from '@agenthub/db/testing';
 import { ConfigError, loadApiConfig } from '../src/config/api-config';
-import { ApiProcess } from './support/api-process';
+import { ApiProcess, TEST_ADMIN_TOKEN } from './support/api-process';
 import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
 
 const DIMENSIONS = 1536;
@@ -234,5 +235,62 @@ describeOnPostgres('EMBEDDING_DIMENSIONS at start-up', () => {
     expect(exit.code).not.toBe(0);
     expect(api.output).toMatch(/EMBEDDING_DIMENSIONS is 768 but (memories|document_chunks)\.embedding is vector\(1536\)/);
     expect(api.output).not.toMatch(/listening on/);
+  });
+});
+
+// A deployment whose embedding model is not 1536-dimensional migrates the vector columns and sets EMBEDDING_DIMENSIONS:
+// every embedding is then checked against that, by the API and by the data layer alike (the data layer checked
+// against 1536 until 2026-11-30, so such a deployment could store no embedding at all). A database of its own.
+describeOnPostgres('EMBEDDING_DIMENSIONS other than 1536, on vector(4) columns', () => {
+  let api: ApiProcess | undefined;
+  let key: string;
+  afterAll(() => api?.stop());
+
+  beforeAll(async () => {
+    const url = await ensureSiblingDatabase(process.env.TEST_DATABASE_URL!, 'dims4');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('drop schema if exists public cascade; create schema public');
+      await applyMigrations({ url }, { quiet: true });
+      await client.query('alter table memories alter column embedding type vector(4); alter table document_chunks alter column embedding type vector(4)');
+    } finally {
+      await client.end();
+    }
+    api = await ApiProcess.start({ env: { DATABASE_URL: url, EMBEDDING_DIMENSIONS: '4' } });
+    const created = await api.post('/api/v1/organizations', TEST_ADMIN_TOKEN, { name: 'dims4', ownerEmail: 'owner@dims4.test' });
+    expect(created.status).toBe(201);
+    key = created.body.apiKey.key;
+  }, 120_000);
+
+  it('stores, reads and searches 4-dimensional memories, as numbers and as base64', async () => {
+    const near = await api!.post('/api/v1/memories', key, { content: 'near', embedding: [1, 0, 0, 0.5] });
+    expect(near.status).toBe(201);
+    expect(near.body.embedding).toEqual([1, 0, 0, 0.5]);
+    const base64 = Buffer.from(new Float32Array([0, 1, 0, 0]).buffer).toString('base64');
+    const batch = await api!.post('/api/v1/memories/batch', key, { memories: [{ content: 'far', embedding: base64 }, { content: 'middle', embedding: [1, 1, 0, 0] }] });
+    expect(batch.status).toBe(201);
+    const patched = await api!.patch(`/api/v1/memories/${near.body.id}`, key, { embedding: [1, 0, 0, 0.25] });
+    expect(patched.status).toBe(200);
+    expect(patched.body.embedding).toEqual([1, 0, 0, 0.25]);
+    const hits = await api!.post('/api/v1/memories/search', key, { embedding: [1, 0, 0, 0], k: 3 });
+    expect(hits.status).toBe(200);
+    expect(hits.body.data.map((h: { content: string }) => h.content)).toEqual(['near', 'middle', 'far']);
+  });
+
+  it('stores and searches 4-dimensional document chunks', async () => {
+    const doc = await api!.post('/api/v1/documents', key, { title: 'manual', chunks: [{ content: 'first', embedding: [0, 0, 1, 0] }, { content: 'second', embedding: [0, 0, 0, 1] }] });
+    expect(doc.status).toBe(201);
+    const hits = await api!.post('/api/v1/documents/search', key, { embedding: [0, 0, 0.1, 1], k: 2 });
+    expect(hits.status).toBe(200);
+    expect(hits.body.data.map((h: { content: string }) => h.content)).toEqual(['second', 'first']);
+  });
+
+  it('answers a 1536-dimensional embedding with a 400 naming 4, writing nothing', async () => {
+    const before = (await api!.get('/api/v1/memories?limit=100', key)).body.data.length;
+    const wrong = Array.from({ length: 1536 }, () => 0.5);
+    expect(JSON.stringify(expectProblem(await api!.post('/api/v1/memories', key, { content: 'wrong', embedding: wrong }), 400))).toMatch(/must have 4 /);
+    expect(JSON.stringify(expectProblem(await api!.post('/api/v1/memories/search', key, { embedding: wrong }), 400))).toMatch(/must have 4 /);
+    expect((await api!.get('/api/v1/memories?limit=100', key)).body.data.length).toBe(before);
   });
 });

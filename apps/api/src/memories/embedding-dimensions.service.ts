@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { embeddingLength, InvalidInputError, PrismaService, type EmbeddingInput } from '@agenthub/db';
+import { embeddingLength, InvalidInputError, PrismaService, vectorColumnDimensions, type EmbeddingInput } from '@agenthub/db';
 import { API_CONFIG, type ApiConfig } from '../config/api-config';
 
 /**
@@ -20,17 +20,12 @@ export class EmbeddingDimensions implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const rows = await this.prisma.$queryRaw<Array<{ table: string; column: string; dims: number }>>`
-      select c.relname as "table", a.attname as "column", a.atttypmod as dims
-        from pg_attribute a join pg_class c on c.oid = a.attrelid
-       where c.relnamespace = current_schema()::regnamespace and not a.attisdropped
-         and (c.relname, a.attname) in (('memories', 'embedding'), ('document_chunks', 'embedding'))`;
-    // No rows: the migrations have not run yet (AGENTHUB_MIGRATE_ON_START=false); /health/ready reports that.
-    for (const row of rows) {
-      if (row.dims > 0 && row.dims !== this.dimensions) {
+    // None: the migrations have not run yet (AGENTHUB_MIGRATE_ON_START=false); /health/ready reports that.
+    for (const [column, dims] of await vectorColumnDimensions((sql) => this.prisma.queryRows(this.prisma, sql))) {
+      if (dims !== this.dimensions) {
         throw new Error(
-          `EMBEDDING_DIMENSIONS is ${this.dimensions} but ${row.table}.${row.column} is vector(${row.dims}): ` +
-            `set EMBEDDING_DIMENSIONS=${row.dims}, or migrate the column to vector(${this.dimensions})`,
+          `EMBEDDING_DIMENSIONS is ${this.dimensions} but ${column} is vector(${dims}): ` +
+            `set EMBEDDING_DIMENSIONS=${dims}, or migrate the column to vector(${this.dimensions})`,
         );
       }
     }

@@ -29,7 +29,7 @@ abstract class ImportSubCommand extends CommandRunner {
     let source;
     try {
       if (!options.org) throw new Error('--org <organizationId> is required');
-      source = await openSource(this.kind, location);
+      source = await openSource(this.kind, location, { embeddingDimensions: await this.imports.embeddingDimensions() });
     } catch (e) {
       return reportError(json, e);
     }

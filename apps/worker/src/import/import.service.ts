@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ImportRunRepository, Prisma, PrismaService, type ImportRunRow } from '@agenthub/db';
+import { EMBEDDING_DIMENSIONS, ImportRunRepository, Prisma, PrismaService, vectorColumnDimensions, type ImportRunRow } from '@agenthub/db';
 import type {
   Checkpoint,
   EntityCounts,
@@ -45,6 +45,12 @@ export class ImportService {
     @Inject(ImportTargetRepository) private readonly target: ImportTargetRepository,
     @Inject(JobLockService) private readonly locks: JobLockService,
   ) {}
+
+  /** The dimension of the target database's document_chunks.embedding (the migrations' 1536 until they ran). */
+  async embeddingDimensions(): Promise<number> {
+    const columns = await vectorColumnDimensions((sql) => this.prisma.queryRows(this.prisma, sql));
+    return columns.get('document_chunks.embedding') ?? EMBEDDING_DIMENSIONS;
+  }
 
   async run(source: ImportSource, options: ImportOptions): Promise<ImportSummary> {
     const started = Date.now();

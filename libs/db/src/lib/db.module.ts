@@ -5,6 +5,7 @@ import { REPOSITORIES } from './repositories';
 import { PgListener } from './notifications/pg-listener';
 import { AUDIT_MAC_KEY, type AuditMacKey } from './audit/audit-mac-key';
 import { AuditSealer } from './audit/audit-sealer';
+import { assertVectorDimensions, EMBEDDING_DIMENSIONS, VECTOR_DIMENSIONS } from './vector';
 
 export interface DbModuleOptions {
   /** Where to read DATABASE_URL / AGENTHUB_DATA_DIR from (the app's validated config); default process.env. */
@@ -16,6 +17,11 @@ export interface DbModuleOptions {
    * throws: only the API writes them.
    */
   auditMacKey?: AuditMacKey;
+  /**
+   * The dimension of the database's vector columns, which the repositories check every embedding against; default
+   * EMBEDDING_DIMENSIONS (1536, what the migrations create). Check it against the columns (`vectorColumnDimensions`).
+   */
+  embeddingDimensions?: number;
 }
 
 /**
@@ -32,10 +38,11 @@ export class DbModule {
       useFactory: () => options.target ?? resolveDatabase(options.env),
     };
     const macKey: Provider = { provide: AUDIT_MAC_KEY, useValue: options.auditMacKey ?? null };
+    const dimensions: Provider = { provide: VECTOR_DIMENSIONS, useValue: assertVectorDimensions(options.embeddingDimensions ?? EMBEDDING_DIMENSIONS) };
     return {
       module: DbModule,
-      providers: [target, macKey, PrismaService, PgListener, ...REPOSITORIES, AuditSealer],
-      exports: [DATABASE_TARGET, AUDIT_MAC_KEY, PrismaService, PgListener, ...REPOSITORIES, AuditSealer],
+      providers: [target, macKey, dimensions, PrismaService, PgListener, ...REPOSITORIES, AuditSealer],
+      exports: [DATABASE_TARGET, AUDIT_MAC_KEY, VECTOR_DIMENSIONS, PrismaService, PgListener, ...REPOSITORIES, AuditSealer],
     };
   }
 }

@@ -4,8 +4,37 @@ import { Prisma } from '../generated/prisma/client';
 import { fromSql } from 'pgvector/utils';
 import { InvalidInputError } from './errors';
 
-/** The dimension of every `vector(...)` column (memories.embedding, document_chunks.embedding). */
+/**
+ * The dimension of the `vector(...)` columns (memories.embedding, document_chunks.embedding) as the migrations
+ * create them. A deployment that migrated them to another dimension says so once, `DbModule.forRoot({
+ * embeddingDimensions })` (the API: EMBEDDING_DIMENSIONS, checked against the columns at start-up with
+ * `vectorColumnDimensions`); the repositories check every embedding against that (VECTOR_DIMENSIONS).
+ */
 export const EMBEDDING_DIMENSIONS = 1536;
+
+/** Injection token of the dimension the repositories check embeddings against (default EMBEDDING_DIMENSIONS). */
+export const VECTOR_DIMENSIONS = Symbol('VECTOR_DIMENSIONS');
+
+/** pgvector's limit on a vector column's dimension. */
+export const MAX_VECTOR_DIMENSIONS = 16_000;
+
+/** `dimensions` if it is a dimension a vector column can have; throws otherwise (a configuration error). */
+export function assertVectorDimensions(dimensions: number): number {
+  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > MAX_VECTOR_DIMENSIONS) {
+    throw new RangeError(`embedding dimensions must be an integer from 1 to ${MAX_VECTOR_DIMENSIONS}, got ${dimensions}`);
+  }
+  return dimensions;
+}
+
+/** The declared dimension of each vector column (its typmod), by `table.column`; none before the migrations ran. */
+export async function vectorColumnDimensions(run: <T>(sql: Prisma.Sql) => Promise<T[]>): Promise<Map<string, number>> {
+  const rows = await run<{ column: string; dims: number }>(Prisma.sql`
+    select c.relname || '.' || a.attname as "column", a.atttypmod as dims
+      from pg_attribute a join pg_class c on c.oid = a.attrelid
+     where c.relnamespace = current_schema()::regnamespace and not a.attisdropped
+       and (c.relname, a.attname) in (('memories', 'embedding'), ('document_chunks', 'embedding'))`);
+  return new Map(rows.filter((r) => r.dims > 0).map((r) => [r.column, r.dims]));
+}
 
 /** Largest magnitude a float4 (pgvector's element type) holds; larger values would become Infinity. */
 const FLOAT4_MAX = 3.4028234663852886e38;

@@ -74,13 +74,14 @@ export class MemoryDumpSource implements ImportSource {
   private constructor(
     private readonly dump: Dump,
     readonly digest: string,
+    private readonly embeddingDimensions: number,
   ) {
     for (const [id, a] of Object.entries(dump.agents ?? {})) {
       if (a && nonEmpty(a['name'])) this.agentNames.set(id, cleanText(a['name'] as string));
     }
   }
 
-  static async open(file: string): Promise<MemoryDumpSource> {
+  static async open(file: string, embeddingDimensions = EMBEDDING_DIMENSIONS): Promise<MemoryDumpSource> {
     if (!fs.existsSync(file)) throw new Error(`no such file: ${file}`);
     let dump: unknown;
     try {
@@ -97,7 +98,7 @@ export class MemoryDumpSource implements ImportSource {
       const v = (dump as Record<string, unknown>)[k];
       if (DICTIONARIES.includes(k) && v !== null && (typeof v !== 'object' || Array.isArray(v))) throw new Error(`${file}: "${k}" must be an object keyed by id`);
     }
-    return new MemoryDumpSource(dump as Dump, await fileDigest(file));
+    return new MemoryDumpSource(dump as Dump, await fileDigest(file), embeddingDimensions);
   }
 
   private entries(name: keyof Dump): Array<[string, Record<string, unknown>]> {
@@ -290,9 +291,9 @@ export class MemoryDumpSource implements ImportSource {
     if (dictionary === 'knowledge_base') {
       const e = this.dump.embeddings_cache?.[id];
       if (e !== undefined && e !== null) {
-        const usable = Array.isArray(e) && e.length === EMBEDDING_DIMENSIONS && e.every((x) => typeof x === 'number' && Number.isFinite(x)) && e.some((x) => x !== 0);
+        const usable = Array.isArray(e) && e.length === this.embeddingDimensions && e.every((x) => typeof x === 'number' && Number.isFinite(x)) && e.some((x) => x !== 0);
         if (usable) embedding = e as number[];
-        else batch.warnings.push({ entity, sourceId: ref, reason: `embedding is not ${EMBEDDING_DIMENSIONS} finite numbers (got ${Array.isArray(e) ? e.length : typeof e}); stored without it` });
+        else batch.warnings.push({ entity, sourceId: ref, reason: `embedding is not ${this.embeddingDimensions} finite numbers (got ${Array.isArray(e) ? e.length : typeof e}); stored without it` });
       }
     }
     const sourceId = `${dictionary}:${id}`;

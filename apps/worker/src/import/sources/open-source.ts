@@ -4,14 +4,18 @@ import { AgentosSqliteSource } from './agentos-sqlite.source';
 import type { ImportSource } from './import-source';
 import { MemoryDumpSource } from './memory-dump.source';
 
-/** Opens the legacy store at `location` (a file, or for ADK also a postgres:// URL). */
-export function openSource(kind: ImportSourceKind, location: string): Promise<ImportSource> {
+/**
+ * Opens the legacy store at `location` (a file, or for ADK also a postgres:// URL). `embeddingDimensions`: what the
+ * target database's vector columns hold (ImportService.embeddingDimensions); embeddings of another length are
+ * imported without the vector, with a warning.
+ */
+export function openSource(kind: ImportSourceKind, location: string, options: { embeddingDimensions?: number } = {}): Promise<ImportSource> {
   switch (kind) {
     case 'agentos-sqlite':
       return AgentosSqliteSource.open(location);
     case 'adk':
       return AdkSource.open(location);
     case 'memory-dump':
-      return MemoryDumpSource.open(location);
+      return MemoryDumpSource.open(location, options.embeddingDimensions);
   }
 }

@@ -14,7 +14,7 @@ import {
   validateSearch,
   type SearchOptions,
 } from '../search/search-options';
-import { mapInSlices, toEmbedding, vectorText, type EmbeddingInput } from '../vector';
+import { EMBEDDING_DIMENSIONS, mapInSlices, toEmbedding, VECTOR_DIMENSIONS, vectorText, type EmbeddingInput } from '../vector';
 
 export const DOCUMENT_SELECT = {
   id: true,
@@ -101,6 +101,8 @@ export class DocumentRepository {
   constructor(
     @Inject(PrismaService) private readonly prisma: PrismaService,
     @Optional() @Inject(DOCUMENT_REPOSITORY_OPTIONS) options: DocumentRepositoryOptions = {},
+    /** What every chunk's embedding must have (DbModule.forRoot({ embeddingDimensions })). */
+    @Optional() @Inject(VECTOR_DIMENSIONS) private readonly dimensions: number = EMBEDDING_DIMENSIONS,
   ) {
     this.exactSearchThreshold = assertExactSearchThreshold(options.exactSearchThreshold ?? DEFAULT_EXACT_SEARCH_THRESHOLD);
   }
@@ -110,7 +112,7 @@ export class DocumentRepository {
    * an unknown (or another organization's) agent is NotFoundError.
    */
   async create(organizationId: string, input: DocumentInput, db?: Db): Promise<DocumentSummary> {
-    const chunks = await validateDocument(input);
+    const chunks = await validateDocument(input, this.dimensions);
     return this.prisma.inTransaction(db, async (tx) => {
       if (input.agentId) {
         // documents.agent_id has a foreign key (migration 20261122010000), but it only proves the agent exists:
@@ -202,7 +204,7 @@ export class DocumentRepository {
     options: SearchOptions<DocumentSearchFilter>,
     db: Db = this.prisma,
   ): Promise<DocumentChunkSearchResult[]> {
-    const search = validateSearch(options);
+    const search = validateSearch(options, this.dimensions);
     const filter = options.filter ?? {};
     const agentId = filterId(filter.agentId, 'filter.agentId');
     const documentId = filterId(filter.documentId, 'filter.documentId');
@@ -233,7 +235,7 @@ interface ValidChunk {
 }
 
 /** The chunks are checked and their embeddings formatted in slices that let other requests run in between. */
-async function validateDocument(input: DocumentInput): Promise<ValidChunk[]> {
+async function validateDocument(input: DocumentInput, dimensions: number): Promise<ValidChunk[]> {
   if (!input || typeof input !== 'object') throw invalid('document', 'must be an object');
   if (typeof input.title !== 'string' || input.title.trim().length === 0) throw invalid('title', 'must be a non-empty string');
   if (input.content !== undefined && input.content !== null && typeof input.content !== 'string') {
@@ -258,7 +260,7 @@ async function validateDocument(input: DocumentInput): Promise<ValidChunk[]> {
       throw invalid(`chunks.${i}.content`, 'must be a non-empty string');
     }
     const hasEmbedding = chunk.embedding !== undefined && chunk.embedding !== null;
-    const embedding = hasEmbedding ? toEmbedding(chunk.embedding, `chunks.${i}.embedding`) : null;
+    const embedding = hasEmbedding ? toEmbedding(chunk.embedding, `chunks.${i}.embedding`, dimensions) : null;
     if (chunk.embeddingModel !== undefined && chunk.embeddingModel !== null && typeof chunk.embeddingModel !== 'string') {
       throw invalid(`chunks.${i}.embeddingModel`, 'must be a string');
     }

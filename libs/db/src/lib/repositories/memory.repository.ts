@@ -15,7 +15,7 @@ import {
   validateSearch,
   type SearchOptions,
 } from '../search/search-options';
-import { mapInSlices, parseVector, toEmbedding, vectorParam, vectorText, type EmbeddingInput } from '../vector';
+import { EMBEDDING_DIMENSIONS, mapInSlices, parseVector, toEmbedding, VECTOR_DIMENSIONS, vectorParam, vectorText, type EmbeddingInput } from '../vector';
 
 export const MEMORY_SELECT = {
   id: true,
@@ -117,13 +117,15 @@ export class MemoryRepository {
   constructor(
     @Inject(PrismaService) private readonly prisma: PrismaService,
     @Optional() @Inject(MEMORY_REPOSITORY_OPTIONS) options: MemoryRepositoryOptions = {},
+    /** What every embedding must have (DbModule.forRoot({ embeddingDimensions })). */
+    @Optional() @Inject(VECTOR_DIMENSIONS) private readonly dimensions: number = EMBEDDING_DIMENSIONS,
   ) {
     this.exactSearchThreshold = assertExactSearchThreshold(options.exactSearchThreshold ?? DEFAULT_EXACT_SEARCH_THRESHOLD);
   }
 
   /** Unknown agent/user/conversation (or another organization's) is NotFoundError; nothing is written. */
   async create(organizationId: string, input: MemoryInput, db: Db = this.prisma): Promise<Memory> {
-    const row = validateInput(input, '');
+    const row = validateInput(input, '', this.dimensions);
     await this.assertReferences(organizationId, [row], db);
     const [created] = await this.insert(organizationId, [row], true, db);
     return withEmbedding(created as RawMemory);
@@ -141,7 +143,7 @@ export class MemoryRepository {
       ]);
     }
     if (inputs.length === 0) return [];
-    const rows = await mapInSlices(inputs, (input, i) => validateInput(input, `memories.${i}.`));
+    const rows = await mapInSlices(inputs, (input, i) => validateInput(input, `memories.${i}.`, this.dimensions));
     const statements = byStatementSize(rows);
     if (statements.length === 1) {
       await this.assertReferences(organizationId, rows, db);
@@ -165,7 +167,7 @@ export class MemoryRepository {
 
   /** null when not found (or expired). Fields left undefined are kept; `null` clears a nullable one. */
   async update(organizationId: string, id: string, patch: MemoryPatch, db: Db = this.prisma): Promise<Memory | null> {
-    const sets = validatePatch(patch);
+    const sets = validatePatch(patch, this.dimensions);
     if (!isUuid(id)) return null;
     await this.assertReferences(organizationId, [patch], db);
     sets.push(Prisma.sql`updated_at = now()`);
@@ -212,7 +214,7 @@ export class MemoryRepository {
     options: SearchOptions<MemorySearchFilter>,
     db: Db = this.prisma,
   ): Promise<MemorySearchResult[]> {
-    const search = validateSearch(options);
+    const search = validateSearch(options, this.dimensions);
     const filter = options.filter ?? {};
     const target: SearchTarget = {
       from: Prisma.sql`memories m`,
@@ -345,10 +347,10 @@ interface ValidMemory {
   expiresAt: string | null;
 }
 
-function validateInput(input: MemoryInput, path: string): ValidMemory {
+function validateInput(input: MemoryInput, path: string, dimensions: number): ValidMemory {
   if (!input || typeof input !== 'object') throw invalid(path.replace(/\.$/, '') || 'memory', 'must be an object');
   assertContent(input.content, `${path}content`);
-  const embedding = toEmbedding(input.embedding, `${path}embedding`);
+  const embedding = toEmbedding(input.embedding, `${path}embedding`, dimensions);
   const row: ValidMemory = {
     agentId: input.agentId ?? null,
     userId: input.userId ?? null,
@@ -366,7 +368,7 @@ function validateInput(input: MemoryInput, path: string): ValidMemory {
 }
 
 /** The SET list of an update; only the fields present in the patch. */
-function validatePatch(patch: MemoryPatch): Prisma.Sql[] {
+function validatePatch(patch: MemoryPatch, dimensions: number): Prisma.Sql[] {
   if (!patch || typeof patch !== 'object') throw invalid('memory', 'must be an object');
   const sets: Prisma.Sql[] = [];
   if (patch.content !== undefined) {
@@ -374,7 +376,7 @@ function validatePatch(patch: MemoryPatch): Prisma.Sql[] {
     sets.push(Prisma.sql`content = ${patch.content}`);
   }
   if (patch.embedding !== undefined) {
-    sets.push(Prisma.sql`embedding = ${vectorParam(toEmbedding(patch.embedding, 'embedding'))}`);
+    sets.push(Prisma.sql`embedding = ${vectorParam(toEmbedding(patch.embedding, 'embedding', dimensions))}`);
   }
   if (patch.embeddingModel !== undefined) {
     sets.push(Prisma.sql`embedding_model = ${optionalString(patch.embeddingModel, 'embeddingModel')}`);

@@ -50,13 +50,13 @@ export interface ValidSearch {
 }
 
 /** Validates the mode/k/embedding/query combination; throws InvalidInputError naming the field. */
-export function validateSearch(options: SearchOptions<unknown>): ValidSearch {
+export function validateSearch(options: SearchOptions<unknown>, dimensions: number): ValidSearch {
   const hasEmbedding = options.embedding !== undefined && options.embedding !== null;
   const hasQuery = typeof options.query === 'string' && options.query.trim().length > 0;
   const mode = options.mode ?? (hasEmbedding && hasQuery ? 'hybrid' : hasQuery ? 'text' : 'vector');
   if (mode !== 'vector' && mode !== 'text' && mode !== 'hybrid') throw invalid('mode', 'must be vector, text or hybrid');
   if (mode !== 'text' && !hasEmbedding) throw invalid('embedding', `is required for ${mode} search`);
-  const embedding = hasEmbedding ? toEmbedding(options.embedding, 'embedding') : null;
+  const embedding = hasEmbedding ? toEmbedding(options.embedding, 'embedding', dimensions) : null;
   if (mode !== 'vector' && !hasQuery) throw invalid('query', `is required for ${mode} search`);
   if (options.query !== undefined && typeof options.query !== 'string') throw invalid('query', 'must be a string');
   const k = options.k ?? DEFAULT_K;
