@@ -70,6 +70,22 @@ describe('live events (SSE), one replica', () => {
     expect(more.slice(3).map((e) => e.event)).toEqual(['message.created', 'conversation.updated']);
   });
 
+  it('message.created carries each written message exactly as the append returned it, once and in seq order', async () => {
+    const stream = await open();
+    const rich = { role: 'tool', content: 'quote " backslash \\ unicode é ✓', messageType: 'tool_response', toolName: 'search', toolCallId: 'call-1', toolArgs: { q: 'x', nested: { n: [1, 2.5, null] } }, metadata: { k: 'v', deep: { a: true } }, clientId: 'exact-1' };
+    const single = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, messageBody(rich));
+    // A batch with the first clientId again (a replay: no event), a new clientId, and none.
+    const batch = await api.post(`/api/v1/conversations/${conversationId}/messages`, org.key, {
+      messages: [messageBody({ clientId: 'exact-1' }), messageBody({ clientId: 'exact-2', tokensUsed: 7 }), messageBody({ isStreaming: true, content: '' })],
+    });
+    expect([single.status, batch.status]).toEqual([201, 201]);
+    expect(batch.body.data[0]).toEqual(single.body.data[0]);
+    const events = await received(stream, 3);
+    expect(events.map((e) => e.event)).toEqual(['message.created', 'message.created', 'message.created']);
+    expect(events.map((e) => e.data)).toEqual([single.body.data[0], batch.body.data[1], batch.body.data[2]]);
+    expect(events.map((e) => Number(e.id) - Number(events[0].id))).toEqual([0, 1, 2]);
+  });
+
   it("answers 404 for another organization's conversation, 401 without a key, 400 for a bad Last-Event-ID", async () => {
     const other = await api.createOrganization('events-other');
     const path = `/api/v1/conversations/${conversationId}/events`;

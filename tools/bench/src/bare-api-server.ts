@@ -89,14 +89,11 @@ async function main(): Promise<void> {
     let announce: { seq: number } | null = null;
     let witness: { id: string; mac: string } | null = null;
     const views = await prisma.rawTransaction(org, async (db) => {
-      const { messages: rows, inserted, firstEventSeq } = await messages.appendWithOutcome(org, conversationId, inputs, db, {
-        reserveEventSeqs: true,
+      const { messages: rows, inserted, lastEventSeq } = await messages.appendWithOutcome(org, conversationId, inputs, db, {
+        recordCreatedEvents: true,
       });
       const created = inserted.map(toView);
-      if (firstEventSeq !== null) {
-        const seqs = await events.recordReserved(org, conversationId, firstEventSeq, created.map((payload) => ({ type: 'message.created' as const, payload })), db);
-        announce = { seq: seqs[seqs.length - 1] };
-      }
+      if (lastEventSeq !== null) announce = { seq: lastEventSeq };
       if (created.length) {
         const entry = await auditLogs.append(
           org,

@@ -72,17 +72,12 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
     this.deliverAfterCommit(conversationId, seqs[seqs.length - 1]);
   }
 
-  /** `record` for events whose seqs the request's statement reserved (see MessageRepository.appendWithOutcome). */
-  async recordReserved(conversationId: string, firstSeq: number, events: Array<{ type: ConversationEventType; payload: unknown }>): Promise<void> {
-    if (!events.length) return;
-    const seqs = await this.events.recordReserved(
-      this.context.organizationId,
-      conversationId,
-      firstSeq,
-      events.map((e) => ({ type: e.type, payload: e.payload as Prisma.InputJsonValue })),
-      this.context.db,
-    );
-    this.deliverAfterCommit(conversationId, seqs[seqs.length - 1]);
+  /**
+   * Events the request's own statement wrote, up to `lastSeq` (MessageRepository.appendWithOutcome's
+   * `recordCreatedEvents`): delivered here and announced to the other replicas once the transaction commits.
+   */
+  recorded(conversationId: string, lastSeq: number): void {
+    this.deliverAfterCommit(conversationId, lastSeq);
   }
 
   private deliverAfterCommit(conversationId: string, lastSeq: number): void {

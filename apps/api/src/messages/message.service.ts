@@ -19,20 +19,18 @@ export class MessageService {
    * back as stored. message.created is recorded for the messages written now, in the same transaction.
    */
   async append(conversationId: string, inputs: MessageInputBody[]): Promise<MessageView[]> {
-    const { messages, inserted, firstEventSeq } = await this.messages.appendWithOutcome(
+    const { messages, inserted, lastEventSeq } = await this.messages.appendWithOutcome(
       this.context.organizationId,
       conversationId,
       inputs as MessageInput[],
       this.context.db,
-      { reserveEventSeqs: true },
+      { recordCreatedEvents: true },
     );
     const views = messages.map(toMessageView);
     // `inserted`: the messages written now, each once and in seq order (the rest of `messages` are replays); the
-    // append statement reserved their message.created event seqs.
+    // append statement wrote their message.created events.
     const created = inserted.map(toMessageView);
-    if (firstEventSeq !== null) {
-      await this.events.recordReserved(conversationId, firstEventSeq, created.map((payload) => ({ type: 'message.created' as const, payload })));
-    }
+    if (lastEventSeq !== null) this.events.recorded(conversationId, lastEventSeq);
     // One entry per append request (up to 1,000 messages), listing the new messages by id and seq: per-message
     // entries would copy every message body into the log and take the organization's chain lock once per message.
     const added = created.map((v) => ({ id: v.id, seq: v.seq, role: v.role }));

@@ -69,32 +69,6 @@ export class ConversationEventRepository {
     return rows.map((r) => r.seq);
   }
 
-  /**
-   * Records events whose seqs the caller's statement already reserved (MessageRepository.appendWithOutcome's
-   * `reserveEventSeqs`): `firstSeq`, `firstSeq + 1`, … in order. A plain INSERT that, on a plain pg transaction,
-   * is sent with the COMMIT (PrismaService.queryRows' deferUntilCommit): one round trip fewer per append.
-   */
-  async recordReserved(
-    organizationId: string,
-    conversationId: string,
-    firstSeq: number,
-    events: Array<{ type: ConversationEventType; payload: Prisma.InputJsonValue }>,
-    db: Db = this.prisma,
-  ): Promise<number[]> {
-    if (!events.length) return [];
-    const seqs = events.map((_, i) => firstSeq + i);
-    await this.prisma.queryRows(
-      db,
-      Prisma.sql`
-        insert into conversation_events (organization_id, conversation_id, seq, type, payload)
-        select ${organizationId}::uuid, ${conversationId}::uuid, e.seq, e.type, e.payload::jsonb
-          from unnest(${seqs}::int[], ${events.map((e) => e.type)}::text[], ${events.map((e) => JSON.stringify(e.payload))}::text[])
-               as e(seq, type, payload)`,
-      { deferUntilCommit: true },
-    );
-    return seqs;
-  }
-
   /** Events after `afterSeq`, oldest first. */
   async listAfter(
     organizationId: string,
