@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { MemoryModule } from '../memories/memory.module';
+import { EmbeddingsModule } from '../embeddings/embeddings.module';
 import { DocumentController } from './document.controller';
 import { DocumentService } from './document.service';
 
-@Module({ imports: [MemoryModule], controllers: [DocumentController], providers: [DocumentService] })
+@Module({ imports: [EmbeddingsModule], controllers: [DocumentController], providers: [DocumentService] })
 export class DocumentModule {}

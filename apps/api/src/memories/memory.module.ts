@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { EmbeddingDimensions } from './embedding-dimensions.service';
+import { EmbeddingsModule } from '../embeddings/embeddings.module';
 import { MemoryController } from './memory.controller';
 import { MemoryService } from './memory.service';
 
-@Module({ controllers: [MemoryController], providers: [MemoryService, EmbeddingDimensions], exports: [EmbeddingDimensions] })
+@Module({ imports: [EmbeddingsModule], controllers: [MemoryController], providers: [MemoryService] })
 export class MemoryModule {}

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { MemoryRepository, NotFoundError, type MemoryInput, type MemoryPatch, type Page, type Prisma } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
-import { EmbeddingDimensions } from './embedding-dimensions.service';
+import { EmbeddingDimensions } from '../embeddings/embedding-dimensions.service';
 import type { EmbeddingFormat } from '../search/search.dto';
 import {
   toMemoryHitView,
