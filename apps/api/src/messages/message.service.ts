@@ -32,7 +32,7 @@ export class MessageService {
     const created = inserted.map(toMessageView);
     if (lastEventSeq !== null) this.events.recorded(conversationId, lastEventSeq);
     // One entry per append request (up to 1,000 messages), listing the new messages by id and seq: per-message
-    // entries would copy every message body into the log and take the organization's chain lock once per message.
+    // entries would copy every message body into the log, and write and seal an entry per message.
     const added = created.map((v) => ({ id: v.id, seq: v.seq, role: v.role }));
     if (added.length > 0) await this.audit.record('message.append', 'conversation', conversationId, { after: { messages: added } });
     return views;
