@@ -22,9 +22,10 @@ import path from 'node:path';
 import readline from 'node:readline';
 import autocannon from 'autocannon';
 import type pg from 'pg';
-import { machineFacts, prepareDatabase, rawPool, truncateAll, type MachineFacts } from './db';
+import { machineFacts, prepareDatabase, prismaService, rawPool, truncateAll, type MachineFacts } from './db';
 import { median } from './harness';
 import { fmtNum, log, table } from './report';
+import { AuditLogRepository, type AuditSealingLag } from '@agenthub/db';
 import { seededRandom } from '@agenthub/db/testing';
 import type { ApiCase } from './api-cases';
 
@@ -111,6 +112,8 @@ export interface ApiBenchResult {
   options: Omit<ApiBenchOptions, 'url' | 'root'>;
   comparisons: ApiComparison[];
   hold: HoldResult | null;
+  /** audit sealing behind the append cases: lag of the entries they wrote, and what was still pending after them */
+  sealing: AuditSealingLag | null;
   goals: GoalRow[];
 }
 
@@ -420,6 +423,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     };
 
     const want = (c: ApiCase) => !o.cases || o.cases.has(c);
+    const appendsFrom = new Date();
     // After each warm-up, the statistics autovacuum would keep (it may be off, as on CI machines): without them
     // the planner guesses at tables that grew from empty (the audit sealer's reads, the page read).
     const analyze = () => pool.query('ANALYZE');
@@ -521,6 +525,20 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     push({ case: 'append, RLS on vs off', baselineName: 'API, RLS off', subjectName: 'API, RLS on', unit: 'req/s', ...d, goal: { ratio: 0.7 } });
     }
 
+    // Sealing lag of every audit entry the append cases above wrote (sealed_at − at, the sealer running in the
+    // APIs under that load), and what was still pending the moment they ended.
+    let sealing: AuditSealingLag | null = null;
+    if (want('append') || want('bare') || want('orgs') || want('rls')) {
+      const prisma = prismaService(o.url);
+      try {
+        sealing = await new AuditLogRepository(prisma).sealingLag(null, { since: appendsFrom });
+      } finally {
+        await prisma.$disconnect();
+      }
+      const f = (n: number | null) => (n === null ? '—' : `${n.toFixed(0)} ms`);
+      log(`audit sealing during the append cases: ${sealing.sealed} sealed, lag p50 ${f(sealing.p50Ms)}, p99 ${f(sealing.p99Ms)}, max ${f(sealing.maxMs)}; pending after: ${sealing.pending}`);
+    }
+
     // (c) many connections held open against the production configuration (RLS on): reads of a page.
     let hold: HoldResult | null = null;
     if (want('hold')) {
@@ -555,7 +573,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       met: result.errors === 0 && result.timeouts === 0 && result.non2xx === 0 && result['2xx'] > 0,
     };
     }
-    return { facts, options: strip(o), comparisons, hold, goals: issueGoals(comparisons, hold) };
+    return { facts, options: strip(o), comparisons, hold, sealing, goals: issueGoals(comparisons, hold) };
   } finally {
     for (const c of clients) c.close();
     await Promise.all(apis.map((api) => api.stop()));
@@ -641,6 +659,17 @@ export function apiBenchReport(r: ApiBenchResult): string {
       table(
         ['requests', 'req/s', '2xx', 'non-2xx (by status)', 'errors', 'timeouts', 'resets', 'p50', 'p90', 'p99', 'max', 'zero errors?'],
         [[String(h.requests), fmtNum(h.requestsPerSecond), String(h.ok2xx), `${h.non2xx}${h.non2xx ? ` (${Object.entries(h.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${c}: ${n}`).join(', ')})` : ''}`, String(h.errors), String(h.timeouts), String(h.resets), ms(h.latency.p50), ms(h.latency.p90), ms(h.latency.p99), ms(h.latency.max), h.met ? 'yes' : 'NO']],
+      ),
+    );
+  }
+  if (r.sealing) {
+    const s = r.sealing;
+    const f = (n: number | null) => (n === null ? '—' : ms(n));
+    out.push('', '## Audit sealing behind the append cases (sealed_at − at of the entries they wrote; the sealer runs in each API)', '');
+    out.push(
+      table(
+        ['entries sealed', 'lag p50', 'lag p99', 'lag max', 'pending when the appends ended', 'oldest pending'],
+        [[String(s.sealed), f(s.p50Ms), f(s.p99Ms), f(s.maxMs), String(s.pending), f(s.oldestPendingMs)]],
       ),
     );
   }
