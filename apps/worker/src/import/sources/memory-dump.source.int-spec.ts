@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRunRepository, type PrismaService } from '@agenthub/db';
-import { createTestPrisma, makeOrganization } from '@agenthub/db/testing';
+import pg from 'pg';
+import { applyMigrations, ImportRunRepository, PrismaService } from '@agenthub/db';
+import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
 import { memoryDump, writeMemoryDump } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
 import { JobLockService } from '../../locks/job-lock.service';
@@ -140,5 +141,56 @@ describe(MemoryDumpSource.name, () => {
     await expect(MemoryDumpSource.open(bad)).rejects.toThrow(/has none of the dictionaries/);
     fs.writeFileSync(bad, '{"agents": []}');
     await expect(MemoryDumpSource.open(bad)).rejects.toThrow(/"agents" must be an object keyed by id/);
+  });
+});
+
+// A deployment on another embedding model (vector(n) columns, EMBEDDING_DIMENSIONS=n): the importer keeps the dump's
+// embeddings of that length and stores the others without a vector, as for any unusable one. A database of its own.
+describeOnPostgres(`${MemoryDumpSource.name} into a database whose vector columns are vector(4)`, () => {
+  let prisma: PrismaService;
+  let service: ImportService;
+  let dir: string;
+
+  beforeAll(async () => {
+    const url = await ensureSiblingDatabase(process.env.TEST_DATABASE_URL!, 'worker_dims4');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('drop schema if exists public cascade; create schema public');
+      await applyMigrations({ url }, { quiet: true });
+      await client.query('alter table memories alter column embedding type vector(4); alter table document_chunks alter column embedding type vector(4)');
+    } finally {
+      await client.end();
+    }
+    prisma = new PrismaService({ mode: 'postgres', url, close: async () => undefined });
+    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-dims4-'));
+  }, 60_000);
+  afterAll(async () => {
+    await prisma?.$disconnect();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads the dimension from the columns, keeps 4-dimensional embeddings and warns about the rest', async () => {
+    expect(await service.embeddingDimensions()).toBe(4);
+    const dump = memoryDump();
+    const long = (dump['embeddings_cache'] as Record<string, unknown>)['kb_1'];
+    dump['embeddings_cache'] = { kb_1: [0.5, 0.25, 0, 1], kb_2: long };
+    const file = writeMemoryDump(path.join(dir, 'dims4.json'), dump);
+    const org = await makeOrganization(prisma);
+    const sut = await MemoryDumpSource.open(file, await service.embeddingDimensions());
+    const summary = await service.run(sut, { organizationId: org.id }).finally(() => sut.close());
+    expect(summary.status).toBe('completed');
+    expect(summary.verification?.ok).toBe(true);
+    expect(summary.warnings).toEqual(
+      expect.arrayContaining([{ entity: 'documents', sourceId: 'knowledge_base:kb_2', reason: expect.stringContaining('embedding is not 4 finite numbers (got 1536)') }]),
+    );
+    const chunks = await prisma.$queryRaw<Array<{ title: string; embedding: string | null }>>`
+      select d.title, c.embedding::text as embedding from document_chunks c join documents d on d.id = c.document_id
+       where d.organization_id = ${org.id}::uuid and d.title in ('Returns policy', 'Shipping') order by d.title`;
+    expect(chunks).toEqual([
+      { title: 'Returns policy', embedding: '[0.5,0.25,0,1]' },
+      { title: 'Shipping', embedding: null },
+    ]);
   });
 });
