@@ -1,0 +1,82 @@
+import { ForbiddenException, InternalServerErrorException } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { ZodValidationException } from 'nestjs-zod';
+import { z } from 'zod';
+import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError } from '@agenthub/db';
+import { ProblemException } from './problem.exception';
+import { toProblem } from './to-problem';
+
+const TYPE = 'https://agenthub.dev/problems/';
+
+/** A pg error as node-postgres throws it: a five-character SQLSTATE in `code`. */
+const pgError = (code: string, message = 'db says no') => Object.assign(new Error(message), { code });
+
+describe('toProblem: every error as one problem+json shape', () => {
+  it('maps the data layer\'s domain errors to their 4xx, keeping the field problems', () => {
+    expect(toProblem(new NotFoundError('conversation', 'c1'))).toEqual({
+      problem: { type: `${TYPE}not-found`, title: 'Not found', status: 404, detail: 'conversation c1 not found' },
+      unexpected: false,
+    });
+    const invalid = toProblem(new InvalidInputError('embeddings must have 4 dimensions', [{ path: 'embedding', message: 'must have 4' }]));
+    expect(invalid.problem).toEqual({
+      type: `${TYPE}invalid-request`,
+      title: 'Invalid request',
+      status: 400,
+      detail: 'embeddings must have 4 dimensions',
+      errors: [{ path: 'embedding', message: 'must have 4' }],
+    });
+    expect(toProblem(new ConflictError('taken')).problem.status).toBe(409);
+    expect(toProblem(new InvalidStateError('refund of a pending payment')).problem).toMatchObject({ status: 409, type: `${TYPE}conflict` });
+  });
+
+  it('names every schema problem by its dotted path, unknown fields one by one', () => {
+    const schema = z.strictObject({ messages: z.array(z.strictObject({ role: z.enum(['user', 'assistant']) })) });
+    const parsed = schema.safeParse({ messages: [{ role: 'user' }, { role: 'robot', extra: 1 }] });
+    const { problem, unexpected } = toProblem(new ZodValidationException(parsed.error!));
+    expect(unexpected).toBe(false);
+    expect(problem).toMatchObject({ status: 400, detail: 'the request does not match the schema' });
+    expect(problem.errors).toEqual(
+      expect.arrayContaining([
+        { path: 'messages.1.role', message: expect.any(String) },
+        { path: 'messages.1.extra', message: 'unknown field' },
+      ]),
+    );
+    expect(problem.errors).toHaveLength(2);
+  });
+
+  it("reports the branch of a union the value's type chose, not just 'invalid input'", () => {
+    const embedding = z.union([z.array(z.number()), z.string()]);
+    const parsed = z.object({ embedding }).safeParse({ embedding: [1, 'two', 3] });
+    expect(toProblem(new ZodValidationException(parsed.error!)).problem.errors).toEqual([{ path: 'embedding.1', message: expect.any(String) }]);
+  });
+
+  it("turns Fastify's parser and limit errors into their 4xx with a readable detail", () => {
+    const tooLarge = Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+    expect(toProblem(tooLarge).problem).toMatchObject({ status: 413, type: `${TYPE}payload-too-large`, detail: 'the request body is larger than this server accepts' });
+    const notJson = Object.assign(new SyntaxError('Unexpected token'), { statusCode: 400 });
+    expect(toProblem(notJson).problem).toMatchObject({ status: 400, detail: 'the body is not valid JSON' });
+    expect(toProblem(new SyntaxError('Unexpected end of JSON input')).problem).toMatchObject({ status: 400, detail: 'the body is not valid JSON' });
+  });
+
+  it('passes a ProblemException through as built, with its headers, and maps Nest and rate-limit exceptions', () => {
+    const built = new ProblemException(428, 'send an Idempotency-Key', { errors: [{ path: 'headers.idempotency-key', message: 'required' }] });
+    expect(toProblem(built).problem).toEqual(built.problem);
+    expect(toProblem(new ForbiddenException('members only')).problem).toMatchObject({ status: 403, detail: 'members only' });
+    expect(toProblem(new ThrottlerException()).problem).toMatchObject({ status: 429, type: `${TYPE}rate-limited` });
+    expect(toProblem(new InternalServerErrorException('boom')).unexpected).toBe(true);
+  });
+
+  it('answers values PostgreSQL refuses with a 400, contention with a retryable 503, and anything else with a 500 that leaks nothing', () => {
+    for (const code of ['22P02', '22003', '23502', '23514']) {
+      expect(toProblem(pgError(code))).toMatchObject({ problem: { status: 400, detail: 'a value is not acceptable to the database' }, unexpected: false });
+    }
+    for (const code of ['40001', '40P01', '55P03']) {
+      expect(toProblem(pgError(code))).toMatchObject({ problem: { status: 503 }, headers: { 'retry-after': '1' }, unexpected: true });
+    }
+    const secret = 'connection to 10.0.0.5 refused: password=hunter2';
+    const unknown = toProblem(new Error(secret));
+    expect(unknown).toMatchObject({ problem: { status: 500, type: `${TYPE}internal` }, unexpected: true });
+    expect(JSON.stringify(unknown)).not.toContain('hunter2');
+    expect(toProblem(pgError('23505')).problem.status).toBe(500); // a unique violation the code did not expect is a bug, not input
+  });
+});
