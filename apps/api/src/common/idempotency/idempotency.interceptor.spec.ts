@@ -49,7 +49,9 @@ function setup(options: { headers?: Record<string, string | string[]>; body?: un
 /** The function Nest calls for `@IdempotencyKeyClaim()` (the documented way to test a param decorator). */
 function claimDecoratorFactory(): (data: unknown, execution: ExecutionContext) => IdempotencyClaim | undefined {
   class Route {
-    handler(@IdempotencyKeyClaim() _claim: unknown) {}
+    handler(@IdempotencyKeyClaim() claim: unknown) {
+      return claim;
+    }
   }
   const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, Route, 'handler') as Record<string, { factory: (data: unknown, execution: ExecutionContext) => IdempotencyClaim | undefined }>;
   return Object.values(args)[0].factory;
