@@ -8,7 +8,7 @@ import { ApiKeyModule } from './api-keys/api-key.module';
 import { AgentModule } from './agents/agent.module';
 import { AnalyticsModule } from './analytics/analytics.module';
 import { AuditLogModule } from './audit-logs/audit-log.module';
-import { BackupModule } from './backups/backup.controller';
+import { BackupModule } from './backups/backup.module';
 import { CommonModule } from './common/common.module';
 import { AuthGuard } from './common/auth/auth.guard';
 import { loggerParams } from './common/logging/logger';
@@ -21,13 +21,13 @@ import { resolveAuditMacKey } from './config/audit-mac-key';
 import { ConversationModule } from './conversations/conversation.module';
 import { DocumentModule } from './documents/document.module';
 import { EventsModule } from './events/events.module';
-import { HealthModule } from './health/health.controller';
+import { HealthModule } from './health/health.module';
 import { MemoryModule } from './memories/memory.module';
 import { MessageModule } from './messages/message.module';
 import { OrganizationModule } from './organizations/organization.module';
 import { PaymentModule } from './payments/payment.module';
 import { SearchModule } from './search/search.module';
-import { StatsModule } from './stats/stats.controller';
+import { StatsModule } from './stats/stats.module';
 import { UserModule } from './users/user.module';
 
 export const FEATURE_MODULES = [

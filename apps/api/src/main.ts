@@ -5,7 +5,7 @@ import { createApiApp } from './app.factory';
 import { resolveAdminToken } from './config/admin-token';
 import { ConfigError, loadApiConfig, type ApiConfig } from './config/api-config';
 import { ConversationEventsService } from './events/conversation-events.service';
-import { Lifecycle } from './health/health.controller';
+import { Lifecycle } from './health/lifecycle';
 
 /**
  * `npm start`: validate the configuration, open the database (PostgreSQL at DATABASE_URL, else the embedded

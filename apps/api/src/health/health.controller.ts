@@ -1,14 +1,9 @@
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { PrismaService, migrationState } from '@agenthub/db';
 import { Public } from '../common/auth/access.decorators';
 import { ProblemException } from '../common/problem/problem.exception';
-
-/** Flipped by the shutdown sequence (main.ts) so that load balancers stop sending traffic first. */
-@Injectable()
-export class Lifecycle {
-  shuttingDown = false;
-}
+import { Lifecycle } from './lifecycle';
 
 @ApiTags('health')
 @Controller('health')
@@ -44,6 +39,3 @@ export class HealthController {
     return { status: 'ok', database: 'up', migrations: { applied: state.applied.length, pending: 0 } };
   }
 }
-
-@Module({ controllers: [HealthController], providers: [Lifecycle], exports: [Lifecycle] })
-export class HealthModule {}

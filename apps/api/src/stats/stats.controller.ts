@@ -1,38 +1,10 @@
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { createZodDto, ZodResponse } from 'nestjs-zod';
-import { z } from 'zod';
-import { StatsRepository, type OrganizationStats } from '@agenthub/db';
+import { ZodResponse } from 'nestjs-zod';
+import type { OrganizationStats } from '@agenthub/db';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
-import { RequestContext } from '../common/tenancy/request-context';
-
-export const statsSchema = z
-  .object({
-    agents: z.number().int(),
-    activeAgents: z.number().int(),
-    conversations: z.number().int().describe('not deleted'),
-    messages: z.number().int().describe('in conversations that are not deleted'),
-    memories: z.number().int().describe('not expired'),
-    documents: z.number().int(),
-    payments: z.object({
-      count: z.number().int(),
-      volume: z.record(z.string(), z.string()).describe('captured minus refunded, per currency, decimal strings'),
-    }),
-  })
-;
-export class StatsDto extends createZodDto(statsSchema) {}
-
-@Injectable()
-export class StatsService {
-  constructor(
-    private readonly stats: StatsRepository,
-    private readonly context: RequestContext,
-  ) {}
-
-  get(): Promise<OrganizationStats> {
-    return this.stats.forOrganization(this.context.organizationId, this.context.db);
-  }
-}
+import { StatsDto } from './stats.dto';
+import { StatsService } from './stats.service';
 
 @ApiTags('stats')
 @Controller('stats')
@@ -46,6 +18,3 @@ export class StatsController {
     return this.stats.get();
   }
 }
-
-@Module({ controllers: [StatsController], providers: [StatsService] })
-export class StatsModule {}
