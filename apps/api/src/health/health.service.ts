@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService, migrationState } from '@agenthub/db';
+import { ProblemException } from '../common/problem/problem.exception';
+import { Lifecycle } from './lifecycle';
+
+export interface Readiness {
+  status: 'ok';
+  database: 'up';
+  migrations: { applied: number; pending: number };
+}
+
+@Injectable()
+export class HealthService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly lifecycle: Lifecycle,
+  ) {}
+
+  /** Ready: not shutting down, the database answers and every migration is applied; a 503 problem otherwise. */
+  async readiness(): Promise<Readiness> {
+    if (this.lifecycle.shuttingDown) throw new ProblemException(503, 'shutting down');
+    let state;
+    try {
+      state = await migrationState(this.prisma);
+    } catch (error) {
+      throw new ProblemException(503, `database unreachable: ${(error as Error).message.split('\n')[0]}`);
+    }
+    if (state.pending.length || state.failed.length) {
+      throw new ProblemException(
+        503,
+        `migrations not applied: ${[...state.pending, ...state.failed].join(', ')} (run: npx nx run migrate)`,
+      );
+    }
+    return { status: 'ok', database: 'up', migrations: { applied: state.applied.length, pending: 0 } };
+  }
+}
