@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { applyMigrations, MemoryRepository } from '@agenthub/db';
-import { agentBody, conversationBody, describeOnPostgres, ensureSiblingDatabase, seededRandom, userBody } from '@agenthub/db/testing';
+import { MemoryRepository } from '@agenthub/db';
+import { agentBody, conversationBody, describeOnPostgres, seededRandom, userBody, vectorDimensionsDatabase } from '@agenthub/db/testing';
 import { ConfigError, loadApiConfig } from '../src/config/api-config';
 import { ApiProcess, TEST_ADMIN_TOKEN } from './support/api-process';
 import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
@@ -247,16 +246,7 @@ describeOnPostgres('EMBEDDING_DIMENSIONS other than 1536, on vector(4) columns',
   afterAll(() => api?.stop());
 
   beforeAll(async () => {
-    const url = await ensureSiblingDatabase(process.env.TEST_DATABASE_URL!, 'dims4');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query('drop schema if exists public cascade; create schema public');
-      await applyMigrations({ url }, { quiet: true });
-      await client.query('alter table memories alter column embedding type vector(4); alter table document_chunks alter column embedding type vector(4)');
-    } finally {
-      await client.end();
-    }
+    const url = await vectorDimensionsDatabase('dims4', 4);
     api = await ApiProcess.start({ env: { DATABASE_URL: url, EMBEDDING_DIMENSIONS: '4' } });
     const created = await api.post('/api/v1/organizations', TEST_ADMIN_TOKEN, { name: 'dims4', ownerEmail: 'owner@dims4.test' });
     expect(created.status).toBe(201);

@@ -82,6 +82,30 @@ export async function ensureSiblingDatabase(url: string, suffix: string): Promis
   return parsed.toString();
 }
 
+/**
+ * A sibling of the PostgreSQL test database (`ensureSiblingDatabase`), emptied, migrated, and with its vector columns
+ * (memories.embedding, document_chunks.embedding) migrated to vector(`dimensions`): a deployment on another
+ * embedding model. Returns its URL. Each suite passes its own suffix (suites of different projects run at once).
+ */
+export async function vectorDimensionsDatabase(suffix: string, dimensions: number): Promise<string> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (its globalSetup sets it)');
+  if (!Number.isInteger(dimensions) || dimensions < 1) throw new RangeError(`dimensions must be a positive integer, got ${dimensions}`);
+  const url = await ensureSiblingDatabase(base, suffix);
+  await resetSchema(url);
+  await applyMigrations({ url }, { quiet: true });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const table of ['memories', 'document_chunks']) {
+      await client.query(`alter table ${table} alter column embedding type vector(${dimensions})`);
+    }
+  } finally {
+    await client.end();
+  }
+  return url;
+}
+
 async function resetSchema(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

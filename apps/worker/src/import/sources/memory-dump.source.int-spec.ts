@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { applyMigrations, ImportRunRepository, PrismaService } from '@agenthub/db';
-import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
+import { ImportRunRepository, PrismaService } from '@agenthub/db';
+import { createTestPrisma, describeOnPostgres, makeOrganization, vectorDimensionsDatabase } from '@agenthub/db/testing';
 import { memoryDump, writeMemoryDump } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
 import { JobLockService } from '../../locks/job-lock.service';
@@ -152,16 +151,7 @@ describeOnPostgres(`${MemoryDumpSource.name} into a database whose vector column
   let dir: string;
 
   beforeAll(async () => {
-    const url = await ensureSiblingDatabase(process.env.TEST_DATABASE_URL!, 'worker_dims4');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query('drop schema if exists public cascade; create schema public');
-      await applyMigrations({ url }, { quiet: true });
-      await client.query('alter table memories alter column embedding type vector(4); alter table document_chunks alter column embedding type vector(4)');
-    } finally {
-      await client.end();
-    }
+    const url = await vectorDimensionsDatabase('worker_dims4', 4);
     prisma = new PrismaService({ mode: 'postgres', url, close: async () => undefined });
     service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-dims4-'));
