@@ -5,6 +5,7 @@ import pg from 'pg';
 import { startEmbeddedDatabase } from '../lib/connection/embedded-database';
 import type { DatabaseMode, DatabaseTarget } from '../lib/connection/database-config';
 import { applyMigrations } from '../lib/migrations';
+import { assertVectorDimensions } from '../lib/vector';
 import { PrismaService } from '../lib/prisma.service';
 
 /**
@@ -90,7 +91,7 @@ export async function ensureSiblingDatabase(url: string, suffix: string): Promis
 export async function vectorDimensionsDatabase(suffix: string, dimensions: number): Promise<string> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (its globalSetup sets it)');
-  if (!Number.isInteger(dimensions) || dimensions < 1) throw new RangeError(`dimensions must be a positive integer, got ${dimensions}`);
+  assertVectorDimensions(dimensions);
   const url = await ensureSiblingDatabase(base, suffix);
   await resetSchema(url);
   await applyMigrations({ url }, { quiet: true });
