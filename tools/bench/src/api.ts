@@ -535,8 +535,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       } finally {
         await prisma.$disconnect();
       }
-      const f = (n: number | null) => (n === null ? '—' : `${n.toFixed(0)} ms`);
-      log(`audit sealing during the append cases: ${sealing.sealed} sealed, lag p50 ${f(sealing.p50Ms)}, p99 ${f(sealing.p99Ms)}, max ${f(sealing.maxMs)}; pending after: ${sealing.pending}`);
+      log(`audit sealing during the append cases: ${sealing.sealed} sealed, lag p50 ${lagMs(sealing.p50Ms)}, p99 ${lagMs(sealing.p99Ms)}, max ${lagMs(sealing.maxMs)}; pending after: ${sealing.pending}`);
     }
 
     // (c) many connections held open against the production configuration (RLS on): reads of a page.
@@ -630,6 +629,9 @@ function strip(o: ApiBenchOptions): Omit<ApiBenchOptions, 'url' | 'root'> {
   return rest as Omit<ApiBenchOptions, 'url' | 'root'>;
 }
 
+/** A sealing-lag figure: ms, or a dash when there was nothing to measure. */
+const lagMs = (n: number | null) => (n === null ? '—' : `${n.toFixed(1)} ms`);
+
 export function apiBenchReport(r: ApiBenchResult): string {
   const ms = (n: number) => `${n.toFixed(1)} ms`;
   const out: string[] = [];
@@ -664,12 +666,11 @@ export function apiBenchReport(r: ApiBenchResult): string {
   }
   if (r.sealing) {
     const s = r.sealing;
-    const f = (n: number | null) => (n === null ? '—' : ms(n));
     out.push('', '## Audit sealing behind the append cases (sealed_at − at of the entries they wrote; the sealer runs in each API)', '');
     out.push(
       table(
         ['entries sealed', 'lag p50', 'lag p99', 'lag max', 'pending when the appends ended', 'oldest pending'],
-        [[String(s.sealed), f(s.p50Ms), f(s.p99Ms), f(s.maxMs), String(s.pending), f(s.oldestPendingMs)]],
+        [[String(s.sealed), lagMs(s.p50Ms), lagMs(s.p99Ms), lagMs(s.maxMs), String(s.pending), lagMs(s.oldestPendingMs)]],
       ),
     );
   }
