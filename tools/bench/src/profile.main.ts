@@ -34,21 +34,27 @@ interface CpuProfile {
   endTime: number;
 }
 
-/** CPU time (user + system, ms) of these processes, from /proc/<pid>/stat. */
-function cpuMs(pids: number[]): number {
+/** CPU time (ms) of these processes, from /proc/<pid>/stat: in user space, and in the kernel (system: socket I/O). */
+interface Cpu {
+  user: number;
+  system: number;
+}
+function cpuMs(pids: number[]): Cpu {
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
-  let total = 0;
+  const total = { user: 0, system: 0 };
   for (const pid of pids) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * tick;
+      total.user += Number(fields[11]) * tick;
+      total.system += Number(fields[12]) * tick;
     } catch {
       // gone in between
     }
   }
   return total;
 }
+const minus = (a: Cpu, b: Cpu): Cpu => ({ user: a.user - b.user, system: a.system - b.system });
 
 /** Every process whose command line starts with `postgres` (the server and its backends). */
 function postgresPids(): number[] {
@@ -134,9 +140,9 @@ export async function main(): Promise<void> {
   });
   const http = new api.HttpClient(child.baseUrl, concurrency);
   let requests = 0;
-  let apiCpu = 0;
-  let clientCpu = 0;
-  let pgCpu = 0;
+  let apiCpu: Cpu = { user: 0, system: 0 };
+  let clientCpu: Cpu = { user: 0, system: 0 };
+  let pgCpu: Cpu = { user: 0, system: 0 };
   let wall = 0;
   try {
     const tenant = await api.createTenant(http, 'bench profile');
@@ -197,10 +203,10 @@ export async function main(): Promise<void> {
     const t0 = Date.now();
     const s = await api.slice(load, seconds * 1000, concurrency);
     wall = (Date.now() - t0) / 1000;
-    apiCpu = cpuMs([child.pid]) - api0;
-    pgCpu = cpuMs(postgresPids()) - pg0;
+    apiCpu = minus(cpuMs([child.pid]), api0);
+    pgCpu = minus(cpuMs(postgresPids()), pg0);
     const self = process.cpuUsage(self0);
-    clientCpu = (self.user + self.system) / 1000;
+    clientCpu = { user: self.user / 1000, system: self.system / 1000 };
     requests = s.ops;
     log(`${fmtNum(requests / wall)} req/s, ${s.errors} errors`);
     if (statements) {
@@ -225,10 +231,12 @@ export async function main(): Promise<void> {
     await pool.end();
   }
   console.log(`\n## CPU per request (${requests} requests in ${wall.toFixed(1)} s, ${os.cpus().length} CPUs)\n`);
-  console.log(table(['process', 'CPU ms / request'], [
-        ['API', (apiCpu / requests).toFixed(2)],
-        ['PostgreSQL (all processes)', (pgCpu / requests).toFixed(2)],
-        ['load generator (this process)', (clientCpu / requests).toFixed(2)],
+  const perRequest = (name: string, cpu: Cpu) =>
+    [name, ((cpu.user + cpu.system) / requests).toFixed(2), (cpu.user / requests).toFixed(2), (cpu.system / requests).toFixed(2)];
+  console.log(table(['process', 'CPU ms / request', 'user', 'system'], [
+        perRequest('API', apiCpu),
+        perRequest('PostgreSQL (all processes)', pgCpu),
+        perRequest('load generator (this process)', clientCpu),
       ]));
   const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) {
