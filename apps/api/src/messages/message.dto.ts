@@ -1,31 +1,33 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { MAX_MESSAGES_PER_APPEND, type MessageRow } from '@agenthub/db';
+import { MESSAGE_LIMITS, MESSAGE_ROLES, MESSAGE_TYPES, type MessageRow } from '@agenthub/db';
 import { isoDateTime, jsonObject, pageQuery, pageSchema, uuid } from '../common/http/schemas';
 
-export const messageRoleSchema = z.enum(['user', 'assistant', 'system', 'tool']);
-export const messageTypeSchema = z.enum(['text', 'tool_call', 'tool_response', 'thinking', 'error']);
+// Roles, types and limits: the data layer's definitions (MessageRepository checks the same ones).
+export const messageRoleSchema = z.enum(MESSAGE_ROLES);
+export const messageTypeSchema = z.enum(MESSAGE_TYPES);
+const int32 = () => z.number().int().min(0).max(MESSAGE_LIMITS.integer);
 
 /** A message input (API.md, Conversations and messages). */
 export const messageInputSchema = z
   .strictObject({
     role: messageRoleSchema,
-    content: z.string().max(512 * 1024).describe('may be empty, e.g. for a streaming message or a tool call'),
+    content: z.string().max(MESSAGE_LIMITS.content).describe('may be empty, e.g. for a streaming message or a tool call'),
     messageType: messageTypeSchema.optional().describe('default text'),
-    toolName: z.string().min(1).max(1000).nullable().optional(),
+    toolName: z.string().min(1).max(MESSAGE_LIMITS.name).nullable().optional(),
     toolArgs: jsonObject.nullable().optional(),
-    toolCallId: z.string().min(1).max(1000).nullable().optional(),
-    model: z.string().min(1).max(1000).nullable().optional(),
-    tokensUsed: z.number().int().min(0).max(2 ** 31 - 1).nullable().optional(),
+    toolCallId: z.string().min(1).max(MESSAGE_LIMITS.name).nullable().optional(),
+    model: z.string().min(1).max(MESSAGE_LIMITS.name).nullable().optional(),
+    tokensUsed: int32().nullable().optional(),
     metadata: jsonObject.optional(),
-    clientId: z.string().min(1).max(255).nullable().optional().describe('a repeated clientId returns the stored message'),
+    clientId: z.string().min(1).max(MESSAGE_LIMITS.clientId).nullable().optional().describe('a repeated clientId returns the stored message'),
     isStreaming: z.boolean().optional().describe('true: starts incomplete; append chunks, then complete'),
   })
 ;
 export type MessageInputBody = z.output<typeof messageInputSchema>;
 
 export const messageBatchSchema = z.strictObject({
-  messages: z.array(messageInputSchema).min(1).max(MAX_MESSAGES_PER_APPEND),
+  messages: z.array(messageInputSchema).min(1).max(MESSAGE_LIMITS.perAppend),
 });
 /** For the OpenAPI document; requests are validated against the branch they are (see AppendMessagesPipe). */
 export const appendMessagesSchema = z.union([messageInputSchema, messageBatchSchema]);
@@ -34,16 +36,16 @@ export type AppendMessagesBody = z.output<typeof appendMessagesSchema>;
 export class ListMessagesQuery extends createZodDto(
   z.object({
     ...pageQuery,
-    afterSeq: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
-    beforeSeq: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+    afterSeq: z.coerce.number().int().min(0).max(MESSAGE_LIMITS.integer).optional(),
+    beforeSeq: z.coerce.number().int().min(0).max(MESSAGE_LIMITS.integer).optional(),
     order: z.enum(['asc', 'desc']).optional().describe('by seq; default asc'),
   }),
 ) {}
 
-export const chunkSchema = z.strictObject({ delta: z.string().min(1).max(512 * 1024) });
+export const chunkSchema = z.strictObject({ delta: z.string().min(1).max(MESSAGE_LIMITS.content) });
 export class ChunkDto extends createZodDto(chunkSchema) {}
 
-export const completeSchema = z.strictObject({ tokensUsed: z.number().int().min(0).max(2 ** 31 - 1).nullable().optional() });
+export const completeSchema = z.strictObject({ tokensUsed: int32().nullable().optional() });
 export class CompleteDto extends createZodDto(completeSchema) {}
 
 export const messageSchema = z

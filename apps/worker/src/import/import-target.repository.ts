@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ConflictError, Prisma, PrismaService } from '@agenthub/db';
+import { ConflictError, MessageRepository, Prisma, PrismaService } from '@agenthub/db';
 import { toSql } from 'pgvector/utils';
 import type {
   AgentRecord,
@@ -58,7 +58,10 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
  */
 @Injectable()
 export class ImportTargetRepository {
-  constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+  constructor(
+    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(MessageRepository) private readonly messages: MessageRepository,
+  ) {}
 
   async organizationExists(organizationId: string): Promise<boolean> {
     return (await this.prisma.organization.count({ where: { id: organizationId } })) === 1;
@@ -153,8 +156,10 @@ export class ImportTargetRepository {
 
   /**
    * Conversations and their messages. New messages get seq after the conversation's last_seq, in source order
-   * (1..n for a new conversation), and message_count / last_seq / last_message_at move in the same statement,
-   * which keeps MessageRepository's invariants. Messages are matched by (conversation, clientId).
+   * (1..n for a new conversation), and message_count / last_seq / last_message_at move in the same statement:
+   * for a conversation that was there, that is MessageRepository.appendRecords (the API's append rule); one
+   * created by this batch gets its counters with its row and its messages by COPY, seq = position. Messages are
+   * matched by (conversation, clientId).
    */
   async writeConversations(
     c: SqlClient,
@@ -254,31 +259,30 @@ export class ImportTargetRepository {
         SELECT count(*)::int AS n FROM upd`);
       updatedMessages = u.n;
     }
-    let insertedMessages = freshRows.length;
-    if (oldRows.length) {
-      const [m] = await c.query<{ n: number }>(Prisma.sql`
-        WITH i AS (SELECT * FROM jsonb_to_recordset(${msgPayload}::jsonb) AS i(id uuid, conversation_id uuid, ord int, role message_role,
-                     content text, message_type message_type, tool_name text, tool_args jsonb, tool_call_id text, model text,
-                     tokens_used int, client_id text, metadata jsonb, created_at timestamptz)),
-             fresh AS (SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS n FROM i
-                        WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.conversation_id = i.conversation_id AND e.client_id = i.client_id)),
-             cnt AS (SELECT conversation_id, count(*)::int AS c, max(created_at) AS last_at FROM fresh GROUP BY conversation_id),
-             conv AS (UPDATE conversations c
-                         SET last_seq = c.last_seq + cnt.c, message_count = c.message_count + cnt.c,
-                             last_message_at = greatest(c.last_message_at, cnt.last_at),
-                             last_activity_at = greatest(c.last_activity_at, cnt.last_at), updated_at = now()
-                        FROM cnt WHERE c.id = cnt.conversation_id AND c.organization_id = ${org}::uuid
-                      RETURNING c.id, c.last_seq - cnt.c AS base),
-             ins AS (INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, tool_name, tool_args,
-                                           tool_call_id, is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at, updated_at)
-                     SELECT f.id, ${org}::uuid, f.conversation_id, conv.base + f.n, f.role, coalesce(f.content, ''), f.message_type,
-                            f.tool_name, f.tool_args, f.tool_call_id, false, true, f.model, f.tokens_used, f.client_id,
-                            coalesce(f.metadata, '{}'), f.created_at, now()
-                       FROM fresh f JOIN conv ON conv.id = f.conversation_id
-                     RETURNING 1)
-        SELECT count(*)::int AS n FROM ins`);
-      insertedMessages += m.n;
-    }
+    // Messages for conversations that were there already: the API's append rule (MessageRepository), which
+    // numbers them after the conversation's last seq, skips clientIds it has and moves its counters.
+    const appended = await this.messages.appendRecords(
+      c,
+      org,
+      oldRows.map((m) => ({
+        idx: m.ord,
+        conversation_id: m.conversation_id,
+        id: m.id,
+        role: m.role,
+        content: m.content,
+        message_type: m.message_type,
+        tool_name: m.tool_name,
+        tool_args: m.tool_args,
+        tool_call_id: m.tool_call_id,
+        is_streaming: false,
+        model: m.model,
+        tokens_used: m.tokens_used,
+        client_id: m.client_id,
+        metadata: m.metadata,
+        created_at: m.created_at,
+      })),
+    );
+    const insertedMessages = freshRows.length + appended;
     return {
       conversations: { written: fresh.size, updated: conv.updated, skipped: conversations.length - fresh.size - conv.updated },
       messages: { written: insertedMessages, updated: updatedMessages, skipped: msgRows.length - insertedMessages - updatedMessages },

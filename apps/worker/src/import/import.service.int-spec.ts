@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ImportRunRepository, type PrismaService } from '@agenthub/db';
+import { ImportRunRepository, MessageRepository, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, makeOrganization } from '@agenthub/db/testing';
 import { AGENTOS_T0, makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
@@ -39,7 +39,7 @@ describe(ImportService.name, () => {
 
   beforeAll(() => {
     prisma = createTestPrisma();
-    sut = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
+    sut = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-import-'));
   });
   afterAll(async () => {
@@ -193,6 +193,44 @@ describe(ImportService.name, () => {
       expect(failed.error).toMatch(/already exists in the target .*--on-conflict fail/);
       expect(await prisma.importRun.findUniqueOrThrow({ where: { id: failed.runId } })).toMatchObject({ status: 'failed' });
       expect(await tenantSnapshot(prisma, org.id)).toEqual(after);
+    });
+
+    it('a re-run after the source grew appends the new turns after what the conversation has, as the API appends', async () => {
+      const file = makeAgentosFile(path.join(dir, 'grown.sqlite3'), { conversations: 2, turnsPerConversation: 3 });
+      const org = await makeOrganization(prisma);
+      await importAgentos(file, org.id);
+      const conv = await prisma.conversation.findFirstOrThrow({ where: { organizationId: org.id, sessionId: 'conv-000000' } });
+      // An agent went on talking through the API (seq 4), and the legacy store got two more turns.
+      await new MessageRepository(prisma).append(org.id, conv.id, [{ role: 'user', content: 'through the API', clientId: 'api-1' }]);
+      const later = AGENTOS_T0 + 3_600_000;
+      const sqlite = new DatabaseSync(file);
+      const add = sqlite.prepare(`INSERT INTO conversation_turns (storageId, userId, conversationId, agentId, role, content, timestamp)
+                                  VALUES (?, 'user-0', 'conv-000000', 'agent-0', ?, ?, ?)`);
+      add.run('conv-000000-t0004', 'assistant', 'late answer', later + 10);
+      add.run('conv-000000-t0003', 'user', 'late question', later);
+      sqlite.close();
+
+      const grown = await importAgentos(file, org.id);
+      expect(grown.status).toBe('completed');
+      expect(grown.counts['messages']).toMatchObject({ written: 2, skipped: 6 });
+      const messages = await prisma.message.findMany({ where: { conversationId: conv.id }, orderBy: { seq: 'asc' } });
+      expect(messages.map((m) => [m.seq, m.content])).toEqual([
+        [1, expect.stringMatching(/^message 0 /)],
+        [2, expect.stringMatching(/^message 1 /)],
+        [3, expect.stringMatching(/^message 2 /)],
+        [4, 'through the API'],
+        [5, 'late question'],
+        [6, 'late answer'],
+      ]);
+      expect(messages[4].createdAt.getTime()).toBe(later);
+      const after = await prisma.conversation.findUniqueOrThrow({ where: { id: conv.id } });
+      expect(after).toMatchObject({ messageCount: 6, lastSeq: 6 });
+      // lastMessageAt is the newest message's time, as after an API append; activity does not move back.
+      expect(after.lastMessageAt).toEqual(messages[5].createdAt);
+      expect(after.lastActivityAt.getTime()).toBeGreaterThanOrEqual(messages[3].createdAt.getTime());
+      // The other conversation is untouched; a further re-run writes nothing.
+      expect(await prisma.message.count({ where: { organizationId: org.id } })).toBe(3 + 6);
+      expect((await importAgentos(file, org.id)).counts['messages']).toMatchObject({ written: 0 });
     });
 
     it('an interrupted import resumes where it stopped and ends as an uninterrupted one', async () => {

@@ -1,3 +1,5 @@
+import type { MessageRole, MessageType } from '@agenthub/db';
+
 /**
  * The shape every importer maps its source into. Records carry deterministic ids (see stable-id.ts), so writing
  * the same source twice addresses the same rows: that is what makes re-runs and resumes idempotent.
@@ -26,8 +28,8 @@ export interface UserRecord {
   metadata: JsonObject;
 }
 
-export type MessageRole = 'user' | 'assistant' | 'system' | 'tool';
-export type MessageType = 'text' | 'tool_call' | 'tool_response' | 'thinking' | 'error';
+/** The schema's enums (the API's and the importers' messages are one kind of row). */
+export type { MessageRole, MessageType };
 
 export interface MessageRecord {
   /** `<source>:<source id>`: stored as the message's clientId and hashed into its id */

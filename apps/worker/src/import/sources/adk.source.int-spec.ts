@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ImportRunRepository, type PrismaService } from '@agenthub/db';
+import { ImportRunRepository, MessageRepository, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
 import { makeAdkPostgres, makeAdkSqlite } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
@@ -17,7 +17,7 @@ describe(AdkSource.name, () => {
 
   beforeAll(() => {
     prisma = createTestPrisma();
-    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
+    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-adk-'));
   });
   afterAll(async () => {

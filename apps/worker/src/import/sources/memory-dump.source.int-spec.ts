@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRunRepository, PrismaService } from '@agenthub/db';
+import { ImportRunRepository, MessageRepository, PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, makeOrganization, vectorDimensionsDatabase } from '@agenthub/db/testing';
 import { memoryDump, writeMemoryDump } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
@@ -16,7 +16,7 @@ describe(MemoryDumpSource.name, () => {
 
   beforeAll(() => {
     prisma = createTestPrisma();
-    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
+    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-'));
   });
   afterAll(async () => {
@@ -153,7 +153,7 @@ describeOnPostgres(`${MemoryDumpSource.name} into a database whose vector column
   beforeAll(async () => {
     const url = await vectorDimensionsDatabase('worker_dims4', 4);
     prisma = new PrismaService({ mode: 'postgres', url, close: async () => undefined });
-    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
+    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-dims4-'));
   }, 60_000);
   afterAll(async () => {

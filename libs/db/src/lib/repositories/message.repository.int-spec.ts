@@ -1,7 +1,7 @@
 import { createTestPrisma, describeOnPostgres, makeConversation, makeTenant } from '../../testing';
 import { InvalidInputError, InvalidStateError, NotFoundError } from '../errors';
 import type { PrismaService } from '../prisma.service';
-import { MessageRepository, type MessageInput } from './message.repository';
+import { MESSAGE_LIMITS, MessageRepository, type MessageInput } from './message.repository';
 
 const userSays = (content: string, extra: Partial<MessageInput> = {}): MessageInput => ({ role: 'user', content, ...extra });
 
@@ -70,7 +70,14 @@ describe(MessageRepository.name, () => {
     await expect(sut.append(organization.id, conversation.id, [userSays('nul \u0000 byte')])).rejects.toBeInstanceOf(
       InvalidInputError,
     );
+    // The limits the API's DTO checks too (MESSAGE_LIMITS): a clientId one character too long is refused here as well.
+    const longId = 'c'.repeat(MESSAGE_LIMITS.clientId + 1);
+    await expect(sut.append(organization.id, conversation.id, [userSays('x', { clientId: longId })])).rejects.toMatchObject({
+      details: [{ path: 'messages.0.clientId', message: `must be at most ${MESSAGE_LIMITS.clientId} characters` }],
+    });
     expect(await seqsOf(prisma, conversation.id)).toEqual([]);
+    await sut.append(organization.id, conversation.id, [userSays('x', { clientId: longId.slice(1) })]);
+    expect(await seqsOf(prisma, conversation.id)).toEqual([1]);
   });
 
   it('refuses ids that are not UUIDs, and input PostgreSQL would refuse, as domain errors', async () => {

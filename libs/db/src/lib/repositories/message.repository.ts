@@ -80,11 +80,110 @@ export interface MessageSearchHit extends MessageRow {
   snippet: string;
 }
 
-export const MAX_MESSAGES_PER_APPEND = 1000;
-const MAX_SEQ = 2 ** 31 - 1;
+/** Runs a statement on some connection and returns its rows (the importer's SqlClient is one). */
+export interface SqlRunner {
+  query<T = unknown>(sql: Prisma.Sql): Promise<T[]>;
+}
+
+/**
+ * One message of a batch append (validated, in the database's column names), in a conversation; `id` and
+ * `created_at` null for a new id and now(). `idx` orders the records of one conversation.
+ */
+export interface AppendRecord extends MessageRecord {
+  conversation_id: string;
+  id: string | null;
+  created_at: string | null;
+}
+
+/**
+ * THE append rule, for any number of messages in any number of conversations (the API's batch appends and the
+ * importer's appends to existing conversations; the one-message statement, insertOne, is its shortest form).
+ * The UPDATE of each conversation row takes its row lock, so concurrent appends to one conversation queue there
+ * and each sees the previous one's last_seq; the INSERT reads that value in the same statement: seq is gap-free,
+ * in record order, and the counters move with it. A clientId the conversation already has is skipped (the NOT
+ * EXISTS reads the snapshot from before the lock wait: a concurrent twin fails on the unique index instead).
+ * lastMessageAt becomes the time of the newest message (now(), or the last record's own time); activity never
+ * moves back. `recordCreatedEvents` also writes each new message's `message.created` live event; `returning` the new rows
+ * (MESSAGE_COLUMNS and the conversation's last event seq) or only their number.
+ */
+function appendSql(
+  organizationId: string,
+  records: AppendRecord[],
+  options: { recordCreatedEvents: boolean; returning: 'rows' | 'count' },
+): Prisma.Sql {
+  const reserve = options.recordCreatedEvents;
+  const result =
+    options.returning === 'rows'
+      ? Prisma.sql`SELECT ${MESSAGE_COLUMNS}, CASE WHEN ${reserve}::boolean THEN conv.last_event END AS "lastEventSeq"
+                     FROM m JOIN conv ON conv.id = m.conversation_id ORDER BY m.conversation_id, m.seq`
+      : Prisma.sql`SELECT count(*)::int AS n FROM m`;
+  return Prisma.sql`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS i(
+        idx int, conversation_id uuid, id uuid, role message_role, content text, message_type message_type, tool_name text,
+        tool_args jsonb, tool_call_id text, is_streaming boolean, model text, tokens_used int, client_id text, metadata jsonb,
+        created_at timestamptz)
+    ), fresh AS (
+      SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.idx) AS n
+        FROM input i
+       WHERE i.client_id IS NULL OR NOT EXISTS (
+             SELECT 1 FROM messages e WHERE e.conversation_id = i.conversation_id AND e.client_id = i.client_id)
+    ), counts AS (
+      SELECT conversation_id, count(*)::int AS cnt, (array_agg(coalesce(created_at, now()) ORDER BY n DESC))[1] AS last_at
+        FROM fresh GROUP BY conversation_id
+    ), conv AS (
+      UPDATE conversations c
+         SET last_seq = c.last_seq + f.cnt, message_count = c.message_count + f.cnt,
+             last_event_seq = c.last_event_seq + CASE WHEN ${reserve}::boolean THEN f.cnt ELSE 0 END,
+             last_message_at = f.last_at, last_activity_at = greatest(c.last_activity_at, f.last_at),
+             updated_at = now()
+        FROM counts f
+       WHERE c.id = f.conversation_id AND c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
+      RETURNING c.id, c.last_seq - f.cnt AS base, c.last_seq AS last_seq, c.last_event_seq AS last_event
+    ), m AS (
+      INSERT INTO messages (${MESSAGE_INSERT_COLUMNS})
+      SELECT coalesce(f.id, gen_random_uuid()), ${organizationId}::uuid, f.conversation_id, conv.base + f.n, f.role,
+             coalesce(f.content, ''), f.message_type, f.tool_name, f.tool_args, f.tool_call_id, coalesce(f.is_streaming, false),
+             NOT coalesce(f.is_streaming, false), f.model, f.tokens_used, f.client_id, coalesce(f.metadata, '{}'),
+             coalesce(f.created_at, now()), now()
+        FROM fresh f JOIN conv ON conv.id = f.conversation_id
+      RETURNING id, organization_id, conversation_id, seq, role, content, message_type, tool_name, tool_args,
+                tool_call_id, is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at, updated_at
+    ), events AS (
+      INSERT INTO conversation_events (organization_id, conversation_id, seq, type, payload)
+      SELECT m.organization_id, m.conversation_id, conv.last_event - conv.last_seq + m.seq, 'message.created', ${CREATED_EVENT_PAYLOAD}
+        FROM m JOIN conv ON conv.id = m.conversation_id
+       WHERE ${reserve}::boolean
+    )
+    ${result}`;
+}
+
+/** A message's roles and types: the schema's enums, as lists (for the API's DTO and the importers' mapping). */
+export const MESSAGE_ROLES = Object.values(MessageRole) as [MessageRole, ...MessageRole[]];
+export const MESSAGE_TYPES = Object.values(MessageType) as [MessageType, ...MessageType[]];
+
+/**
+ * The limits of a message input, checked where a message comes in (the API's DTO, with its 4xx) and again by
+ * this repository for every other caller: one definition, so the two cannot drift apart.
+ */
+export const MESSAGE_LIMITS = {
+  /** messages per append request */
+  perAppend: 1000,
+  /** characters of content (and of one streamed delta) */
+  content: MAX_TEXT_LENGTH,
+  /** characters of toolName, toolCallId and model */
+  name: 1000,
+  /** characters of clientId */
+  clientId: 255,
+  /** tokensUsed, and seq: PostgreSQL integers */
+  integer: 2 ** 31 - 1,
+} as const;
+
+export const MAX_MESSAGES_PER_APPEND = MESSAGE_LIMITS.perAppend;
+const MAX_SEQ = MESSAGE_LIMITS.integer;
 const isSeq = (n: number) => Number.isInteger(n) && n >= 0 && n <= MAX_SEQ;
-const ROLES = new Set<string>(Object.values(MessageRole));
-const TYPES = new Set<string>(Object.values(MessageType));
+const ROLES = new Set<string>(MESSAGE_ROLES);
+const TYPES = new Set<string>(MESSAGE_TYPES);
 
 @Injectable()
 export class MessageRepository {
@@ -144,43 +243,17 @@ export class MessageRepository {
     });
     for (let attempt = 0; ; attempt++) {
       try {
-        const inserted = unique.length === 1 ? await this.insertOne(organizationId, conversationId, unique[0], reserve, db) : await this.prisma.queryRows<MessageRow & { lastEventSeq?: number }>(db, Prisma.sql`
-          WITH input AS (
-            SELECT * FROM jsonb_to_recordset(${JSON.stringify(unique)}::jsonb) AS i(
-              idx int, role message_role, content text, message_type message_type, tool_name text, tool_args jsonb,
-              tool_call_id text, is_streaming boolean, model text, tokens_used int, client_id text, metadata jsonb)
-          ), fresh AS (
-            SELECT i.*, row_number() OVER (ORDER BY i.idx) AS n
-              FROM input i
-             WHERE i.client_id IS NULL OR NOT EXISTS (
-                   SELECT 1 FROM messages e WHERE e.conversation_id = ${conversationId}::uuid AND e.client_id = i.client_id)
-          ), conv AS (
-            UPDATE conversations c
-               SET last_seq = c.last_seq + f.cnt, message_count = c.message_count + f.cnt,
-                   last_event_seq = c.last_event_seq + f.events,
-                   last_message_at = now(), last_activity_at = now(), updated_at = now()
-              FROM (SELECT count(*)::int AS cnt, CASE WHEN ${reserve}::boolean THEN count(*)::int ELSE 0 END AS events FROM fresh) f
-             WHERE c.id = ${conversationId}::uuid AND c.organization_id = ${organizationId}::uuid
-               AND c.status <> 'deleted' AND f.cnt > 0
-            RETURNING c.last_seq - f.cnt AS base, c.last_seq AS last_seq, c.last_event_seq AS last_event
-          ), m AS (
-            INSERT INTO messages (${MESSAGE_INSERT_COLUMNS})
-            SELECT gen_random_uuid(), ${organizationId}::uuid, ${conversationId}::uuid, conv.base + f.n, f.role,
-                   f.content, f.message_type, f.tool_name, f.tool_args, f.tool_call_id, f.is_streaming,
-                   NOT f.is_streaming, f.model, f.tokens_used, f.client_id, f.metadata, now(), now()
-              FROM fresh f CROSS JOIN conv
-            RETURNING id, organization_id, conversation_id, seq, role, content, message_type, tool_name, tool_args,
-                      tool_call_id, is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at,
-                      updated_at
-          ), events AS (
-            INSERT INTO conversation_events (organization_id, conversation_id, seq, type, payload)
-            SELECT m.organization_id, m.conversation_id, conv.last_event - conv.last_seq + m.seq, 'message.created', ${CREATED_EVENT_PAYLOAD}
-              FROM m CROSS JOIN conv
-             WHERE ${reserve}::boolean
-          )
-          SELECT ${MESSAGE_COLUMNS}, CASE WHEN ${reserve}::boolean THEN (SELECT last_event FROM conv) END AS "lastEventSeq" FROM m ORDER BY m.seq`,
-          { prepare: true },
-        );
+        const inserted =
+          unique.length === 1
+            ? await this.insertOne(organizationId, conversationId, unique[0], reserve, db)
+            : await this.prisma.queryRows<MessageRow & { lastEventSeq?: number }>(
+                db,
+                appendSql(organizationId, unique.map((r) => ({ ...r, conversation_id: conversationId, id: null, created_at: null })), {
+                  recordCreatedEvents: reserve,
+                  returning: 'rows',
+                }),
+                { prepare: true },
+              );
         const lastEventSeq = reserve && inserted.length ? (inserted[0] as { lastEventSeq?: number }).lastEventSeq ?? null : null;
         for (const row of inserted) delete (row as { lastEventSeq?: number }).lastEventSeq;
         if (inserted.length === unique.length) return { messages: this.inRequestOrder(rows, inserted, []), inserted, lastEventSeq };
@@ -204,6 +277,19 @@ export class MessageRepository {
         throw conflict;
       }
     }
+  }
+
+  /**
+   * The batch append for a bulk writer on a connection of its own (the importer's, which also COPYs): the same
+   * statement as `appendWithOutcome`'s, for messages of several conversations at once, each record with its id
+   * and creation time (an importer's stable id and the source's time). Records are in order within each
+   * conversation; a clientId the conversation already has, and a conversation not there (or deleted), write
+   * nothing. Returns how many messages were written. No live events: nobody watches an import.
+   */
+  async appendRecords(client: SqlRunner, organizationId: string, records: AppendRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const [row] = await client.query<{ n: number }>(appendSql(organizationId, records, { recordCreatedEvents: false, returning: 'count' }));
+    return row.n;
   }
 
   /**
@@ -418,7 +504,8 @@ export class MessageRepository {
   }
 }
 
-interface MessageRecord {
+/** A validated message input in the database's column names (validateInputs). */
+export interface MessageRecord {
   idx: number;
   role: string;
   content: string;
@@ -444,13 +531,14 @@ function validateInputs(inputs: MessageInput[]): MessageRecord[] {
     if (!ROLES.has(m.role)) problems.push({ path: `messages.${idx}.role`, message: `must be one of ${[...ROLES].join(', ')}` });
     const type = m.messageType ?? 'text';
     if (!TYPES.has(type)) problems.push({ path: `messages.${idx}.messageType`, message: `must be one of ${[...TYPES].join(', ')}` });
-    checkText(m.content, `messages.${idx}.content`, problems);
-    for (const field of ['toolName', 'toolCallId', 'model', 'clientId'] as const) {
-      checkText(m[field], `messages.${idx}.${field}`, problems, 1000);
+    checkText(m.content, `messages.${idx}.content`, problems, MESSAGE_LIMITS.content);
+    for (const field of ['toolName', 'toolCallId', 'model'] as const) {
+      checkText(m[field], `messages.${idx}.${field}`, problems, MESSAGE_LIMITS.name);
     }
+    checkText(m.clientId, `messages.${idx}.clientId`, problems, MESSAGE_LIMITS.clientId);
     checkJson(m.toolArgs, `messages.${idx}.toolArgs`, problems);
     checkJson(m.metadata, `messages.${idx}.metadata`, problems);
-    if (m.tokensUsed != null && (!Number.isInteger(m.tokensUsed) || m.tokensUsed < 0 || m.tokensUsed > 2 ** 31 - 1)) {
+    if (m.tokensUsed != null && (!Number.isInteger(m.tokensUsed) || m.tokensUsed < 0 || m.tokensUsed > MESSAGE_LIMITS.integer)) {
       problems.push({ path: `messages.${idx}.tokensUsed`, message: 'must be a non-negative integer' });
     }
     return {
