@@ -1,5 +1,4 @@
 import { Prisma } from '../generated/prisma/client';
-import type { Db } from './prisma.service';
 
 /**
  * Row-level security (migration 20261122100000): every tenant table has a policy that shows and accepts only
@@ -13,9 +12,18 @@ export const APP_ROLE = 'agenthub_app';
 export const TENANT_SETTING = 'app.organization_id';
 export const API_KEY_HASH_SETTING = 'app.api_key_hash';
 
+/** A transaction client (PrismaService's Db; named here so that this file and prisma.service.ts import one way). */
+type Tx = Prisma.TransactionClient;
+
+/**
+ * THE statement that enters a tenant: switch to the policies' role and name the setting's value, both for this
+ * transaction only. `setting` and `value` are `$1`/`$2` (bind parameters), or SQL literals for enterTenantSql.
+ */
+const enter = (setting: string, value: string) => `select set_config('role', '${APP_ROLE}', true), set_config(${setting}, ${value}, true)`;
+
 // Sent with $executeRawUnsafe and bind parameters (no value is ever spliced into the text): measured 0.3 ms less
 // CPU per call than the tagged-template $executeRaw, and every tenant request runs it once.
-const ENTER = `select set_config('role', '${APP_ROLE}', true), set_config($1, $2, true)`;
+const ENTER = enter('$1', '$2');
 
 /**
  * The same as text, for a plain pg connection that sends it in one round trip with BEGIN (simple-query protocol
@@ -23,22 +31,22 @@ const ENTER = `select set_config('role', '${APP_ROLE}', true), set_config($1, $2
  */
 export function enterTenantSql(organizationId: string): string {
   if (!UUID.test(organizationId)) throw new Error('enterTenantSql: not an organization id');
-  return `select set_config('role', '${APP_ROLE}', true), set_config('${TENANT_SETTING}', '${organizationId}', true)`;
+  return enter(`'${TENANT_SETTING}'`, `'${organizationId}'`);
 }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Puts the running transaction under row-level security for one organization. */
-export async function enterTenant(tx: Db, organizationId: string): Promise<void> {
+export async function enterTenant(tx: Tx, organizationId: string): Promise<void> {
   await tx.$executeRawUnsafe(ENTER, TENANT_SETTING, organizationId);
 }
 
 /** For the key lookup that precedes knowing the organization: only the key row with this hash is visible. */
-export async function enterKeyLookup(tx: Db, keyHash: string): Promise<void> {
+export async function enterKeyLookup(tx: Tx, keyHash: string): Promise<void> {
   await tx.$executeRawUnsafe(ENTER, API_KEY_HASH_SETTING, keyHash);
 }
 
 /** What the current transaction runs as, for health checks and tests. */
-export async function rowSecurityState(db: Db): Promise<{ role: string; bypassesRls: boolean; organizationId: string | null }> {
+export async function rowSecurityState(db: Tx): Promise<{ role: string; bypassesRls: boolean; organizationId: string | null }> {
   const [row] = await db.$queryRaw<Array<{ role: string; bypass: boolean; org: string | null }>>(
     Prisma.sql`select current_user::text as role,
                       (select rolsuper or rolbypassrls from pg_roles where rolname = current_user) as bypass,

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { ApiKeyRepository, PgListener, PrismaService, enterKeyLookup, enterTenant, hashApiKey } from '@agenthub/db';
-import { API_CONFIG, type ApiConfig } from '../../config/api-config';
+import { ApiKeyRepository, PgListener, hashApiKey, type Db } from '@agenthub/db';
 import { ADMIN_TOKEN } from '../../config/tokens';
+import { TenantTransactions } from '../tenancy/tenant-transactions';
 import type { KeyPrincipal, Principal } from './principal';
 
 /** NOTIFY channel: a key was revoked or a user deleted somewhere; every replica drops its cached keys. */
@@ -26,11 +26,10 @@ export class AuthService implements OnModuleInit {
   private generation = 0;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tenants: TenantTransactions,
     private readonly apiKeys: ApiKeyRepository,
     private readonly listener: PgListener,
     @Inject(ADMIN_TOKEN) adminToken: string,
-    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {
     this.adminHash = createHash('sha256').update(adminToken).digest();
   }
@@ -75,17 +74,16 @@ export class AuthService implements OnModuleInit {
   }
 
   /** Drops cached keys here and tells the other replicas to (the NOTIFY is delivered when `tx` commits). */
-  async keysChanged(tx: Parameters<typeof enterTenant>[0]): Promise<void> {
+  async keysChanged(tx: Db): Promise<void> {
     this.clear();
     await tx.$executeRaw`select pg_notify(${AUTH_CHANGED_CHANNEL}, '')`;
   }
 
   private async lookup(token: string, keyHash: string): Promise<KeyPrincipal | null> {
-    return this.prisma.transaction(async (tx) => {
-      if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterKeyLookup(tx, keyHash);
+    return this.tenants.keyLookup(keyHash, async (tx, enter) => {
       const key = await this.apiKeys.findActiveByKey(token, tx);
       if (!key) return null;
-      if (this.config.AGENTHUB_ROW_LEVEL_SECURITY) await enterTenant(tx, key.organizationId);
+      await enter(key.organizationId);
       await this.apiKeys.touchLastUsed(key.id, tx);
       return { kind: 'key', organizationId: key.organizationId, keyId: key.id, role: key.role, userId: key.userId ?? null };
     });
