@@ -1,12 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { ApiKeyRepository, PgListener, hashApiKey, type Db } from '@agenthub/db';
+import { API_KEYS_CHANGED_CHANNEL, ApiKeyRepository, PgListener, hashApiKey, type Db } from '@agenthub/db';
 import { ADMIN_TOKEN } from '../../config/tokens';
 import { TenantTransactions } from '../tenancy/tenant-transactions';
 import type { KeyPrincipal, Principal } from './principal';
 
-/** NOTIFY channel: a key was revoked or a user deleted somewhere; every replica drops its cached keys. */
-export const AUTH_CHANGED_CHANNEL = 'agenthub_auth_changed';
 const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
 
@@ -35,7 +33,7 @@ export class AuthService implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    this.listener.on(AUTH_CHANGED_CHANNEL, () => this.clear());
+    this.listener.on(API_KEYS_CHANGED_CHANNEL, () => this.clear());
   }
 
   async authenticate(token: string): Promise<Principal | null> {
@@ -76,7 +74,7 @@ export class AuthService implements OnModuleInit {
   /** Drops cached keys here and tells the other replicas to (the NOTIFY is delivered when `tx` commits). */
   async keysChanged(tx: Db): Promise<void> {
     this.clear();
-    await tx.$executeRaw`select pg_notify(${AUTH_CHANGED_CHANNEL}, '')`;
+    await this.apiKeys.announceChanged(tx);
   }
 
   private async lookup(token: string, keyHash: string): Promise<KeyPrincipal | null> {

@@ -36,9 +36,17 @@ export function generateApiKey(): { key: string; prefix: string; keyHash: string
   return { key, prefix: key.slice(0, PREFIX_LENGTH), keyHash: hashApiKey(key) };
 }
 
+/** NOTIFY channel: a key was revoked or a user deleted somewhere; every API replica drops its cached keys. */
+export const API_KEYS_CHANGED_CHANNEL = 'agenthub_auth_changed';
+
 @Injectable()
 export class ApiKeyRepository {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
+
+  /** Tells every listener on API_KEYS_CHANGED_CHANNEL that keys changed, when `tx` commits (NOTIFY is transactional). */
+  async announceChanged(tx: Db): Promise<void> {
+    await tx.$executeRaw`select pg_notify(${API_KEYS_CHANGED_CHANNEL}, '')`;
+  }
 
   /** Returns the row and the secret; the secret is never stored nor retrievable again. */
   async create(
