@@ -4,7 +4,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApiApp } from './app.factory';
 import { resolveAdminToken } from './config/admin-token';
 import { ConfigError, loadApiConfig, type ApiConfig } from './config/api-config';
-import { ConversationEventsService } from './events/conversation-events.service';
+import { ConversationEventFeed } from './events/conversation-event-feed';
+import { ConversationEventRecorder } from './events/conversation-event-recorder';
 import { Lifecycle } from './health/lifecycle';
 
 /**
@@ -58,10 +59,10 @@ function installShutdown(app: NestFastifyApplication, config: ApiConfig, target:
     timer.unref();
     try {
       app.get(Lifecycle).shuttingDown = true;
-      app.get(ConversationEventsService).closeStreams();
+      app.get(ConversationEventFeed).closeStreams();
       await app.getHttpAdapter().getInstance().close();
       // Every request has committed: announce their live events and seal their audit entries while the pool is open.
-      await app.get(ConversationEventsService).flushAnnouncements();
+      await app.get(ConversationEventRecorder).flushAnnouncements();
       await app.get(AuditSealer).drain();
       await app.close();
       await target.close();

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       }
       return rows.map(toView);
     });
-    // After commit, as the API does (conversation-events.service.ts, audit.service.ts).
+    // After commit, as the API does (conversation-event-recorder.ts, audit.service.ts).
     const announced = announce as { seq: number } | null;
     if (announced) void events.announce([{ conversationId, seq: announced.seq }]).catch(() => undefined);
     if (witness) sealer.witness(org, [witness]);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConversationRepository, NotFoundError, type Page, type Prisma } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
-import { ConversationEventsService } from '../events/conversation-events.service';
+import { ConversationEventRecorder } from '../events/conversation-event-recorder';
 import { MessageService } from '../messages/message.service';
 import {
   toConversationView,
@@ -16,7 +16,7 @@ export class ConversationService {
   constructor(
     private readonly conversations: ConversationRepository,
     private readonly messages: MessageService,
-    private readonly events: ConversationEventsService,
+    private readonly events: ConversationEventRecorder,
     private readonly context: RequestContext,
     private readonly audit: AuditService,
   ) {}

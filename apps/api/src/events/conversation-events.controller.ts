@@ -7,14 +7,14 @@ import { UuidPipe } from '../common/http/uuid.pipe';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { ProblemException } from '../common/problem/problem.exception';
 import { NoTransaction } from '../common/tenancy/tenant-transaction.interceptor';
-import { ConversationEventsService } from './conversation-events.service';
+import { ConversationEventFeed } from './conversation-event-feed';
 
 const HEARTBEAT_MS = 15_000;
 
 @ApiTags('conversations')
 @Controller('conversations')
 export class ConversationEventsController {
-  constructor(private readonly events: ConversationEventsService) {}
+  constructor(private readonly events: ConversationEventFeed) {}
 
   /**
    * Server-Sent Events of one conversation: message.created, message.delta, message.completed,

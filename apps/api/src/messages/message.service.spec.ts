@@ -1,7 +1,7 @@
 import { NotFoundError, type MessageRepository, type MessageRow } from '@agenthub/db';
 import type { AuditService } from '../common/audit/audit.service';
 import type { RequestContext } from '../common/tenancy/request-context';
-import type { ConversationEventsService } from '../events/conversation-events.service';
+import type { ConversationEventRecorder } from '../events/conversation-event-recorder';
 import { toMessageView } from './message.dto';
 import { MessageService } from './message.service';
 
@@ -44,7 +44,7 @@ function setup(outcome: Partial<Awaited<ReturnType<MessageRepository['appendWith
   const events = { recorded: jest.fn(), record: jest.fn(async () => undefined) };
   const audit = { record: jest.fn(async () => undefined) };
   const context = { organizationId: ORG, db: TX } as unknown as RequestContext;
-  const sut = new MessageService(messages as unknown as MessageRepository, events as unknown as ConversationEventsService, context, audit as unknown as AuditService);
+  const sut = new MessageService(messages as unknown as MessageRepository, events as unknown as ConversationEventRecorder, context, audit as unknown as AuditService);
   return { sut, messages, events, audit };
 }
 

@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { MessageRepository, NotFoundError, type MessageInput, type Page } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
-import { ConversationEventsService } from '../events/conversation-events.service';
+import { ConversationEventRecorder } from '../events/conversation-event-recorder';
 import { toMessageView, type MessageInputBody, type MessageView } from './message.dto';
 
 @Injectable()
 export class MessageService {
   constructor(
     private readonly messages: MessageRepository,
-    private readonly events: ConversationEventsService,
+    private readonly events: ConversationEventRecorder,
     private readonly context: RequestContext,
     private readonly audit: AuditService,
   ) {}

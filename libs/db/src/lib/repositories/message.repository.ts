@@ -218,7 +218,7 @@ export class MessageRepository {
    * With `recordCreatedEvents`, the same statement also writes one `message.created` live event per message written
    * now (seqs from `conversations.last_event_seq`, moved under the row lock it takes anyway; the payload is the
    * message as returned) and returns the last event seq, for the caller to deliver once committed
-   * (ConversationEventsService.recorded, ConversationEventRepository.announce). Measured reason for one statement
+   * (ConversationEventRecorder.recorded, ConversationEventRepository.announce). Measured reason for one statement
    * (tools/bench profile, append load, alternating runs): as a second INSERT sent with the COMMIT, its payloads the
    * message views as JSON text, 1,154 appends/s with 0.56 ms of the API's CPU and 0.81 ms of the database's per
    * append; in this statement 1,224/s, 0.53 ms and 0.76 ms.

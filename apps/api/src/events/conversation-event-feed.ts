@@ -1,15 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import {
-  CONVERSATION_EVENTS_CHANNEL,
-  ConversationEventRepository,
-  PgListener,
-  type ConversationEventRow,
-  type ConversationEventType,
-  type Db,
-  type Prisma,
-} from '@agenthub/db';
-import { RequestContext } from '../common/tenancy/request-context';
+import { CONVERSATION_EVENTS_CHANNEL, ConversationEventRepository, PgListener, type ConversationEventRow, type Db } from '@agenthub/db';
 import { TenantTransactions } from '../common/tenancy/tenant-transactions';
+import { ConversationEventRecorder } from './conversation-event-recorder';
 
 /** How often feeds check for events whose announcement was lost (see checkFeeds). */
 const CHECK_FEEDS_MS = 2000;
@@ -28,27 +20,27 @@ interface Feed {
 }
 
 /**
- * Live events of conversations (SSE). Writers record events in their request's transaction; at commit
- * PostgreSQL NOTIFYs every replica, and this replica also pokes its own feeds directly. A feed (one per
+ * Live events of conversations (SSE), the readers' side. Writers record events in their request's transaction
+ * (ConversationEventRecorder); after commit the recorder NOTIFYs every replica and pokes this replica's feeds
+ * directly. A feed (one per
  * conversation with subscribers on this replica) then reads the events after the lowest subscriber cursor from
  * the table — one query however many subscribers — and hands each subscriber the events after its own cursor, in
  * seq order. Because delivery always reads the table, a missed NOTIFY (reconnecting listener) or a client's
  * Last-Event-ID is caught up the same way.
  */
 @Injectable()
-export class ConversationEventsService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(ConversationEventsService.name);
+export class ConversationEventFeed implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ConversationEventFeed.name);
   private readonly feeds = new Map<string, Feed>();
   private readonly closers = new Set<() => void>();
-  private readonly unannounced = new Map<string, number>();
-  private announcing = false;
   private checkTimer?: NodeJS.Timeout;
+  private stopListening?: () => void;
 
   constructor(
     private readonly events: ConversationEventRepository,
     private readonly tenants: TenantTransactions,
     private readonly listener: PgListener,
-    private readonly context: RequestContext,
+    private readonly recorder: ConversationEventRecorder,
   ) {}
 
   onModuleInit(): void {
@@ -58,58 +50,7 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
       if (!payload) for (const id of this.feeds.keys()) this.poke(id);
       else this.poke(payload.split(':', 1)[0]);
     });
-  }
-
-  /** Records events of the current request (in its transaction) and delivers them locally after commit. */
-  async record(conversationId: string, events: Array<{ type: ConversationEventType; payload: unknown }>): Promise<void> {
-    if (!events.length) return;
-    const seqs = await this.events.record(
-      this.context.organizationId,
-      conversationId,
-      events.map((e) => ({ type: e.type, payload: e.payload as Prisma.InputJsonValue })),
-      this.context.db,
-    );
-    this.deliverAfterCommit(conversationId, seqs[seqs.length - 1]);
-  }
-
-  /**
-   * Events the request's own statement wrote, up to `lastSeq` (MessageRepository.appendWithOutcome's
-   * `recordCreatedEvents`): delivered here and announced to the other replicas once the transaction commits.
-   */
-  recorded(conversationId: string, lastSeq: number): void {
-    this.deliverAfterCommit(conversationId, lastSeq);
-  }
-
-  private deliverAfterCommit(conversationId: string, lastSeq: number): void {
-    this.context.afterCommit(() => {
-      this.poke(conversationId);
-      this.announce(conversationId, lastSeq);
-    });
-  }
-
-  /**
-   * Tells the other replicas, after commit and off the request's path: announcements made while one is being
-   * sent go out together in the next (one NOTIFY transaction for many commits; see CONVERSATION_EVENTS_CHANNEL).
-   */
-  private announce(conversationId: string, seq: number): void {
-    this.unannounced.set(conversationId, Math.max(seq, this.unannounced.get(conversationId) ?? 0));
-    if (this.announcing) return;
-    this.announcing = true;
-    setImmediate(() => void this.sendAnnouncements());
-  }
-
-  private async sendAnnouncements(): Promise<void> {
-    while (this.unannounced.size) {
-      const batch = [...this.unannounced].map(([conversationId, seq]) => ({ conversationId, seq }));
-      this.unannounced.clear();
-      try {
-        await this.events.announce(batch);
-      } catch (error) {
-        // The events are committed; other replicas find them at their next periodic check (CHECK_FEEDS_MS).
-        this.logger.warn(`announcing events of ${batch.length} conversation(s) failed: ${(error as Error).message}`);
-      }
-    }
-    this.announcing = false;
+    this.stopListening = this.recorder.onCommitted((conversationId) => this.poke(conversationId));
   }
 
   /**
@@ -208,11 +149,6 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
     return this.tenants.run(organizationId, fn);
   }
 
-  /** Resolves when the announcements queued so far have been sent (graceful shutdown, before the pool closes). */
-  async flushAnnouncements(): Promise<void> {
-    while (this.announcing) await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-
   /** Ends every open stream (graceful shutdown: the server cannot close while they are open). */
   closeStreams(): void {
     for (const close of [...this.closers]) close();
@@ -220,6 +156,7 @@ export class ConversationEventsService implements OnModuleInit, OnApplicationShu
 
   onApplicationShutdown(): void {
     clearInterval(this.checkTimer);
+    this.stopListening?.();
     this.closeStreams();
   }
 }
