@@ -49,7 +49,7 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
     locks,
     backups,
     retention,
-    jobs: new BackupJobsService(backups, retention, locks),
+    jobs: new BackupJobsService(backups, retention),
     verifier: new BackupVerifyService(config, storage),
     restorer: new RestoreService(config, prisma, storage),
     dataRetention: new RetentionService(

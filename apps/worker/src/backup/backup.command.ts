@@ -1,12 +1,12 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { BackupRepository, type BackupStatus } from '@agenthub/db';
-import { CliOutput, formatBytes } from '../cli/cli-output';
+import { CliCommand, formatBytes } from '../cli/cli-output';
 import { BackupBusyError } from './backup-events';
 import { BackupIntegrityError, BackupNotFoundError } from './backup-reader';
+import { BackupJobsService } from './backup-jobs.service';
 import { BackupRetentionService } from './backup-retention.service';
 import { BackupVerifyService } from './backup-verify.service';
-import { BackupService } from './backup.service';
 import { RestoreRefusedError, RestoreService } from './restore.service';
 
 interface JsonOption {
@@ -23,14 +23,14 @@ function exitCode(e: unknown): number {
 }
 
 @SubCommand({ name: 'verify', arguments: '<id>', description: 'check a stored backup against its manifest' })
-export class BackupVerifyCommand extends CommandRunner {
+export class BackupVerifyCommand extends CliCommand {
   constructor(@Inject(BackupVerifyService) private readonly verifier: BackupVerifyService) {
     super();
   }
 
   async run([id]: string[], options: JsonOption = {}): Promise<void> {
     // `backup verify <id> --json`: commander hands --json to the parent command, which has one too.
-    const out = new CliOutput({ json: options.json || Boolean(this.command.parent?.opts().json) });
+    const out = this.output({ json: options.json || Boolean(this.command.parent?.opts().json) });
     try {
       const result = await this.verifier.verify(id, out.progress('verify'));
       if (!result.ok) return out.fail(new BackupIntegrityError(result.problem ?? 'verification failed'), EXIT.failed, { result });
@@ -44,10 +44,6 @@ export class BackupVerifyCommand extends CommandRunner {
     }
   }
 
-  @Option({ flags: '--json', description: 'print one JSON object' })
-  parseJson(): boolean {
-    return true;
-  }
 }
 
 @Command({
@@ -55,19 +51,16 @@ export class BackupVerifyCommand extends CommandRunner {
   description: 'back up the whole database now (then apply retention); `backup verify <id>` checks one',
   subCommands: [BackupVerifyCommand],
 })
-export class BackupCommand extends CommandRunner {
-  constructor(
-    @Inject(BackupService) private readonly backups: BackupService,
-    @Inject(BackupRetentionService) private readonly retention: BackupRetentionService,
-  ) {
+export class BackupCommand extends CliCommand {
+  constructor(@Inject(BackupJobsService) private readonly jobs: BackupJobsService) {
     super();
   }
 
   async run(_params: string[], options: JsonOption & { retention?: boolean } = {}): Promise<void> {
-    const out = new CliOutput(options);
+    const out = this.output(options);
     try {
-      const { id, location, manifest } = await this.backups.run({ onProgress: out.progress('backup') });
-      const pruned = options.retention === false ? null : await this.retention.prune().catch(() => null);
+      const { backup, pruned } = await this.jobs.backupThenPrune({ onProgress: out.progress('backup'), prune: options.retention !== false });
+      const { id, location, manifest } = backup;
       out.done(
         {
           ok: true,
@@ -95,10 +88,6 @@ export class BackupCommand extends CommandRunner {
     }
   }
 
-  @Option({ flags: '--json', description: 'print one JSON object' })
-  parseJson(): boolean {
-    return true;
-  }
 
   @Option({ flags: '--no-retention', description: 'do not apply backup retention afterwards' })
   parseRetention(): boolean {
@@ -107,13 +96,13 @@ export class BackupCommand extends CommandRunner {
 }
 
 @SubCommand({ name: 'list', description: 'the backups catalog, newest first' })
-export class BackupsListCommand extends CommandRunner {
+export class BackupsListCommand extends CliCommand {
   constructor(@Inject(BackupRepository) private readonly backups: BackupRepository) {
     super();
   }
 
   async run(_params: string[], options: JsonOption & { limit?: number; status?: BackupStatus; cursor?: string } = {}): Promise<void> {
-    const out = new CliOutput(options);
+    const out = this.output(options);
     try {
       const page = await this.backups.listPage({ limit: options.limit ?? 20, status: options.status, cursor: options.cursor });
       const data = page.data.map((b) => ({
@@ -141,10 +130,6 @@ export class BackupsListCommand extends CommandRunner {
     }
   }
 
-  @Option({ flags: '--json', description: 'print one JSON object' })
-  parseJson(): boolean {
-    return true;
-  }
 
   @Option({ flags: '--limit <n>', description: 'rows per page (1-200, default 20)' })
   parseLimit(v: string): number {
@@ -163,13 +148,13 @@ export class BackupsListCommand extends CommandRunner {
 }
 
 @SubCommand({ name: 'prune', description: 'apply backup retention now (BACKUP_RETENTION_COUNT / _DAYS)' })
-export class BackupsPruneCommand extends CommandRunner {
+export class BackupsPruneCommand extends CliCommand {
   constructor(@Inject(BackupRetentionService) private readonly retention: BackupRetentionService) {
     super();
   }
 
   async run(_params: string[], options: JsonOption = {}): Promise<void> {
-    const out = new CliOutput(options);
+    const out = this.output(options);
     try {
       const result = await this.retention.prune();
       out.done({ ok: true, ...result }, [`retention: deleted ${result.deleted.length}, kept ${result.kept} completed backup(s)`]);
@@ -178,10 +163,6 @@ export class BackupsPruneCommand extends CommandRunner {
     }
   }
 
-  @Option({ flags: '--json', description: 'print one JSON object' })
-  parseJson(): boolean {
-    return true;
-  }
 }
 
 @Command({ name: 'backups', description: 'the backups catalog: `backups list`, `backups prune`', subCommands: [BackupsListCommand, BackupsPruneCommand] })
@@ -196,13 +177,13 @@ export class BackupsCommand extends CommandRunner {
   arguments: '<id>',
   description: 'restore a backup into an empty database (the configured one, or --target-url) and verify it',
 })
-export class RestoreCommand extends CommandRunner {
+export class RestoreCommand extends CliCommand {
   constructor(@Inject(RestoreService) private readonly restorer: RestoreService) {
     super();
   }
 
   async run([id]: string[], options: JsonOption & { force?: boolean; targetUrl?: string } = {}): Promise<void> {
-    const out = new CliOutput(options);
+    const out = this.output(options);
     try {
       const result = await this.restorer.restore(id, { force: options.force, targetUrl: options.targetUrl, onProgress: out.progress('restore') });
       out.done({ ok: true, ...result }, [
@@ -214,10 +195,6 @@ export class RestoreCommand extends CommandRunner {
     }
   }
 
-  @Option({ flags: '--json', description: 'print one JSON object' })
-  parseJson(): boolean {
-    return true;
-  }
 
   @Option({ flags: '--force', description: 'replace the data of a non-empty target database' })
   parseForce(): boolean {
@@ -230,4 +207,5 @@ export class RestoreCommand extends CommandRunner {
   }
 }
 
+/** `agenthub backup …`, `backups …` and `restore`, for CliModule. */
 export const BACKUP_COMMANDS = [BackupCommand, BackupVerifyCommand, BackupsCommand, BackupsListCommand, BackupsPruneCommand, RestoreCommand];

@@ -107,10 +107,24 @@ export class BackupService {
   }
 
   /**
+   * Fails the runs left by dead workers when no backup is running (the lock is free; [] when it is not): what
+   * `run` does before each backup, for a worker with nothing queued.
+   */
+  async sweepIfIdle(): Promise<BackupRow[]> {
+    const lock = await this.locks.tryAcquire(BACKUP_LOCK);
+    if (!lock) return [];
+    try {
+      return await this.sweepAbandoned();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
    * With the lock held no backup can be in progress, so any row still `running` was left by a worker that died
    * (kill -9, lost machine): fail it and remove its partial objects.
    */
-  async sweepAbandoned(): Promise<BackupRow[]> {
+  private async sweepAbandoned(): Promise<BackupRow[]> {
     const abandoned = await this.backups.failAbandoned('abandoned: the process running it stopped before it finished');
     for (const row of abandoned) {
       this.logger.warn(`backup ${row.id} was left running by a stopped worker: marked failed`);

@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { redactUrl } from '@agenthub/db';
-import { progressBar, report, reportError, table } from './cli-output';
+import { CliCommand, table } from '../cli/cli-output';
 import { DEFAULT_BATCH_SIZE, ImportService } from './import.service';
 import { ON_CONFLICT_VALUES, type ImportSourceKind, type ImportSummary, type OnConflict } from './import.types';
 import { openSource } from './sources/open-source';
@@ -17,7 +17,7 @@ export interface ImportCommandOptions {
 }
 
 /** Options every importer takes; the subcommands below differ only in the source they open. */
-abstract class ImportSubCommand extends CommandRunner {
+abstract class ImportSubCommand extends CliCommand {
   protected abstract readonly kind: ImportSourceKind;
 
   constructor(@Inject(ImportService) private readonly imports: ImportService) {
@@ -25,15 +25,15 @@ abstract class ImportSubCommand extends CommandRunner {
   }
 
   async run([location]: string[], options: ImportCommandOptions): Promise<void> {
-    const json = options.json ?? false;
+    const out = this.output(options);
     let source;
     try {
       if (!options.org) throw new Error('--org <organizationId> is required');
       source = await openSource(this.kind, location, { embeddingDimensions: await this.imports.embeddingDimensions() });
     } catch (e) {
-      return reportError(json, e);
+      return out.fail(e);
     }
-    const bar = progressBar(json, `import ${this.kind}`);
+    const bar = out.counter(`import ${this.kind}`);
     try {
       const summary = await this.imports.run(source, {
         organizationId: options.org,
@@ -44,12 +44,11 @@ abstract class ImportSubCommand extends CommandRunner {
         batchSize: options.batchSize,
         onProgress: (p) => bar.update(p.done, p.total, p.section),
       });
-      bar.stop();
+      // Exit codes: 0 ok, 1 failed, 3 completed but the verification found differences.
       const exit = summary.status === 'failed' ? 1 : summary.verification && !summary.verification.ok ? 3 : 0;
-      report(json, { ok: exit === 0, ...summary }, formatSummary(summary, location), exit);
+      out.done({ ok: exit === 0, ...summary }, formatSummary(summary, location), exit);
     } catch (e) {
-      bar.stop();
-      reportError(json, e);
+      out.fail(e);
     } finally {
       await source.close();
     }
@@ -88,10 +87,6 @@ abstract class ImportSubCommand extends CommandRunner {
     return n;
   }
 
-  @Option({ flags: '--json', description: 'print the summary as JSON (no progress bar)' })
-  parseJson(): boolean {
-    return true;
-  }
 }
 
 @SubCommand({ name: 'agentos-sqlite', arguments: '<file>', description: 'import an AgentOS SqliteMemoryAdapter file' })
@@ -148,3 +143,6 @@ export function formatSummary(s: ImportSummary, location: string): string {
   if (s.error) lines.push('', `error: ${s.error}`, `resume with: agenthub import ${s.source} … --org ${s.organizationId} (resumes run ${s.runId})`);
   return lines.join('\n');
 }
+
+/** The `agenthub import …` commands, for CliModule. */
+export const IMPORT_COMMANDS = [ImportCommand, ImportAgentosCommand, ImportAdkCommand, ImportMemoryDumpCommand];

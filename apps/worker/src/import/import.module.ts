@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { ImportAdkCommand, ImportAgentosCommand, ImportCommand, ImportMemoryDumpCommand } from './import.command';
 import { ImportTargetRepository } from './import-target.repository';
 import { ImportService } from './import.service';
 
-/** Importers from legacy stores (`agenthub import …`). DbModule comes from the root module. */
+/** Importers from legacy stores (the services; CliModule adds `agenthub import …`). DbModule comes from the root module. */
 @Module({
-  providers: [ImportService, ImportTargetRepository, ImportCommand, ImportAgentosCommand, ImportAdkCommand, ImportMemoryDumpCommand],
+  providers: [ImportService, ImportTargetRepository],
   exports: [ImportService],
 })
 export class ImportModule {}

@@ -1,16 +1,16 @@
 import { Inject } from '@nestjs/common';
-import { Command, CommandRunner, Option } from 'nest-commander';
-import { CliOutput } from '../cli/cli-output';
+import { Command } from 'nest-commander';
+import { CliCommand } from '../cli/cli-output';
 import { RetentionService } from './retention.service';
 
 @Command({ name: 'retention', description: 'purge expired memories and conversations deleted longer ago than CONVERSATION_PURGE_AFTER_DAYS' })
-export class RetentionCommand extends CommandRunner {
+export class RetentionCommand extends CliCommand {
   constructor(@Inject(RetentionService) private readonly retention: RetentionService) {
     super();
   }
 
   async run(_params: string[], options: { json?: boolean } = {}): Promise<void> {
-    const out = new CliOutput(options);
+    const out = this.output(options);
     try {
       const memories = await this.retention.purgeExpiredMemories();
       const conversations = await this.retention.purgeDeletedConversations();
@@ -19,9 +19,7 @@ export class RetentionCommand extends CommandRunner {
       out.fail(e);
     }
   }
-
-  @Option({ flags: '--json', description: 'print one JSON object' })
-  parseJson(): boolean {
-    return true;
-  }
 }
+
+/** `agenthub retention`, for CliModule. */
+export const RETENTION_COMMANDS = [RetentionCommand];

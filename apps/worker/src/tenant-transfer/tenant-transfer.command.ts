@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
-import { Command, CommandRunner, Option } from 'nest-commander';
+import { Command, Option } from 'nest-commander';
 import { applyMigrations, PrismaService, redactUrl } from '@agenthub/db';
-import { progressBar, report, reportError, table } from '../import/cli-output';
+import { CliCommand, table } from '../cli/cli-output';
 import { TenantTransferService, type TenantExportResult, type TenantImportResult } from './tenant-transfer.service';
 
 interface ExportOptions {
@@ -26,24 +26,22 @@ function otherDatabase(url: string, flag: string): PrismaService {
 }
 
 @Command({ name: 'export', description: 'export one organization to a self-verifying file (gzip JSON Lines, see tenant-transfer/FORMAT.md)' })
-export class TenantExportCommand extends CommandRunner {
+export class TenantExportCommand extends CliCommand {
   constructor(@Inject(TenantTransferService) private readonly transfer: TenantTransferService) {
     super();
   }
 
   async run(_: string[], options: ExportOptions): Promise<void> {
-    const json = options.json ?? false;
-    const bar = progressBar(json, 'export');
+    const out = this.output(options);
+    const bar = out.counter('export');
     let db: PrismaService | undefined;
     try {
       if (!options.org || !options.out) throw new Error('--org <organizationId> and --out <file> are required');
       db = options.sourceUrl ? otherDatabase(options.sourceUrl, '--source-url') : undefined;
       const result = await this.transfer.exportTenant(options.org, options.out, { db, onProgress: (done, t) => bar.update(done, done, t) });
-      bar.stop();
-      report(json, { ok: true, ...result }, formatExport(result), 0);
+      out.done({ ok: true, ...result }, formatExport(result));
     } catch (e) {
-      bar.stop();
-      reportError(json, e);
+      out.fail(e);
     } finally {
       await db?.$disconnect();
     }
@@ -64,14 +62,10 @@ export class TenantExportCommand extends CommandRunner {
     return v;
   }
 
-  @Option({ flags: '--json', description: 'print the result as JSON' })
-  parseJson(): boolean {
-    return true;
-  }
 }
 
 @Command({ name: 'import-tenant', arguments: '<file>', description: 'import an organization exported with `agenthub export`; verified before commit' })
-export class TenantImportCommand extends CommandRunner {
+export class TenantImportCommand extends CliCommand {
   constructor(
     @Inject(TenantTransferService) private readonly transfer: TenantTransferService,
     @Inject(PrismaService) private readonly prisma: PrismaService,
@@ -80,8 +74,8 @@ export class TenantImportCommand extends CommandRunner {
   }
 
   async run([file]: string[], options: ImportTenantOptions): Promise<void> {
-    const json = options.json ?? false;
-    const bar = progressBar(json, 'import-tenant');
+    const out = this.output(options);
+    const bar = out.counter('import-tenant');
     let db: PrismaService | undefined;
     try {
       db = options.targetUrl ? otherDatabase(options.targetUrl, '--target-url') : undefined;
@@ -93,11 +87,9 @@ export class TenantImportCommand extends CommandRunner {
         dryRun: options.dryRun,
         onProgress: (done, _total, t) => bar.update(done, done, t),
       });
-      bar.stop();
-      report(json, { ok: true, ...result }, formatImport(result, options.targetUrl), 0);
+      out.done({ ok: true, ...result }, formatImport(result, options.targetUrl));
     } catch (e) {
-      bar.stop();
-      reportError(json, e);
+      out.fail(e);
     } finally {
       await db?.$disconnect();
     }
@@ -123,10 +115,6 @@ export class TenantImportCommand extends CommandRunner {
     return true;
   }
 
-  @Option({ flags: '--json', description: 'print the result as JSON' })
-  parseJson(): boolean {
-    return true;
-  }
 }
 
 function formatExport(r: TenantExportResult): string {
@@ -144,3 +132,6 @@ function formatImport(r: TenantImportResult, targetUrl?: string): string {
     `verification: ${r.verified ? 'OK — file digests, rows read and rows in the target all match' : 'FAILED'}`,
   ].join('\n');
 }
+
+/** `agenthub export` and `agenthub import-tenant`, for CliModule. */
+export const TENANT_TRANSFER_COMMANDS = [TenantExportCommand, TenantImportCommand];

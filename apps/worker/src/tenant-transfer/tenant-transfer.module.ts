@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { TenantExportCommand, TenantImportCommand } from './tenant-transfer.command';
 import { TenantTransferRepository } from './tenant-transfer.repository';
 import { TenantTransferService } from './tenant-transfer.service';
 
-/** `agenthub export` / `agenthub import-tenant`: one organization between databases. DbModule comes from the root module. */
+/** One organization between databases (the services; CliModule adds `agenthub export` / `import-tenant`). DbModule comes from the root module. */
 @Module({
-  providers: [TenantTransferService, TenantTransferRepository, TenantExportCommand, TenantImportCommand],
+  providers: [TenantTransferService, TenantTransferRepository],
   exports: [TenantTransferService],
 })
 export class TenantTransferModule {}
