@@ -1,7 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { DbModule } from '@agenthub/db';
+import { DbModule, JobLockService } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
-import { JobLockService } from './locks/job-lock.service';
 import { BACKUP_STORAGE } from './storage/backup-storage';
 import { createBackupStorage } from './storage/storage.factory';
 

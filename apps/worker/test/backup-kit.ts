@@ -5,15 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
-import {
-  BackupRepository,
-  ConversationRepository,
-  AnalyticsRepository,
-  ConversationEventRepository,
-  MemoryRepository,
-  PrismaService,
-  workspaceRoot,
-} from '@agenthub/db';
+import { AnalyticsRepository, BackupRepository, ConversationEventRepository, ConversationRepository, JobLockService, MemoryRepository, PrismaService, workspaceRoot } from '@agenthub/db';
 import { createTestPrisma, ensureSiblingDatabase, testDatabaseMode } from '@agenthub/db/testing';
 import { BackupJobsService } from '../src/backup/backup-jobs.service';
 import { BackupRetentionService } from '../src/backup/backup-retention.service';
@@ -21,7 +13,6 @@ import { BackupVerifyService } from '../src/backup/backup-verify.service';
 import { BackupService } from '../src/backup/backup.service';
 import { RestoreService } from '../src/backup/restore.service';
 import { loadWorkerConfig, type WorkerConfig } from '../src/config/worker.config';
-import { JobLockService } from '../src/locks/job-lock.service';
 import { RetentionService } from '../src/retention/retention.service';
 import type { BackupStorage } from '../src/storage/backup-storage';
 import { LocalBackupStorage } from '../src/storage/local.storage';

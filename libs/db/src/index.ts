@@ -14,6 +14,8 @@ export * from './lib/migrations';
 export * from './lib/pagination';
 export * from './lib/tenancy';
 export { PgListener } from './lib/notifications/pg-listener';
+export * from './lib/sessions/whole-database';
+export { JobLockService, type HeldLock } from './lib/sessions/job-lock.service';
 export { AUDIT_MAC_KEY, AuditMacKey } from './lib/audit/audit-mac-key';
 export { AuditSealer, type AuditSealerOptions } from './lib/audit/audit-sealer';
 export { DATABASE_TARGET, PrismaService, type Db, type TransactionOptions } from './lib/prisma.service';

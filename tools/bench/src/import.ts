@@ -15,11 +15,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { ImportRunRepository, PrismaService, redactUrl } from '@agenthub/db';
+import { ImportRunRepository, JobLockService, MessageRepository, PrismaService, redactUrl } from '@agenthub/db';
 /* eslint-disable @nx/enforce-module-boundaries -- the bench measures the worker's importer in-process; a child
    CLI would add its ~3 s start-up to every round. The fixture builder is the tests' own. */
 import { ImportTargetRepository } from '../../../apps/worker/src/import/import-target.repository';
-import { JobLockService } from '../../../apps/worker/src/locks/job-lock.service';
 import { ImportService } from '../../../apps/worker/src/import/import.service';
 import type { ImportBatch } from '../../../apps/worker/src/import/import.types';
 import { AgentosSqliteSource } from '../../../apps/worker/src/import/sources/agentos-sqlite.source';
@@ -107,7 +106,7 @@ export async function runImportBench(opts: ImportBenchOptions): Promise<ImportBe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-import-bench-'));
   const prisma = new PrismaService({ mode: 'postgres', url: opts.url, close: async () => undefined });
   const pool = new pg.Pool({ connectionString: opts.url, max: 2 });
-  const service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma), new JobLockService(prisma));
+  const service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
   const newOrg = async (name: string) =>
     (await pool.query<{ id: string }>(`INSERT INTO organizations (id, name, updated_at) VALUES (gen_random_uuid(), $1, now()) RETURNING id`, [name])).rows[0].id;
   try {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BackupRepository, type BackupRow } from '@agenthub/db';
+import { BackupRepository, JobLockService, type BackupRow } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { JobLockService } from '../locks/job-lock.service';
 import { BACKUP_STORAGE, type BackupStorage } from '../storage/backup-storage';
 import { BackupBusyError } from './backup-events';
 import { BACKUP_LOCK } from './backup.service';

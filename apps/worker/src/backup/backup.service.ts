@@ -3,12 +3,22 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { BackupRepository, PrismaService, type BackupRow } from '@agenthub/db';
+import {
+  appliedMigrations,
+  BackupRepository,
+  connectWholeDatabase,
+  copyOut,
+  copyOutSql,
+  JobLockService,
+  listTables,
+  PrismaService,
+  serverInfo,
+  type BackupRow,
+  type TableInfo,
+} from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { JobLockService } from '../locks/job-lock.service';
 import { BACKUP_STORAGE, type BackupStorage, type ObjectWriter } from '../storage/backup-storage';
 import { BackupBusyError, type ProgressListener } from './backup-events';
-import { appliedMigrations, connect, copyOut, copyOutSql, listTables, serverInfo, type TableInfo } from './backup-database';
 import {
   DATA_FRAME_BYTES,
   DigestStream,
@@ -150,7 +160,7 @@ export class BackupService {
     const key = objectKey(row.id);
     const encryptionKey = this.config.backup.encryptionKey;
     const level = this.config.backup.compressionLevel;
-    const client = await connect(this.prisma.target.url, 'agenthub-backup');
+    const client = await connectWholeDatabase(this.prisma.target.url, 'agenthub-backup');
     let writer: ObjectWriter | null = null;
     try {
       // One snapshot for every table: the backup is consistent even while the application writes.

@@ -1,27 +1,30 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { applyMigrations, migrationNames, PrismaService, redactUrl } from '@agenthub/db';
-import type pg from 'pg';
-import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { BACKUP_STORAGE, type BackupStorage } from '../storage/backup-storage';
-import type { ProgressListener } from './backup-events';
 import {
   appliedMigrations,
-  connect,
+  applyMigrations,
+  connectWholeDatabase,
   copyLoader,
   copyOut,
   copyOutSql,
   deferIndexesAndForeignKeys,
   insertLoader,
   listTables,
+  migrationNames,
+  PrismaService,
   quoteIdent,
+  redactUrl,
   resetSequences,
   serverInfo,
   setUserTriggers,
   tablesWithUserTriggers,
   type TableInfo,
   type TableLoader,
-} from './backup-database';
+} from '@agenthub/db';
+import type pg from 'pg';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+import { BACKUP_STORAGE, type BackupStorage } from '../storage/backup-storage';
+import type { ProgressListener } from './backup-events';
 import { RowDigest } from './backup-format';
 import { BackupIntegrityError, checkKey, loadManifest, readBackup } from './backup-reader';
 import type { BackupManifest } from './backup-manifest';
@@ -81,7 +84,7 @@ export class RestoreService {
     const target = redactUrl(url);
 
     // Refuse before changing anything, migrations included.
-    const probe = await connect(url, 'agenthub-restore');
+    const probe = await connectWholeDatabase(url, 'agenthub-restore');
     let nonEmpty: string[];
     try {
       nonEmpty = await tablesWithRows(probe, await listTables(probe));
@@ -96,7 +99,7 @@ export class RestoreService {
     }
 
     await applyMigrations({ url }, { quiet: true });
-    const client = await connect(url, 'agenthub-restore');
+    const client = await connectWholeDatabase(url, 'agenthub-restore');
     let loader: TableLoader | null = null;
     try {
       const applied = await appliedMigrations(client);

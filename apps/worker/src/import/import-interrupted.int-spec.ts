@@ -2,12 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRunRepository, MessageRepository, workspaceRoot, type PrismaService } from '@agenthub/db';
+import { ImportRunRepository, JobLockService, MessageRepository, workspaceRoot, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, makeOrganization } from '@agenthub/db/testing';
 import { makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
 import { ImportTargetRepository } from './import-target.repository';
-import { JobLockService } from '../locks/job-lock.service';
 import { ImportService } from './import.service';
 import { AgentosSqliteSource } from './sources/agentos-sqlite.source';
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EMBEDDING_DIMENSIONS, ImportRunRepository, Prisma, PrismaService, vectorColumnDimensions, type ImportRunRow } from '@agenthub/db';
+import { EMBEDDING_DIMENSIONS, ImportRunRepository, JobLockService, Prisma, PrismaService, vectorColumnDimensions, type ImportRunRow } from '@agenthub/db';
 import type {
   Checkpoint,
   EntityCounts,
@@ -11,7 +11,6 @@ import type {
   VerificationResult,
   Warning,
 } from './import.types';
-import { JobLockService } from '../locks/job-lock.service';
 import { ImportTargetRepository, type RefIds, type WriteCounts } from './import-target.repository';
 import { conversationHash } from './mapping';
 import { ImportConnection, type SqlClient } from './sql-client';

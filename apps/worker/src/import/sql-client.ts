@@ -1,8 +1,5 @@
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { pgPoolConfig, type Prisma, type PrismaService } from '@agenthub/db';
+import { copyLoader, pgPoolConfig, serverInfo, type Prisma, type PrismaService } from '@agenthub/db';
 
 /**
  * The importer's connection: plain `pg` on the same database as PrismaService, because a batch must be one
@@ -20,6 +17,8 @@ export interface SqlClient {
 
 export class ImportConnection {
   private readonly pool: pg.Pool;
+  /** whether the server takes COPY FROM STDIN (not the embedded one: serverInfo), asked once */
+  private copyIn: Promise<boolean> | null = null;
 
   constructor(private readonly prisma: PrismaService) {
     this.pool = new pg.Pool(pgPoolConfig(prisma.target.url, { max: 2, applicationName: 'agenthub-import', allowExitOnIdle: true }));
@@ -34,7 +33,7 @@ export class ImportConnection {
       // A batch and its checkpoint commit together, so losing the last few commits in a server crash only means
       // the import resumes a little earlier: the WAL flush at every commit is not needed for correctness.
       await client.query('SET LOCAL synchronous_commit = off');
-      const result = await fn(this.wrap(client));
+      const result = await fn(await this.wrap(client));
       await client.query(options.rollback ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (e) {
@@ -49,34 +48,37 @@ export class ImportConnection {
   async run<T>(fn: (c: SqlClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
-      return await fn(this.wrap(client));
+      return await fn(await this.wrap(client));
     } finally {
       client.release();
     }
   }
 
-  private wrap(client: pg.PoolClient): SqlClient {
+  private async wrap(client: pg.PoolClient): Promise<SqlClient> {
+    this.copyIn ??= serverInfo(client).then((info) => !info.pglite);
     return {
       query: async <T>(sql: Prisma.Sql) => (await client.query(sql.text, sql.values as unknown[])).rows as T[],
-      // PGlite's socket server does not speak the COPY sub-protocol.
-      copy:
-        this.prisma.target.mode === 'postgres'
-          ? async (table, columns, lines) => {
-              const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN WITH (FORMAT csv)`));
-              const chunks = function* () {
-                let chunk = '';
-                for (const line of lines) {
-                  chunk += line;
-                  if (chunk.length >= 256 * 1024) {
-                    yield chunk;
-                    chunk = '';
-                  }
+      // The whole-database COPY plumbing (libs/db), sent in chunks so the server parses while the rest is rendered.
+      copy: (await this.copyIn)
+        ? async (table, columns, lines) => {
+            const loader = copyLoader(client, table, [...columns], { csv: true });
+            try {
+              let chunk = '';
+              for (const line of lines) {
+                chunk += line;
+                if (chunk.length >= 256 * 1024) {
+                  await loader.write(Buffer.from(chunk));
+                  chunk = '';
                 }
-                if (chunk) yield chunk;
-              };
-              await pipeline(Readable.from(chunks(), { objectMode: false }), stream);
+              }
+              if (chunk) await loader.write(Buffer.from(chunk));
+              await loader.end();
+            } catch (error) {
+              await loader.abort(error as Error);
+              throw error;
             }
-          : null,
+          }
+        : null,
     };
   }
 

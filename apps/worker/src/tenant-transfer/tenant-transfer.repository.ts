@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import type { Db } from '@agenthub/db';
+import { readMigrations, type Db } from '@agenthub/db';
 import { TENANT_TABLES, type TableDigest, type TenantTable } from './tenant-format';
 
 const PAGE = 2000;
@@ -20,14 +20,11 @@ export class TenantTransferRepository {
     await tx.$executeRawUnsafe(`SET LOCAL extra_float_digits = 1`);
   }
 
+  /** The database's schema version: its last applied migration (readMigrations, libs/db). */
   async schemaVersion(tx: Db): Promise<string> {
-    const [table] = await tx.$queryRaw<Array<{ t: string | null }>>`SELECT to_regclass('_prisma_migrations')::text AS t`;
-    if (!table?.t) throw new Error('the database has no migrations applied (run the migrations first, or pass --migrate)');
-    const rows = await tx.$queryRaw<Array<{ name: string }>>`
-      SELECT migration_name AS name FROM _prisma_migrations
-       WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name DESC LIMIT 1`;
-    if (!rows[0]) throw new Error('the database has no migrations applied (run the migrations first, or pass --migrate)');
-    return rows[0].name;
+    const { applied } = await readMigrations((sql) => tx.$queryRawUnsafe<unknown[]>(sql));
+    if (!applied.length) throw new Error('the database has no migrations applied (run the migrations first, or pass --migrate)');
+    return applied[applied.length - 1];
   }
 
   async organization(tx: Db, organizationId: string): Promise<{ id: string; name: string } | null> {

@@ -29,20 +29,31 @@ export interface MigrationState {
 
 type RawQuery = { $queryRawUnsafe<T = unknown>(sql: string): Promise<T> };
 
+/**
+ * THE reader of a database's schema version, on any connection (`run` executes one statement and returns its
+ * rows): the migrations applied (finished, not rolled back), and the failed ones (started and never finished, or
+ * rolled back, and not applied since), each by name in order. The schema version is the last applied one.
+ * Backup, restore, tenant transfer and the migration check all read it here.
+ */
+export async function readMigrations(run: (sql: string) => Promise<unknown[]>): Promise<{ applied: string[]; failed: string[] }> {
+  const exists = (await run(`select to_regclass('public._prisma_migrations')::text as t`)) as Array<{ t: string | null }>;
+  if (!exists[0]?.t) return { applied: [], failed: [] };
+  const rows = (await run(
+    `select migration_name as name, finished_at is not null as finished, rolled_back_at is not null as rolled_back
+       from _prisma_migrations order by migration_name`,
+  )) as Array<{ name: string; finished: boolean; rolled_back: boolean }>;
+  const applied = [...new Set(rows.filter((r) => r.finished && !r.rolled_back).map((r) => r.name))];
+  const done = new Set(applied);
+  const failed = [...new Set(rows.filter((r) => (!r.finished || r.rolled_back) && !done.has(r.name)).map((r) => r.name))];
+  return { applied, failed };
+}
+
 /** Compares prisma/migrations with the database's _prisma_migrations table. */
 export async function migrationState(db: RawQuery, root = workspaceRoot()): Promise<MigrationState> {
   const known = migrationNames(root);
-  const exists = await db.$queryRawUnsafe<Array<{ t: string | null }>>(
-    `select to_regclass('public._prisma_migrations')::text as t`,
-  );
-  if (!exists[0]?.t) return { applied: [], pending: known, failed: [] };
-  const rows = await db.$queryRawUnsafe<Array<{ name: string; finished: boolean; rolled_back: boolean }>>(
-    `select migration_name as name, finished_at is not null as finished, rolled_back_at is not null as rolled_back
-       from _prisma_migrations`,
-  );
-  const applied = new Set(rows.filter((r) => r.finished && !r.rolled_back).map((r) => r.name));
-  const failed = rows.filter((r) => !r.finished || r.rolled_back).map((r) => r.name).filter((n) => !applied.has(n));
-  return { applied: known.filter((n) => applied.has(n)), pending: known.filter((n) => !applied.has(n)), failed };
+  const { applied, failed } = await readMigrations((sql) => db.$queryRawUnsafe<unknown[]>(sql));
+  const done = new Set(applied);
+  return { applied: known.filter((n) => done.has(n)), pending: known.filter((n) => !done.has(n)), failed };
 }
 
 /**

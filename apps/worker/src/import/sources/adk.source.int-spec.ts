@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ImportRunRepository, MessageRepository, type PrismaService } from '@agenthub/db';
+import { ImportRunRepository, JobLockService, MessageRepository, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
 import { makeAdkPostgres, makeAdkSqlite } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
-import { JobLockService } from '../../locks/job-lock.service';
 import { ImportService } from '../import.service';
 import { AdkSource } from './adk.source';
 

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRunRepository, MessageRepository, PrismaService } from '@agenthub/db';
+import { ImportRunRepository, JobLockService, MessageRepository, PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, makeOrganization, vectorDimensionsDatabase } from '@agenthub/db/testing';
 import { memoryDump, writeMemoryDump } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
-import { JobLockService } from '../../locks/job-lock.service';
 import { ImportService } from '../import.service';
 import { exactAmount, MemoryDumpSource } from './memory-dump.source';
 

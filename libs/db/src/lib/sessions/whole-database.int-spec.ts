@@ -1,11 +1,11 @@
-import { describeOnPostgres } from '@agenthub/db/testing';
+import { describeOnPostgres } from '../../testing';
 import type pg from 'pg';
-import { connect, copyLoader } from './backup-database';
+import { connectWholeDatabase, copyLoader } from './whole-database';
 
 describeOnPostgres(copyLoader.name, () => {
   let client: pg.Client;
   beforeEach(async () => {
-    client = await connect(process.env.TEST_DATABASE_URL!, 'agenthub-copy-loader-test');
+    client = await connectWholeDatabase(process.env.TEST_DATABASE_URL!, 'agenthub-copy-loader-test');
     await client.query(`create temp table copy_target (n int not null, v text)`);
   });
   afterEach(() => client.end());

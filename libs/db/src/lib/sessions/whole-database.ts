@@ -2,10 +2,13 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
+import { readMigrations } from '../migrations';
 
 /**
- * Catalog queries and COPY plumbing shared by backup, restore and the benchmark. They work on whole databases
- * (every table of schema public), not on one aggregate, which is why they live here and not in a repository.
+ * Sessions on a whole database, outside the request path: a dedicated connection with fixed output settings,
+ * catalog queries, COPY in and out, and the embedded database's differences (PGlite serves COPY TO STDOUT over
+ * its socket but not COPY FROM STDIN: insertLoader does that part). Backup, restore and the importer use these;
+ * they work on every table of schema public, not on one aggregate, which is why they are not a repository.
  */
 export const EXCLUDED_TABLES = ['_prisma_migrations'];
 
@@ -25,7 +28,8 @@ export const SESSION_SETTINGS = [
   `set idle_in_transaction_session_timeout = 0`,
 ];
 
-export async function connect(url: string, applicationName: string): Promise<pg.Client> {
+/** A dedicated connection (not from a pool) with SESSION_SETTINGS, for work on the whole database. */
+export async function connectWholeDatabase(url: string, applicationName: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName });
   // A dropped connection must surface as a failed query, not an unhandled 'error' event that ends the process.
   client.on('error', () => undefined);
@@ -82,17 +86,12 @@ export async function listTables(client: pg.Client): Promise<TableInfo[]> {
   return ordered;
 }
 
+/** The migrations applied to the database of `client`, by name in order (readMigrations). */
 export async function appliedMigrations(client: pg.Client): Promise<string[]> {
-  const exists = await client.query<{ t: string | null }>(`select to_regclass('public._prisma_migrations')::text as t`);
-  if (!exists.rows[0]?.t) return [];
-  const rows = await client.query<{ name: string }>(
-    `select migration_name as name from _prisma_migrations
-      where finished_at is not null and rolled_back_at is null order by migration_name`,
-  );
-  return rows.rows.map((r) => r.name);
+  return (await readMigrations(async (sql) => (await client.query(sql)).rows)).applied;
 }
 
-/** PGlite (the embedded database) serves COPY TO STDOUT over its socket, but not COPY FROM STDIN. */
+/** PGlite (the embedded database) serves COPY TO STDOUT over its socket, but not COPY FROM STDIN: `pglite` says which. */
 export async function serverInfo(client: pg.Client): Promise<{ version: string; pglite: boolean }> {
   const { rows } = await client.query<{ v: string }>(`select version() as v`);
   const version = rows[0].v;
@@ -120,9 +119,13 @@ export interface TableLoader {
   abort(error: Error): Promise<void>;
 }
 
-/** COPY FROM STDIN: what PostgreSQL offers for bulk loads. */
-export function copyLoader(client: pg.Client, table: string, columns: string[], options: { freeze?: boolean } = {}): TableLoader {
-  const sql = `copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin${options.freeze ? ' with (freeze)' : ''}`;
+/**
+ * COPY FROM STDIN: what PostgreSQL offers for bulk loads, in its text format (a backup's tables) or as CSV
+ * (`csv`: the importer's rows). Not on the embedded database (serverInfo's `pglite`): insertLoader there.
+ */
+export function copyLoader(client: pg.Client, table: string, columns: string[], options: { freeze?: boolean; csv?: boolean } = {}): TableLoader {
+  const withOptions = [options.csv ? 'format csv' : null, options.freeze ? 'freeze' : null].filter(Boolean);
+  const sql = `copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin${withOptions.length ? ` with (${withOptions.join(', ')})` : ''}`;
   const stream = client.query(copyFrom(sql)) as Writable & {
     rowCount?: number;
   };

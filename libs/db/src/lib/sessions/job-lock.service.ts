@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { PrismaService, tryPidLock } from '@agenthub/db';
+import { tryPidLock } from '../connection/pid-lock';
+import { PrismaService } from '../prisma.service';
 
 export interface HeldLock {
   /** false once the connection holding an advisory lock dropped: the job must not claim success. */
