@@ -29,8 +29,9 @@ import {
   enterTenant,
   hashApiKey,
   type MessageInput,
-  type MessageRow,
 } from '@agenthub/db';
+// The API's own view of a message (the response and event shape), so that both servers send the same bytes.
+import { toMessageView as toView } from '../../../apps/api/src/messages/message.dto';
 
 const CACHE_TTL_MS = 30_000;
 const ROLE_RANK: Record<string, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
@@ -148,28 +149,6 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
 }
 
-/** message.dto.ts toMessageView: the response and event shape. */
-function toView(row: MessageRow) {
-  return {
-    id: row.id,
-    conversationId: row.conversationId,
-    seq: row.seq,
-    role: row.role,
-    content: row.content,
-    messageType: row.messageType,
-    toolName: row.toolName,
-    toolArgs: row.toolArgs,
-    toolCallId: row.toolCallId,
-    model: row.model,
-    tokensUsed: row.tokensUsed,
-    metadata: row.metadata,
-    clientId: row.clientId,
-    isStreaming: row.isStreaming,
-    isComplete: row.isComplete,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -2,12 +2,11 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
-import { MinRole } from '../common/auth/access.decorators';
 import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { RawReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { VectorSearchRoute } from '../embeddings/vector-search-route.decorator';
 import {
   ChunkHitListDto,
   CreateDocumentDto,
@@ -36,12 +35,7 @@ export class DocumentController {
     return this.documents.create(body);
   }
 
-  @Post('search')
-  @BodyLimit('search')
-  @RawReadTransaction()
-  @HttpCode(200)
-  @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)
-  @ApiProblems(403, 413, 415)
+  @VectorSearchRoute()
   @ZodResponse({ type: ChunkHitListDto, description: 'matching chunks, best first, each with its document id and title' })
   search(@Body() body: DocumentSearchDto): Promise<{ data: ChunkHitView[] }> {
     return this.documents.search(body);

@@ -2,12 +2,12 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } fr
 import { ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
-import { MinRole } from '../common/auth/access.decorators';
 import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
+import { RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { VectorSearchRoute } from '../embeddings/vector-search-route.decorator';
 import {
   CreateMemoryBatchDto,
   CreateMemoryDto,
@@ -50,12 +50,7 @@ export class MemoryController {
     return { data: await this.memories.createMany(body.memories) };
   }
 
-  @Post('search')
-  @BodyLimit('search')
-  @RawReadTransaction()
-  @HttpCode(200)
-  @MinRole('viewer') // a read, though a POST (the query vector is too large for a URL)
-  @ApiProblems(403, 413, 415)
+  @VectorSearchRoute()
   @ZodResponse({ type: MemoryHitListDto, description: 'best first; expired memories never appear' })
   search(@Body() body: MemorySearchDto): Promise<{ data: MemoryHitView[] }> {
     return this.memories.search(body);
