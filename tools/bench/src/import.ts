@@ -19,6 +19,7 @@ import { ImportRunRepository, JobLockService, MessageRepository, PrismaService, 
 /* eslint-disable @nx/enforce-module-boundaries -- the bench measures the worker's importer in-process; a child
    CLI would add its ~3 s start-up to every round. The fixture builder is the tests' own. */
 import { ImportTargetRepository } from '../../../apps/worker/src/import/import-target.repository';
+import { ImportDatabase } from '../../../apps/worker/src/import/import-database';
 import { ImportService } from '../../../apps/worker/src/import/import.service';
 import type { ImportBatch } from '../../../apps/worker/src/import/import.types';
 import { AgentosSqliteSource } from '../../../apps/worker/src/import/sources/agentos-sqlite.source';
@@ -106,7 +107,7 @@ export async function runImportBench(opts: ImportBenchOptions): Promise<ImportBe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-import-bench-'));
   const prisma = new PrismaService({ mode: 'postgres', url: opts.url, close: async () => undefined });
   const pool = new pg.Pool({ connectionString: opts.url, max: 2 });
-  const service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+  const service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
   const newOrg = async (name: string) =>
     (await pool.query<{ id: string }>(`INSERT INTO organizations (id, name, updated_at) VALUES (gen_random_uuid(), $1, now()) RETURNING id`, [name])).rows[0].id;
   try {

@@ -7,6 +7,7 @@ import { createTestPrisma, describeOnPostgres, makeOrganization } from '@agenthu
 import { makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
 import { ImportTargetRepository } from './import-target.repository';
+import { ImportDatabase } from './import-database';
 import { ImportService } from './import.service';
 import { AgentosSqliteSource } from './sources/agentos-sqlite.source';
 
@@ -78,7 +79,7 @@ describeOnPostgres('import killed with SIGKILL mid-run (agenthub CLI in a child 
 
     // The same file imported in one go, in-process, into another organization.
     const reference = await makeOrganization(prisma);
-    const service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    const service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     const source = await AgentosSqliteSource.open(file);
     const straight = await service.run(source, { organizationId: reference.id });
     await source.close();

@@ -7,6 +7,7 @@ import { createTestPrisma, makeOrganization } from '@agenthub/db/testing';
 import { AGENTOS_T0, makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
 import { ImportTargetRepository } from './import-target.repository';
+import { ImportDatabase } from './import-database';
 import { ImportService } from './import.service';
 import type { ImportBatch } from './import.types';
 import { AgentosSqliteSource } from './sources/agentos-sqlite.source';
@@ -38,7 +39,7 @@ describe(ImportService.name, () => {
 
   beforeAll(() => {
     prisma = createTestPrisma();
-    sut = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    sut = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-import-'));
   });
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EMBEDDING_DIMENSIONS, ImportRunRepository, JobLockService, Prisma, PrismaService, vectorColumnDimensions, type ImportRunRow } from '@agenthub/db';
+import { ImportRunRepository, JobLockService, Prisma, type ImportRunRow } from '@agenthub/db';
+import { ImportDatabase } from './import-database';
 import type {
   Checkpoint,
   EntityCounts,
@@ -13,7 +14,7 @@ import type {
 } from './import.types';
 import { ImportTargetRepository, type RefIds, type WriteCounts } from './import-target.repository';
 import { conversationHash } from './mapping';
-import { ImportConnection, type SqlClient } from './sql-client';
+import type { SqlClient } from './sql-client';
 import type { ImportSource } from './sources/import-source';
 
 export const DEFAULT_BATCH_SIZE = 5000;
@@ -39,16 +40,15 @@ interface RunState {
 @Injectable()
 export class ImportService {
   constructor(
-    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(ImportDatabase) private readonly database: ImportDatabase,
     @Inject(ImportRunRepository) private readonly runs: ImportRunRepository,
     @Inject(ImportTargetRepository) private readonly target: ImportTargetRepository,
     @Inject(JobLockService) private readonly locks: JobLockService,
   ) {}
 
   /** The dimension of the target database's document_chunks.embedding (the migrations' 1536 until they ran). */
-  async embeddingDimensions(): Promise<number> {
-    const columns = await vectorColumnDimensions((sql) => this.prisma.queryRows(this.prisma, sql));
-    return columns.get('document_chunks.embedding') ?? EMBEDDING_DIMENSIONS;
+  embeddingDimensions(): Promise<number> {
+    return this.database.embeddingDimensions();
   }
 
   async run(source: ImportSource, options: ImportOptions): Promise<ImportSummary> {
@@ -79,7 +79,7 @@ export class ImportService {
     const total = await source.total();
     let verification: VerificationResult | null = null;
     let error: string | null = null;
-    const connection = new ImportConnection(this.prisma);
+    const connection = this.database.open();
     try {
       if (dryRun) {
         // Everything in one transaction that is rolled back: the counts and the verification are a real run's.
@@ -91,7 +91,7 @@ export class ImportService {
           { rollback: true },
         );
       } else {
-        await this.process(source, org, mode, batchSize, run, resumed, state, total, options, (fn) => connection.transaction(fn), this.prisma.mode === 'postgres' ? 2 : 1);
+        await this.process(source, org, mode, batchSize, run, resumed, state, total, options, (fn) => connection.transaction(fn), this.database.batchConcurrency);
         if (options.verify !== false) verification = await connection.run((c) => this.verify(source, org, c));
       }
     } catch (e) {
@@ -238,7 +238,7 @@ export class ImportService {
 
   /** The verification on its own (the benchmark times it separately from the import). */
   async verifyTarget(source: ImportSource, org: string): Promise<VerificationResult> {
-    const connection = new ImportConnection(this.prisma);
+    const connection = this.database.open();
     try {
       return await connection.run((c) => this.verify(source, org, c));
     } finally {

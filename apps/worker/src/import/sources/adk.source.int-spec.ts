@@ -6,6 +6,7 @@ import { ImportRunRepository, JobLockService, MessageRepository, type PrismaServ
 import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
 import { makeAdkPostgres, makeAdkSqlite } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
+import { ImportDatabase } from '../import-database';
 import { ImportService } from '../import.service';
 import { AdkSource } from './adk.source';
 
@@ -16,7 +17,7 @@ describe(AdkSource.name, () => {
 
   beforeAll(() => {
     prisma = createTestPrisma();
-    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-adk-'));
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { ImportRunRepository, JobLockService, MessageRepository, PrismaService }
 import { createTestPrisma, describeOnPostgres, makeOrganization, vectorDimensionsDatabase } from '@agenthub/db/testing';
 import { memoryDump, writeMemoryDump } from '../../../test/fixtures/legacy-stores';
 import { ImportTargetRepository } from '../import-target.repository';
+import { ImportDatabase } from '../import-database';
 import { ImportService } from '../import.service';
 import { exactAmount, MemoryDumpSource } from './memory-dump.source';
 
@@ -15,7 +16,7 @@ describe(MemoryDumpSource.name, () => {
 
   beforeAll(() => {
     prisma = createTestPrisma();
-    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-'));
   });
   afterAll(async () => {
@@ -152,7 +153,7 @@ describeOnPostgres(`${MemoryDumpSource.name} into a database whose vector column
   beforeAll(async () => {
     const url = await vectorDimensionsDatabase('worker_dims4', 4);
     prisma = new PrismaService({ mode: 'postgres', url, close: async () => undefined });
-    service = new ImportService(prisma, new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-dims4-'));
   }, 60_000);
   afterAll(async () => {
