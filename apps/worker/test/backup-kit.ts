@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
-import { AnalyticsRepository, BackupRepository, ConversationEventRepository, ConversationRepository, JobLockService, MemoryRepository, PrismaService, workspaceRoot } from '@agenthub/db';
+import { AnalyticsRepository, BackupRepository, ConversationEventRepository, ConversationRepository, JobLockService, MemoryRepository, PrismaService, WholeDatabase, workspaceRoot } from '@agenthub/db';
 import { createTestPrisma, ensureSiblingDatabase, testDatabaseMode } from '@agenthub/db/testing';
 import { BackupJobsService } from '../src/backup/backup-jobs.service';
 import { BackupRetentionService } from '../src/backup/backup-retention.service';
@@ -29,7 +29,7 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
   const storage = options.storage ?? new LocalBackupStorage(backupDir);
   const repo = new BackupRepository(prisma);
   const locks = new JobLockService(prisma);
-  const backups = new BackupService(config, prisma, repo, storage, locks);
+  const backups = new BackupService(config, new WholeDatabase(prisma), repo, storage, locks);
   const retention = new BackupRetentionService(config, repo, storage, locks);
   return {
     prisma,

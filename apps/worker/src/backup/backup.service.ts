@@ -2,20 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
-import {
-  appliedMigrations,
-  BackupRepository,
-  connectWholeDatabase,
-  copyOut,
-  copyOutSql,
-  JobLockService,
-  listTables,
-  PrismaService,
-  serverInfo,
-  type BackupRow,
-  type TableInfo,
-} from '@agenthub/db';
+import { BackupRepository, JobLockService, WholeDatabase, type BackupRow, type DatabaseSnapshot, type TableInfo } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { BACKUP_STORAGE, type BackupStorage, type ObjectWriter } from '../storage/backup-storage';
 import { BackupBusyError, type ProgressListener } from './backup-events';
@@ -61,7 +48,7 @@ export class BackupService {
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
-    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(WholeDatabase) private readonly database: WholeDatabase,
     @Inject(BackupRepository) private readonly backups: BackupRepository,
     @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
     @Inject(JobLockService) private readonly locks: JobLockService,
@@ -160,21 +147,20 @@ export class BackupService {
     const key = objectKey(row.id);
     const encryptionKey = this.config.backup.encryptionKey;
     const level = this.config.backup.compressionLevel;
-    const client = await connectWholeDatabase(this.prisma.target.url, 'agenthub-backup');
+    // One snapshot for every table: the backup is consistent even while the application writes.
+    const snapshot = await this.database.snapshot('agenthub-backup');
     let writer: ObjectWriter | null = null;
     try {
-      // One snapshot for every table: the backup is consistent even while the application writes.
-      await client.query('begin isolation level repeatable read read only');
-      const migrations = await appliedMigrations(client);
+      const migrations = await snapshot.migrations();
       if (!migrations.length) throw new Error('the database has no applied migrations: nothing to back up (run `npx nx run migrate`)');
       const schemaVersion = migrations[migrations.length - 1];
-      const server = await serverInfo(client);
-      const tables = await listTables(client);
+      const server = await snapshot.server();
+      const tables = await snapshot.tables();
       onProgress?.({ phase: 'start', backupId: row.id, tables: tables.length });
 
       const results: BackupManifest['tables'] = [];
       const source = Readable.from(
-        frames(client, tables, { backupId: row.id, schemaVersion, startedAt }, (end, ms, index) => {
+        frames(snapshot, tables, { backupId: row.id, schemaVersion, startedAt }, (end, ms, index) => {
           const table = tables[index];
           results.push({
             name: end.table,
@@ -194,7 +180,7 @@ export class BackupService {
       const stages = [source, parallelGzip(level), ...(encryptionKey ? [encryptStream(encryptionKey)] : []), digest, writer.stream] as const;
       await pipeline(stages as unknown as [Readable, NodeJS.WritableStream]);
       const snapshotMs = Date.now() - started;
-      await client.query('commit');
+      await snapshot.commit();
       const storeStarted = Date.now();
       await writer.done();
       const sizeBytes = digest.bytes;
@@ -204,7 +190,7 @@ export class BackupService {
         id: row.id,
         schemaVersion,
         migrations,
-        database: { mode: this.prisma.target.mode, serverVersion: server.version },
+        database: { mode: this.database.mode, serverVersion: server.version },
         startedAt,
         finishedAt: new Date().toISOString(),
         compression: { algorithm: 'gzip', level },
@@ -227,14 +213,14 @@ export class BackupService {
     } finally {
       // No ROLLBACK: after a failure mid-table the COPY TO is still open (its reader stopped), pg would queue a
       // ROLLBACK behind it forever. Ending the session discards the read-only snapshot just as well.
-      await client.end().catch(() => undefined);
+      await snapshot.end();
     }
   }
 }
 
 /** The frame stream of one snapshot: header, then per table start / data… / end, then the trailer. */
 async function* frames(
-  client: pg.Client,
+  snapshot: DatabaseSnapshot,
   tables: TableInfo[],
   header: { backupId: string; schemaVersion: string; startedAt: string },
   onTable: (end: TableEndFrame, ms: number, index: number) => void,
@@ -255,7 +241,7 @@ async function* frames(
     let bytes = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    for await (const chunk of copyOut(client, copyOutSql(table)) as AsyncIterable<Buffer>) {
+    for await (const chunk of snapshot.copyOut(table)) {
       hash.update(chunk);
       rowDigest.update(chunk);
       bytes += chunk.length;
