@@ -29,7 +29,8 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
   const storage = options.storage ?? new LocalBackupStorage(backupDir);
   const repo = new BackupRepository(prisma);
   const locks = new JobLockService(prisma);
-  const backups = new BackupService(config, new WholeDatabase(prisma), repo, storage, locks);
+  const database = new WholeDatabase(prisma);
+  const backups = new BackupService(config, database, repo, storage, locks);
   const retention = new BackupRetentionService(config, repo, storage, locks);
   return {
     prisma,
@@ -42,7 +43,7 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
     retention,
     jobs: new BackupJobsService(backups, retention),
     verifier: new BackupVerifyService(config, storage),
-    restorer: new RestoreService(config, prisma, storage),
+    restorer: new RestoreService(config, database, storage),
     dataRetention: new RetentionService(
       config,
       new MemoryRepository(prisma),

@@ -15,7 +15,7 @@ export * from './lib/pagination';
 export * from './lib/tenancy';
 export { PgListener } from './lib/notifications/pg-listener';
 export * from './lib/sessions/whole-database';
-export { WholeDatabase, type DatabaseSnapshot } from './lib/sessions/whole-database.service';
+export { WholeDatabase, type DatabaseSnapshot, type LoadSession } from './lib/sessions/whole-database.service';
 export { JobLockService, type HeldLock } from './lib/sessions/job-lock.service';
 export { AUDIT_MAC_KEY, AuditMacKey } from './lib/audit/audit-mac-key';
 export { AuditSealer, type AuditSealerOptions } from './lib/audit/audit-sealer';

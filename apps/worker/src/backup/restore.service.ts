@@ -1,27 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import {
-  appliedMigrations,
-  applyMigrations,
-  connectWholeDatabase,
-  copyLoader,
-  copyOut,
-  copyOutSql,
-  deferIndexesAndForeignKeys,
-  insertLoader,
-  listTables,
-  migrationNames,
-  PrismaService,
-  quoteIdent,
-  redactUrl,
-  resetSequences,
-  serverInfo,
-  setUserTriggers,
-  tablesWithUserTriggers,
-  type TableInfo,
-  type TableLoader,
-} from '@agenthub/db';
-import type pg from 'pg';
+import { migrationNames, redactUrl, restoredBackupStatement, WholeDatabase, type LoadSession, type TableInfo, type TableLoader } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { BACKUP_STORAGE, type BackupStorage } from '../storage/backup-storage';
 import type { ProgressListener } from './backup-events';
@@ -66,7 +45,7 @@ export class RestoreService {
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
-    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(WholeDatabase) private readonly database: WholeDatabase,
     @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
   ) {}
 
@@ -80,16 +59,16 @@ export class RestoreService {
         `backup ${id} was made with schema ${manifest.schemaVersion}, which this build does not know: restore it with a newer agenthub`,
       );
     }
-    const url = options.targetUrl ?? this.prisma.target.url;
+    const url = options.targetUrl ?? this.database.url;
     const target = redactUrl(url);
 
     // Refuse before changing anything, migrations included.
-    const probe = await connectWholeDatabase(url, 'agenthub-restore');
+    const probe = await this.database.load(url, 'agenthub-restore');
     let nonEmpty: string[];
     try {
-      nonEmpty = await tablesWithRows(probe, await listTables(probe));
+      nonEmpty = await probe.tablesWithRows((await probe.tables()).map((t) => t.name));
     } finally {
-      await probe.end().catch(() => undefined);
+      await probe.end();
     }
     if (nonEmpty.length && !options.force) {
       throw new RestoreRefusedError(
@@ -98,15 +77,15 @@ export class RestoreService {
       );
     }
 
-    await applyMigrations({ url }, { quiet: true });
-    const client = await connectWholeDatabase(url, 'agenthub-restore');
+    await this.database.migrate(url);
+    const session = await this.database.load(url, 'agenthub-restore');
     let loader: TableLoader | null = null;
     try {
-      const applied = await appliedMigrations(client);
+      const applied = await session.migrations();
       const pending = known.filter((m) => !applied.includes(m));
       if (pending.length) throw new Error(`the target still has pending migrations after migrating: ${pending.join(', ')}`);
-      const server = await serverInfo(client);
-      const tables = new Map((await listTables(client)).map((t) => [t.name, t]));
+      const server = await session.server();
+      const tables = new Map((await session.tables()).map((t) => [t.name, t]));
       for (const t of manifest.tables) {
         const have = tables.get(t.name);
         const missing = t.columns.filter((c) => !have?.columns.some((h) => h.name === c));
@@ -120,22 +99,16 @@ export class RestoreService {
         // 0.5 over its socket server), so there the whole object (checksums, GCM tag) is verified before loading.
         await readBackup(this.storage, manifest, this.config.backup.encryptionKey);
       }
-      await client.query('begin');
-      // Always, even when empty: besides --force's emptying, a table truncated in this transaction can be loaded
-      // with COPY … FREEZE (rows written frozen, so the verification pass that re-reads them right after does
-      // not rewrite every page to set hint bits).
-      if (tables.size) await client.query(`truncate ${[...tables.keys()].map(quoteIdent).join(', ')} restart identity cascade`);
-      // Triggers would re-derive rows the backup already holds (rolled back with everything else on failure).
-      const triggered = await tablesWithUserTriggers(client);
-      await setUserTriggers(client, triggered, false);
-      const deferred = await deferIndexesAndForeignKeys(client);
+      // Every table emptied, even when empty: besides --force's emptying, a table truncated in this transaction
+      // can be loaded with COPY … FREEZE (rows written frozen, so the verification pass that re-reads them right
+      // after does not rewrite every page to set hint bits). Triggers off: they would re-derive rows the backup
+      // already holds. All of it is rolled back with everything else on failure.
+      const load = await session.beginLoad([...tables.keys()]);
       options.onProgress?.({ phase: 'start', backupId: id, tables: manifest.tables.length });
       let index = 0;
       const read = await readBackup(this.storage, manifest, this.config.backup.encryptionKey, {
         start: async (entry) => {
-          const info = tables.get(entry.name)!;
-          const columns = entry.columns.map((c) => info.columns.find((h) => h.name === c)!);
-          loader = server.pglite ? insertLoader(client, entry.name, columns) : copyLoader(client, entry.name, entry.columns, { freeze: true });
+          loader = await session.loader(tables.get(entry.name)!, entry.columns);
         },
         data: (chunk) => loader!.write(chunk),
         end: async (entry) => {
@@ -152,12 +125,12 @@ export class RestoreService {
           await current?.abort(error);
         },
       });
-      await deferred.recreate();
-      await setUserTriggers(client, triggered, true);
-      await resetSequences(client);
-      const verified = await verifyTables(client, manifest, tables);
-      await this.markRestoredBackup(client, manifest);
-      await client.query('commit');
+      await load.finish();
+      const verified = await verifyTables(session, manifest, tables);
+      // The snapshot was taken while this backup's own catalog row said `running`; in the restored database it
+      // is the backup the data came from, so it says so (after verification, which compared the row as it was).
+      await session.run(restoredBackupStatement(manifest));
+      await session.commit();
       options.onProgress?.({ phase: 'finish' });
       const result: RestoreResult = {
         id,
@@ -175,42 +148,12 @@ export class RestoreService {
     } catch (error) {
       // Whatever failed, a COPY still open would hold the ROLLBACK in pg's queue forever.
       await (loader as TableLoader | null)?.abort(error as Error).catch(() => undefined);
-      await client.query('rollback').catch(() => undefined);
+      await session.rollback();
       throw error;
     } finally {
-      await client.end().catch(() => undefined);
+      await session.end();
     }
   }
-
-  /**
-   * The snapshot was taken while this backup's own catalog row said `running`; in the restored database it
-   * is the backup the data came from, so it says so (after verification, which compared the row as it was).
-   */
-  private async markRestoredBackup(client: pg.Client, manifest: BackupManifest): Promise<void> {
-    await client.query(
-      `update backups set status = 'completed', location = $2, schema_version = $3, size_bytes = $4, encrypted = $5,
-              manifest = $6::jsonb, error = null, finished_at = $7
-        where id = $1::uuid and status <> 'completed'`,
-      [
-        manifest.id,
-        manifest.object.location,
-        manifest.schemaVersion,
-        manifest.object.sizeBytes,
-        manifest.encryption !== null,
-        JSON.stringify(manifest),
-        manifest.finishedAt,
-      ],
-    );
-  }
-}
-
-async function tablesWithRows(client: pg.Client, tables: TableInfo[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const t of tables) {
-    const { rowCount } = await client.query(`select 1 from ${quoteIdent(t.name)} limit 1`);
-    if (rowCount) found.push(t.name);
-  }
-  return found;
 }
 
 /**
@@ -218,12 +161,12 @@ async function tablesWithRows(client: pg.Client, tables: TableInfo[]): Promise<s
  * row count and the order-independent row digest (a restored table's physical order may differ from the
  * backup's), or the sha256 for manifests written before row digests existed.
  */
-export async function verifyTables(client: pg.Client, manifest: BackupManifest, tables: Map<string, TableInfo>): Promise<number> {
+export async function verifyTables(session: LoadSession, manifest: BackupManifest, tables: Map<string, TableInfo>): Promise<number> {
   let verified = 0;
   for (const entry of manifest.tables) {
     const hash = createHash('sha256');
     const digest = new RowDigest();
-    for await (const chunk of copyOut(client, copyOutSql({ name: entry.name, columns: entry.columns })) as AsyncIterable<Buffer>) {
+    for await (const chunk of session.copyOut({ name: entry.name, columns: entry.columns })) {
       if (entry.rowDigest) digest.update(chunk);
       else hash.update(chunk);
     }
@@ -238,10 +181,8 @@ export async function verifyTables(client: pg.Client, manifest: BackupManifest, 
     verified++;
   }
   // Tables the target has but the backup did not (a newer schema) must be empty, or the restore is not the backup.
-  for (const name of tables.keys()) {
-    if (manifest.tables.some((t) => t.name === name)) continue;
-    const { rowCount } = await client.query(`select 1 from ${quoteIdent(name)} limit 1`);
-    if (rowCount) throw new BackupIntegrityError(`table ${name} is not in the backup but holds rows`);
-  }
+  const extra = [...tables.keys()].filter((name) => !manifest.tables.some((t) => t.name === name));
+  const [holding] = await session.tablesWithRows(extra);
+  if (holding) throw new BackupIntegrityError(`table ${holding} is not in the backup but holds rows`);
   return verified;
 }

@@ -45,6 +45,34 @@ function toRow(r: BackupRecord): BackupRow {
  * the worker claims requests, records runs and applies retention. A row only says `completed` once the backup
  * object and its manifest are both stored.
  */
+/**
+ * The catalog row of a restored backup, in the restored database: the snapshot was taken while the backup's own
+ * row said `running`; there it is the backup the data came from, so it says so. A statement (not a method) because
+ * it runs on the restore's own connection, in its load transaction (WholeDatabase.load → LoadSession.run).
+ */
+export function restoredBackupStatement(manifest: {
+  id: string;
+  schemaVersion: string;
+  finishedAt: string;
+  encryption: unknown;
+  object: { location: string; sizeBytes: number };
+}): { text: string; values: unknown[] } {
+  return {
+    text: `update backups set status = 'completed', location = $2, schema_version = $3, size_bytes = $4, encrypted = $5,
+                  manifest = $6::jsonb, error = null, finished_at = $7
+            where id = $1::uuid and status <> 'completed'`,
+    values: [
+      manifest.id,
+      manifest.object.location,
+      manifest.schemaVersion,
+      manifest.object.sizeBytes,
+      manifest.encryption !== null,
+      JSON.stringify(manifest),
+      manifest.finishedAt,
+    ],
+  };
+}
+
 @Injectable()
 export class BackupRepository {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}
