@@ -15,12 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { ImportRunRepository, JobLockService, MessageRepository, PrismaService, redactUrl } from '@agenthub/db';
+import { PrismaService, redactUrl } from '@agenthub/db';
 /* eslint-disable @nx/enforce-module-boundaries -- the bench measures the worker's importer in-process; a child
    CLI would add its ~3 s start-up to every round. The fixture builder is the tests' own. */
-import { ImportTargetRepository } from '../../../apps/worker/src/import/import-target.repository';
-import { ImportDatabase } from '../../../apps/worker/src/import/import-database';
-import { ImportService } from '../../../apps/worker/src/import/import.service';
 import type { ImportBatch } from '../../../apps/worker/src/import/import.types';
 import { AgentosSqliteSource } from '../../../apps/worker/src/import/sources/agentos-sqlite.source';
 import type { ImportSource } from '../../../apps/worker/src/import/sources/import-source';
@@ -29,6 +26,7 @@ import { makeAgentosFile } from '../../../apps/worker/test/fixtures/legacy-store
 /* eslint-enable @nx/enforce-module-boundaries */
 import { median } from './harness';
 import { log } from './report';
+import { importServiceOn } from '../../../apps/worker/test/import-service';
 
 export interface ImportBenchOptions {
   url: string;
@@ -107,7 +105,7 @@ export async function runImportBench(opts: ImportBenchOptions): Promise<ImportBe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-import-bench-'));
   const prisma = new PrismaService({ mode: 'postgres', url: opts.url, close: async () => undefined });
   const pool = new pg.Pool({ connectionString: opts.url, max: 2 });
-  const service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+  const service = importServiceOn(prisma);
   const newOrg = async (name: string) =>
     (await pool.query<{ id: string }>(`INSERT INTO organizations (id, name, updated_at) VALUES (gen_random_uuid(), $1, now()) RETURNING id`, [name])).rows[0].id;
   try {

@@ -1,7 +1,7 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { DEFAULT_K, MAX_K, MAX_PAGE_SIZE } from '@agenthub/db';
-import { uuid } from '../common/http/schemas';
+import { DEFAULT_K, MAX_K } from '@agenthub/db';
+import { limitQuery, uuid } from '../common/http/schemas';
 import { messageSchema, toMessageView } from '../messages/message.dto';
 import type { MessageSearchHit } from '@agenthub/db';
 
@@ -74,13 +74,7 @@ export class SearchMessagesQuery extends createZodDto(
     q: z.string().trim().min(1, 'required').max(1000).describe('full-text query (websearch syntax: "quoted phrase", OR, -not)'),
     agentId: uuid.optional(),
     conversationId: uuid.optional(),
-    limit: z.coerce
-      .number({ message: 'must be a number' })
-      .int('must be an integer')
-      .min(1, 'must be at least 1')
-      .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
-      .optional()
-      .describe(`results, 1..${MAX_PAGE_SIZE} (default 50)`),
+    limit: limitQuery('results'),
   }),
 ) {}
 

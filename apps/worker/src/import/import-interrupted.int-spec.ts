@@ -2,14 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRunRepository, JobLockService, MessageRepository, workspaceRoot, type PrismaService } from '@agenthub/db';
+import { workspaceRoot, type PrismaService } from '@agenthub/db';
 import { createTestPrisma, describeOnPostgres, makeOrganization } from '@agenthub/db/testing';
 import { makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
-import { ImportTargetRepository } from './import-target.repository';
-import { ImportDatabase } from './import-database';
-import { ImportService } from './import.service';
 import { AgentosSqliteSource } from './sources/agentos-sqlite.source';
+import { importServiceOn } from '../../test/import-kit';
 
 const root = workspaceRoot();
 
@@ -79,7 +77,7 @@ describeOnPostgres('import killed with SIGKILL mid-run (agenthub CLI in a child 
 
     // The same file imported in one go, in-process, into another organization.
     const reference = await makeOrganization(prisma);
-    const service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    const service = importServiceOn(prisma);
     const source = await AgentosSqliteSource.open(file);
     const straight = await service.run(source, { organizationId: reference.id });
     await source.close();

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ConflictError, MessageRepository, Prisma, PrismaService } from '@agenthub/db';
+import { ConflictError, MessageRepository, Prisma, PrismaService, type AppendRecord } from '@agenthub/db';
 import { toSql } from 'pgvector/utils';
 import type {
   AgentRecord,
@@ -20,21 +20,11 @@ const MESSAGE_COLUMNS = [
   'is_streaming', 'is_complete', 'model', 'tokens_used', 'client_id', 'metadata', 'created_at', 'updated_at',
 ] as const;
 
-interface MessageRow {
+/** A message of a batch: MessageRepository's append record (its `idx` is `ord`, the position in its conversation). */
+interface MessageRow extends Omit<AppendRecord, 'idx' | 'is_streaming'> {
   id: string;
-  conversation_id: string;
   ord: number;
-  role: string;
-  content: string;
-  message_type: string;
-  tool_name: string | null;
-  tool_args: unknown;
-  tool_call_id: string | null;
-  model: string | null;
-  tokens_used: number | null;
   client_id: string;
-  metadata: unknown;
-  created_at: string | null;
 }
 
 export type WriteCounts = Pick<EntityCounts, 'written' | 'updated' | 'skipped'>;
@@ -264,23 +254,7 @@ export class ImportTargetRepository {
     const appended = await this.messages.appendRecords(
       c,
       org,
-      oldRows.map((m) => ({
-        idx: m.ord,
-        conversation_id: m.conversation_id,
-        id: m.id,
-        role: m.role,
-        content: m.content,
-        message_type: m.message_type,
-        tool_name: m.tool_name,
-        tool_args: m.tool_args,
-        tool_call_id: m.tool_call_id,
-        is_streaming: false,
-        model: m.model,
-        tokens_used: m.tokens_used,
-        client_id: m.client_id,
-        metadata: m.metadata,
-        created_at: m.created_at,
-      })),
+      oldRows.map(({ ord, ...m }) => ({ ...m, idx: ord, is_streaming: false })),
     );
     const insertedMessages = freshRows.length + appended;
     return {

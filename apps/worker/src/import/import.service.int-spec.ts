@@ -1,17 +1,15 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ImportRunRepository, JobLockService, MessageRepository, type PrismaService } from '@agenthub/db';
-import { createTestPrisma, makeOrganization } from '@agenthub/db/testing';
+import { MessageRepository, type PrismaService } from '@agenthub/db';
+import { makeOrganization } from '@agenthub/db/testing';
 import { AGENTOS_T0, makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
-import { ImportTargetRepository } from './import-target.repository';
-import { ImportDatabase } from './import-database';
 import { ImportService } from './import.service';
 import type { ImportBatch } from './import.types';
 import { AgentosSqliteSource } from './sources/agentos-sqlite.source';
 import type { ImportSource } from './sources/import-source';
+import { openImportKit } from '../../test/import-kit';
 
 /** A source that dies after `n` batches, as a killed process would (the batches before it have committed). */
 function interruptedAfter(source: ImportSource, n: number): ImportSource {
@@ -33,19 +31,12 @@ function interruptedAfter(source: ImportSource, n: number): ImportSource {
 }
 
 describe(ImportService.name, () => {
+  let kit: ReturnType<typeof openImportKit>;
   let prisma: PrismaService;
   let sut: ImportService;
   let dir: string;
-
-  beforeAll(() => {
-    prisma = createTestPrisma();
-    sut = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-import-'));
-  });
-  afterAll(async () => {
-    await prisma.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(() => ({ prisma, service: sut, dir } = kit = openImportKit('agenthub-import-')));
+  afterAll(() => kit.close());
 
   async function importAgentos(file: string, organizationId: string, options: Partial<Parameters<ImportService['run']>[1]> = {}) {
     const source = await AgentosSqliteSource.open(file);

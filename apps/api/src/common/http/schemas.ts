@@ -6,15 +6,19 @@ export const uuid = z.uuid({ message: 'must be a UUID' });
 export const jsonObject = z.record(z.string(), z.unknown()).describe('any JSON object');
 export const isoDateTime = z.iso.datetime({ offset: true });
 
-/** `?limit=&cursor=` of every list (API.md: default 50, max 200; cursors opaque). */
-export const pageQuery = {
-  limit: z.coerce
+/** `?limit=` of a list or a search: 1..MAX_PAGE_SIZE (API.md: default 50, max 200); `what` is what it counts. */
+export const limitQuery = (what: string) =>
+  z.coerce
     .number({ message: 'must be a number' })
     .int('must be an integer')
     .min(1, 'must be at least 1')
     .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
     .optional()
-    .describe(`page size, 1..${MAX_PAGE_SIZE} (default 50)`),
+    .describe(`${what}, 1..${MAX_PAGE_SIZE} (default 50)`);
+
+/** `?limit=&cursor=` of every list (API.md: default 50, max 200; cursors opaque). */
+export const pageQuery = {
+  limit: limitQuery('page size'),
   cursor: z.string().min(1).max(2000).optional().describe('nextCursor of the previous page'),
 };
 

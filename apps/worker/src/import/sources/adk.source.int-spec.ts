@@ -1,29 +1,20 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ImportRunRepository, JobLockService, MessageRepository, type PrismaService } from '@agenthub/db';
-import { createTestPrisma, describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
+import { type PrismaService } from '@agenthub/db';
+import { describeOnPostgres, ensureSiblingDatabase, makeOrganization } from '@agenthub/db/testing';
 import { makeAdkPostgres, makeAdkSqlite } from '../../../test/fixtures/legacy-stores';
-import { ImportTargetRepository } from '../import-target.repository';
-import { ImportDatabase } from '../import-database';
 import { ImportService } from '../import.service';
 import { AdkSource } from './adk.source';
+import { openImportKit } from '../../../test/import-kit';
 
 describe(AdkSource.name, () => {
+  let kit: ReturnType<typeof openImportKit>;
   let prisma: PrismaService;
   let service: ImportService;
   let dir: string;
-
-  beforeAll(() => {
-    prisma = createTestPrisma();
-    service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-adk-'));
-  });
-  afterAll(async () => {
-    await prisma.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(() => ({ prisma, service, dir } = kit = openImportKit('agenthub-adk-')));
+  afterAll(() => kit.close());
 
   async function importFrom(location: string, options: { dryRun?: boolean } = {}) {
     const org = await makeOrganization(prisma);

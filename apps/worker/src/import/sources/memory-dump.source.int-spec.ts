@@ -1,28 +1,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRunRepository, JobLockService, MessageRepository, PrismaService } from '@agenthub/db';
-import { createTestPrisma, describeOnPostgres, makeOrganization, vectorDimensionsDatabase } from '@agenthub/db/testing';
+import { PrismaService } from '@agenthub/db';
+import { describeOnPostgres, makeOrganization, vectorDimensionsDatabase } from '@agenthub/db/testing';
 import { memoryDump, writeMemoryDump } from '../../../test/fixtures/legacy-stores';
-import { ImportTargetRepository } from '../import-target.repository';
-import { ImportDatabase } from '../import-database';
 import { ImportService } from '../import.service';
 import { exactAmount, MemoryDumpSource } from './memory-dump.source';
+import { importServiceOn, openImportKit } from '../../../test/import-kit';
 
 describe(MemoryDumpSource.name, () => {
+  let kit: ReturnType<typeof openImportKit>;
   let prisma: PrismaService;
   let service: ImportService;
   let dir: string;
-
-  beforeAll(() => {
-    prisma = createTestPrisma();
-    service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-'));
-  });
-  afterAll(async () => {
-    await prisma.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(() => ({ prisma, service, dir } = kit = openImportKit('agenthub-dump-')));
+  afterAll(() => kit.close());
 
   async function run(file: string, organizationId: string, options: { onConflict?: 'skip' | 'replace' | 'fail'; batchSize?: number } = {}) {
     const sut = await MemoryDumpSource.open(file);
@@ -153,7 +145,7 @@ describeOnPostgres(`${MemoryDumpSource.name} into a database whose vector column
   beforeAll(async () => {
     const url = await vectorDimensionsDatabase('worker_dims4', 4);
     prisma = new PrismaService({ mode: 'postgres', url, close: async () => undefined });
-    service = new ImportService(new ImportDatabase(prisma), new ImportRunRepository(prisma), new ImportTargetRepository(prisma, new MessageRepository(prisma)), new JobLockService(prisma));
+    service = importServiceOn(prisma);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-dump-dims4-'));
   }, 60_000);
   afterAll(async () => {
