@@ -30,7 +30,9 @@ import {
   hashApiKey,
   type MessageInput,
 } from '@agenthub/db';
-// The API's own view of a message (the response and event shape), so that both servers send the same bytes.
+// The API's own view of a message (the response and event shape), so that both servers send the same bytes and
+// the comparison measures only what is around it.
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { toMessageView as toView } from '../../../apps/api/src/messages/message.dto';
 
 const CACHE_TTL_MS = 30_000;

@@ -23,10 +23,10 @@ import { AgentosSqliteSource } from '../../../apps/worker/src/import/sources/age
 import type { ImportSource } from '../../../apps/worker/src/import/sources/import-source';
 import { stableId } from '../../../apps/worker/src/import/stable-id';
 import { makeAgentosFile } from '../../../apps/worker/test/fixtures/legacy-stores';
+import { importServiceOn } from '../../../apps/worker/test/import-service';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { median } from './harness';
 import { log } from './report';
-import { importServiceOn } from '../../../apps/worker/test/import-service';
 
 export interface ImportBenchOptions {
   url: string;
