@@ -8,7 +8,7 @@ describe('OpenAPI', () => {
   });
   afterAll(() => api.close());
 
-  it('documents every registered route with its error responses as problem+json', async () => {
+  it('documents every registered route with its success status and its error responses as problem+json', async () => {
     const doc = (await api.get('/api/docs-json')).body;
     expect(doc.openapi).toMatch(/^3\./);
     const documented = new Set<string>();
@@ -17,6 +17,9 @@ describe('OpenAPI', () => {
         documented.add(`${method.toUpperCase()} ${path}`);
         if (path.startsWith('/api/v1/')) {
           const errors = Object.keys(op.responses).filter((s) => s.startsWith('4'));
+          // its success under its status (a generated client reads 2xx, not `default`)
+          expect([`${method} ${path}`, Object.keys(op.responses).filter((s) => s.startsWith('2'))]).toEqual([`${method} ${path}`, [expect.any(String)]]);
+          expect(op.responses['default']).toBeUndefined();
           expect([`${method} ${path}`, errors]).toEqual([`${method} ${path}`, expect.arrayContaining(['400', '401', '429'])]);
           for (const status of errors) {
             expect(op.responses[status].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });

@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { IfMatchVersion } from '../common/http/if-match';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { AgentDto, AgentPageDto, CreateAgentDto, ListAgentsQuery, UpdateAgentDto, type AgentView } from './agent.dto';
 import { AgentService } from './agent.service';
 
@@ -25,14 +25,14 @@ export class AgentController {
 
   @Get()
   @ApiProblems()
-  @ZodResponse({ type: AgentPageDto })
+  @ZodResponse({ status: 200, type: AgentPageDto })
   list(@Query() query: ListAgentsQuery): Promise<Page<AgentView>> {
     return this.agents.list(query);
   }
 
   @Get(':id')
   @ApiProblems(404)
-  @ZodResponse({ type: AgentDto })
+  @ZodResponse({ status: 200, type: AgentDto })
   get(@Param('id', UuidPipe) id: string): Promise<AgentView> {
     return this.agents.get(id);
   }
@@ -40,13 +40,13 @@ export class AgentController {
   @Patch(':id')
   @ApiHeader({ name: 'If-Match', required: false, description: 'the version you read; a stale one gets 409' })
   @ApiProblems(403, 404, 409, 413, 415)
-  @ZodResponse({ type: AgentDto })
+  @ZodResponse({ status: 200, type: AgentDto })
   update(@Param('id', UuidPipe) id: string, @Body() body: UpdateAgentDto, @IfMatchVersion() version?: number): Promise<AgentView> {
     return this.agents.update(id, body, version);
   }
 
   @Delete(':id')
-  @HttpCode(204)
+  @NoContent()
   @ApiProblems(403, 404)
   delete(@Param('id', UuidPipe) id: string): Promise<void> {
     return this.agents.softDelete(id);

@@ -20,7 +20,7 @@ export class AnalyticsController {
 
   @Get('analytics/usage')
   @ApiProblems()
-  @ZodResponse({ type: UsageDto, description: 'per UTC bucket and agent, only buckets with activity' })
+  @ZodResponse({ status: 200, type: UsageDto, description: 'per UTC bucket and agent, only buckets with activity' })
   usage(@Query() query: UsageQueryDto): Promise<{ data: UsageView[] }> {
     return this.analytics.usage(query);
   }

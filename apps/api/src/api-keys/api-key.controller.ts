@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import {
   ApiKeyPageDto,
   CreateApiKeyDto,
@@ -33,13 +33,13 @@ export class ApiKeyController {
 
   @Get()
   @ApiProblems(403)
-  @ZodResponse({ type: ApiKeyPageDto })
+  @ZodResponse({ status: 200, type: ApiKeyPageDto })
   list(@Query() query: ListApiKeysQuery): Promise<Page<ApiKeyView>> {
     return this.apiKeys.list(query);
   }
 
   @Delete(':id')
-  @HttpCode(204)
+  @NoContent()
   @ApiProblems(403, 404)
   revoke(@Param('id', UuidPipe) id: string): Promise<void> {
     return this.apiKeys.revoke(id);

@@ -16,14 +16,14 @@ export class AuditLogController {
 
   @Get()
   @ApiProblems(403)
-  @ZodResponse({ type: AuditEntryPageDto, description: 'newest first' })
+  @ZodResponse({ status: 200, type: AuditEntryPageDto, description: 'newest first' })
   list(@Query() query: ListAuditLogsQuery): Promise<Page<AuditEntryView>> {
     return this.auditLogs.list(query);
   }
 
   @Get('verify')
   @ApiProblems(403)
-  @ZodResponse({ type: AuditVerificationDto })
+  @ZodResponse({ status: 200, type: AuditVerificationDto })
   verify(): Promise<AuditVerificationView> {
     return this.auditLogs.verify();
   }

@@ -24,14 +24,14 @@ export class BackupController {
 
   @Get()
   @ApiProblems(403)
-  @ZodResponse({ type: BackupPageDto, description: 'newest first' })
+  @ZodResponse({ status: 200, type: BackupPageDto, description: 'newest first' })
   list(@Query() query: ListBackupsQuery): Promise<Page<BackupView>> {
     return this.backups.list(query);
   }
 
   @Get(':id')
   @ApiProblems(403, 404)
-  @ZodResponse({ type: BackupDto })
+  @ZodResponse({ status: 200, type: BackupDto })
   get(@Param('id', UuidPipe) id: string): Promise<BackupView> {
     return this.backups.get(id);
   }

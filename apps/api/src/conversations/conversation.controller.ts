@@ -4,7 +4,7 @@ import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import {
   ConversationDto,
@@ -33,7 +33,7 @@ export class ConversationController {
 
   @Get()
   @ApiProblems()
-  @ZodResponse({ type: ConversationPageDto, description: 'newest activity first' })
+  @ZodResponse({ status: 200, type: ConversationPageDto, description: 'newest activity first' })
   list(@Query() query: ListConversationsQuery): Promise<Page<ConversationView>> {
     return this.conversations.list(query);
   }
@@ -41,20 +41,20 @@ export class ConversationController {
   @Get(':id')
   @RawReadTransaction()
   @ApiProblems(404)
-  @ZodResponse({ type: ConversationDto })
+  @ZodResponse({ status: 200, type: ConversationDto })
   get(@Param('id', UuidPipe) id: string): Promise<ConversationView> {
     return this.conversations.get(id);
   }
 
   @Patch(':id')
   @ApiProblems(403, 404, 413, 415)
-  @ZodResponse({ type: ConversationDto })
+  @ZodResponse({ status: 200, type: ConversationDto })
   update(@Param('id', UuidPipe) id: string, @Body() body: UpdateConversationDto): Promise<ConversationView> {
     return this.conversations.update(id, body);
   }
 
   @Delete(':id')
-  @HttpCode(204)
+  @NoContent()
   @ApiProblems(403, 404)
   delete(@Param('id', UuidPipe) id: string): Promise<void> {
     return this.conversations.delete(id);

@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { VectorSearchRoute } from '../embeddings/vector-search-route.decorator';
 import {
   ChunkHitListDto,
@@ -36,27 +36,27 @@ export class DocumentController {
   }
 
   @VectorSearchRoute()
-  @ZodResponse({ type: ChunkHitListDto, description: 'matching chunks, best first, each with its document id and title' })
+  @ZodResponse({ status: 200, type: ChunkHitListDto, description: 'matching chunks, best first, each with its document id and title' })
   search(@Body() body: DocumentSearchDto): Promise<{ data: ChunkHitView[] }> {
     return this.documents.search(body);
   }
 
   @Get()
   @ApiProblems()
-  @ZodResponse({ type: DocumentPageDto })
+  @ZodResponse({ status: 200, type: DocumentPageDto })
   list(@Query() query: ListDocumentsQuery): Promise<Page<DocumentView>> {
     return this.documents.list(query);
   }
 
   @Get(':id')
   @ApiProblems(404)
-  @ZodResponse({ type: DocumentDto })
+  @ZodResponse({ status: 200, type: DocumentDto })
   get(@Param('id', UuidPipe) id: string, @Query() query: GetDocumentQuery): Promise<DocumentView> {
     return this.documents.get(id, query.includeChunks);
   }
 
   @Delete(':id')
-  @HttpCode(204)
+  @NoContent()
   @ApiProblems(403, 404)
   delete(@Param('id', UuidPipe) id: string): Promise<void> {
     return this.documents.delete(id);

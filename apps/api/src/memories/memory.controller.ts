@@ -6,7 +6,7 @@ import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { VectorSearchRoute } from '../embeddings/vector-search-route.decorator';
 import {
   CreateMemoryBatchDto,
@@ -51,34 +51,34 @@ export class MemoryController {
   }
 
   @VectorSearchRoute()
-  @ZodResponse({ type: MemoryHitListDto, description: 'best first; expired memories never appear' })
+  @ZodResponse({ status: 200, type: MemoryHitListDto, description: 'best first; expired memories never appear' })
   search(@Body() body: MemorySearchDto): Promise<{ data: MemoryHitView[] }> {
     return this.memories.search(body);
   }
 
   @Get()
   @ApiProblems()
-  @ZodResponse({ type: MemoryPageDto })
+  @ZodResponse({ status: 200, type: MemoryPageDto })
   list(@Query() query: ListMemoriesQuery): Promise<Page<MemoryView>> {
     return this.memories.list(query);
   }
 
   @Get(':id')
   @ApiProblems(404)
-  @ZodResponse({ type: MemoryDto })
+  @ZodResponse({ status: 200, type: MemoryDto })
   get(@Param('id', UuidPipe) id: string, @Query() query: EmbeddingFormatQuery): Promise<MemoryView> {
     return this.memories.get(id, query.embeddingFormat);
   }
 
   @Patch(':id')
   @ApiProblems(403, 404, 413, 415)
-  @ZodResponse({ type: MemoryDto })
+  @ZodResponse({ status: 200, type: MemoryDto })
   update(@Param('id', UuidPipe) id: string, @Body() body: UpdateMemoryDto, @Query() query: EmbeddingFormatQuery): Promise<MemoryView> {
     return this.memories.update(id, body, query.embeddingFormat);
   }
 
   @Delete(':id')
-  @HttpCode(204)
+  @NoContent()
   @ApiProblems(403, 404)
   delete(@Param('id', UuidPipe) id: string): Promise<void> {
     return this.memories.delete(id);

@@ -46,7 +46,7 @@ export class MessageController {
   @Get('conversations/:id/messages')
   @RawReadTransaction()
   @ApiProblems(404)
-  @ZodResponse({ type: MessagePageDto })
+  @ZodResponse({ status: 200, type: MessagePageDto })
   list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<Page<MessageView>> {
     return this.messages.list(conversationId, query);
   }
@@ -54,7 +54,7 @@ export class MessageController {
   @Get('messages/:id')
   @RawReadTransaction()
   @ApiProblems(404)
-  @ZodResponse({ type: MessageDto })
+  @ZodResponse({ status: 200, type: MessageDto })
   get(@Param('id', UuidPipe) id: string): Promise<MessageView> {
     return this.messages.get(id);
   }

@@ -31,14 +31,14 @@ export class OrganizationController {
   @Get('organizations')
   @AdminOnly()
   @ApiProblems(403)
-  @ZodResponse({ type: OrganizationPageDto })
+  @ZodResponse({ status: 200, type: OrganizationPageDto })
   list(@Query() query: ListOrganizationsQuery): Promise<Page<OrganizationView>> {
     return this.organizations.list(query);
   }
 
   @Get('organization')
   @ApiProblems(403)
-  @ZodResponse({ type: OrganizationDto })
+  @ZodResponse({ status: 200, type: OrganizationDto })
   current(): Promise<OrganizationView> {
     return this.organizations.current();
   }

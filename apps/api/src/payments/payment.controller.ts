@@ -37,14 +37,14 @@ export class PaymentController {
 
   @Get()
   @ApiProblems()
-  @ZodResponse({ type: PaymentPageDto })
+  @ZodResponse({ status: 200, type: PaymentPageDto })
   list(@Query() query: ListPaymentsQuery): Promise<Page<PaymentView>> {
     return this.payments.list(query);
   }
 
   @Get(':id')
   @ApiProblems(404)
-  @ZodResponse({ type: PaymentDto })
+  @ZodResponse({ status: 200, type: PaymentDto })
   get(@Param('id', UuidPipe) id: string): Promise<PaymentView> {
     return this.payments.get(id);
   }
@@ -52,7 +52,7 @@ export class PaymentController {
   @Post(':id/succeed')
   @HttpCode(200)
   @ApiProblems(403, 404, 409)
-  @ZodResponse({ type: PaymentDto, description: 'pending → succeeded; any other state is a 409' })
+  @ZodResponse({ status: 200, type: PaymentDto, description: 'pending → succeeded; any other state is a 409' })
   succeed(@Param('id', UuidPipe) id: string): Promise<PaymentView> {
     return this.payments.succeed(id);
   }
@@ -60,7 +60,7 @@ export class PaymentController {
   @Post(':id/fail')
   @HttpCode(200)
   @ApiProblems(403, 404, 409)
-  @ZodResponse({ type: PaymentDto, description: 'pending → failed; any other state is a 409' })
+  @ZodResponse({ status: 200, type: PaymentDto, description: 'pending → failed; any other state is a 409' })
   fail(@Param('id', UuidPipe) id: string, @Body() body: FailPaymentDto): Promise<PaymentView> {
     return this.payments.fail(id, body.reason);
   }
@@ -69,7 +69,7 @@ export class PaymentController {
   @HttpCode(200)
   @Idempotent()
   @ApiProblems(403, 404, 409, 413, 415)
-  @ZodResponse({ type: RefundedPaymentDto, description: 'refunds part or all of the remainder; more than the remainder is a 409' })
+  @ZodResponse({ status: 200, type: RefundedPaymentDto, description: 'refunds part or all of the remainder; more than the remainder is a 409' })
   refund(@Param('id', UuidPipe) id: string, @Body() body: RefundPaymentDto): Promise<RefundedPaymentView> {
     return this.payments.refund(id, body.amount, body.reason);
   }

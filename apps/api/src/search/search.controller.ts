@@ -12,7 +12,7 @@ export class SearchController {
 
   @Get('messages')
   @ApiProblems()
-  @ZodResponse({ type: MessageHitListDto, description: 'ranked best first, each with a highlighted snippet' })
+  @ZodResponse({ status: 200, type: MessageHitListDto, description: 'ranked best first, each with a highlighted snippet' })
   messages(@Query() query: SearchMessagesQuery): Promise<{ data: MessageHitView[] }> {
     return this.search.messagesFullText(query);
   }

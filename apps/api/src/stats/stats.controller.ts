@@ -13,7 +13,7 @@ export class StatsController {
 
   @Get()
   @ApiProblems()
-  @ZodResponse({ type: StatsDto, description: "counts for the caller's organization" })
+  @ZodResponse({ status: 200, type: StatsDto, description: "counts for the caller's organization" })
   get(): Promise<OrganizationStats> {
     return this.stats.get();
   }

@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { CreateUserDto, ListUsersQuery, UpdateUserDto, UserDto, UserPageDto, type UserView } from './user.dto';
 import { UserService } from './user.service';
 
@@ -26,14 +26,14 @@ export class UserController {
 
   @Get()
   @ApiProblems(403)
-  @ZodResponse({ type: UserPageDto })
+  @ZodResponse({ status: 200, type: UserPageDto })
   list(@Query() query: ListUsersQuery): Promise<Page<UserView>> {
     return this.users.list(query);
   }
 
   @Get(':id')
   @ApiProblems(403, 404)
-  @ZodResponse({ type: UserDto })
+  @ZodResponse({ status: 200, type: UserDto })
   get(@Param('id', UuidPipe) id: string): Promise<UserView> {
     return this.users.get(id);
   }
@@ -41,13 +41,13 @@ export class UserController {
   @Patch(':id')
   @MinRole('admin')
   @ApiProblems(403, 404, 409, 413, 415)
-  @ZodResponse({ type: UserDto })
+  @ZodResponse({ status: 200, type: UserDto })
   update(@Param('id', UuidPipe) id: string, @Body() body: UpdateUserDto): Promise<UserView> {
     return this.users.update(id, body);
   }
 
   @Delete(':id')
-  @HttpCode(204)
+  @NoContent()
   @MinRole('admin')
   @ApiProblems(403, 404)
   delete(@Param('id', UuidPipe) id: string): Promise<void> {

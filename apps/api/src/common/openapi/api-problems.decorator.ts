@@ -1,4 +1,4 @@
-import { applyDecorators } from '@nestjs/common';
+import { applyDecorators, HttpCode } from '@nestjs/common';
 import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -29,4 +29,9 @@ export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecor
       }),
     ),
   );
+}
+
+/** A route that answers 204 with no body (the deletes), documented as such so every route has its success status. */
+export function NoContent(description = 'done; no body'): MethodDecorator {
+  return applyDecorators(HttpCode(204), ApiResponse({ status: 204, description }));
 }
