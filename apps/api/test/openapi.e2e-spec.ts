@@ -59,6 +59,22 @@ describe('OpenAPI', () => {
     expect(schema.additionalProperties).toBe(false);
   });
 
+  it('documents nullable fields as OpenAPI 3.0 nullable, never as an array or a 3.1 type list', async () => {
+    const doc = (await api.get('/api/docs-json')).body;
+    const schemas = doc.components.schemas;
+    expect(schemas['MessagePageDto_Output'].properties.nextCursor).toEqual({ type: 'string', nullable: true });
+    expect(schemas['AgentDto_Output'].properties.description).toEqual({ type: 'string', nullable: true });
+    expect(schemas['MessagePageDto_Output'].properties.data.items.properties.toolName).toEqual({ type: 'string', nullable: true });
+    const typeLists: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (!node || typeof node !== 'object') return;
+      if (Array.isArray((node as { type?: unknown }).type)) typeLists.push(at);
+      for (const [key, value] of Object.entries(node)) walk(value, `${at}.${key}`);
+    };
+    walk(doc, '');
+    expect(typeLists).toEqual([]);
+  });
+
   it('serves the docs UI', async () => {
     const res = await api.get('/api/docs');
     expect(res.status).toBe(200);

@@ -1,4 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto } from '../common/http/zod-dto';
 import { z } from 'zod';
 import { MAX_INGEST_BATCH, type UsageRow } from '@agenthub/db';
 import { isoDateTime, jsonObject, uuid } from '../common/http/schemas';

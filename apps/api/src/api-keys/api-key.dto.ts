@@ -1,4 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto } from '../common/http/zod-dto';
 import { z } from 'zod';
 import type { ApiKeyRow } from '@agenthub/db';
 import { isoDateTime, pageQuery, pageSchema, uuid } from '../common/http/schemas';

@@ -1,4 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto } from '../common/http/zod-dto';
 import { z } from 'zod';
 import type { AuditEntry } from '@agenthub/db';
 import { isoDateTime, pageQuery, pageSchema } from '../common/http/schemas';

@@ -1,4 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto } from '../common/http/zod-dto';
 import { z } from 'zod';
 import { MESSAGE_LIMITS, MESSAGE_ROLES, MESSAGE_TYPES, type MessageRow } from '@agenthub/db';
 import { isoDateTime, jsonObject, pageQuery, pageSchema, uuid } from '../common/http/schemas';

@@ -1,4 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto } from '../common/http/zod-dto';
 import { z } from 'zod';
 import { DEFAULT_K, MAX_K } from '@agenthub/db';
 import { limitQuery, uuid } from '../common/http/schemas';

@@ -1,4 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto } from '../common/http/zod-dto';
 import { z } from 'zod';
 
 export const statsSchema = z.object({
