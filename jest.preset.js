@@ -25,6 +25,7 @@ module.exports = {
   moduleNameMapper: {
     '^@agenthub/db$': path.join(__dirname, 'libs/db/src/index.ts'),
     '^@agenthub/db/testing$': path.join(__dirname, 'libs/db/src/testing/index.ts'),
+    '^@agenthub/client$': path.join(__dirname, 'libs/client/src/index.ts'),
   },
   testMatch: ['**/?(*.)+(spec|int-spec).ts'],
   coverageReporters: ['text-summary', 'lcov'],

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import createClient, { type Client, type Middleware } from 'openapi-fetch';
+import { AgentHubError } from './errors';
+import type { paths } from './generated/openapi';
+
+export interface AgentHubClientOptions {
+  /** where the API is, e.g. `https://agenthub.example.com` (routes carry their `/api/v1` prefix) */
+  baseUrl: string;
+  /** an organization's API key (`ahk_…`), or the admin token for `/api/v1/organizations` */
+  apiKey: string;
+  /** retries of a 429 / 503 answer, or of a request that never got an answer (default 3) */
+  retries?: number;
+  /** first backoff when the answer has no Retry-After, doubled each retry, with jitter (default 250 ms) */
+  retryBaseMs?: number;
+  /** the longest wait between two attempts, Retry-After included (default 30 s) */
+  maxRetryDelayMs?: number;
+  /** the fetch to use (default: the global one) */
+  fetch?: typeof fetch;
+}
+
+/** The typed client: openapi-fetch's `GET` / `POST` / `PATCH` / `DELETE` over the API's own paths. */
+export type AgentHubClient = Client<paths>;
+
+const RETRY_STATUSES = new Set([429, 503]);
+
+/**
+ * A client for the AgentHub API. Every request carries the API key; every POST carries an Idempotency-Key
+ * (a new UUID unless the caller set one), the same on each retry, so a create retried after a lost answer is
+ * not done twice; 429 and 503 answers are retried after their Retry-After (else an exponential backoff), and so
+ * are requests that got no answer at all when they are safe to repeat (GET, DELETE, or a POST with its key).
+ * A non-2xx answer is thrown as an AgentHubError (problem+json), so `data` is the success body.
+ *
+ * ```ts
+ * const hub = createAgentHubClient({ baseUrl, apiKey });
+ * const { data: agent } = await hub.POST('/api/v1/agents', { body: { name: 'support-bot' } });
+ * ```
+ */
+export function createAgentHubClient(options: AgentHubClientOptions): AgentHubClient {
+  const client = createClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    fetch: retryingFetch(options.fetch ?? globalThis.fetch, {
+      retries: options.retries ?? 3,
+      baseMs: options.retryBaseMs ?? 250,
+      maxMs: options.maxRetryDelayMs ?? 30_000,
+    }),
+  });
+  client.use(requestHeaders(options.apiKey), throwProblems);
+  return client;
+}
+
+function requestHeaders(apiKey: string): Middleware {
+  return {
+    onRequest({ request }) {
+      request.headers.set('authorization', `Bearer ${apiKey}`);
+      if (request.method === 'POST' && !request.headers.has('idempotency-key')) request.headers.set('idempotency-key', randomUUID());
+      return request;
+    },
+  };
+}
+
+const throwProblems: Middleware = {
+  async onResponse({ response }) {
+    if (!response.ok) throw await AgentHubError.from(response);
+    return undefined;
+  },
+};
+
+/** fetch that retries 429 / 503 (Retry-After first) and, when the request is safe to repeat, lost answers. */
+export function retryingFetch(base: typeof fetch, policy: { retries: number; baseMs: number; maxMs: number }): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const repeatable = request.method !== 'POST' || request.headers.has('idempotency-key');
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await base(request.clone());
+      } catch (error) {
+        if (!repeatable || attempt >= policy.retries) throw error;
+        await sleep(Math.min(backoff(policy.baseMs, attempt), policy.maxMs));
+        continue;
+      }
+      if (!RETRY_STATUSES.has(response.status) || attempt >= policy.retries) return response;
+      const wait = retryAfterMs(response.headers.get('retry-after')) ?? backoff(policy.baseMs, attempt);
+      await response.body?.cancel().catch(() => undefined);
+      await sleep(Math.min(wait, policy.maxMs));
+    }
+  };
+}
+
+/** Retry-After as milliseconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | null {
+  if (!value) return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** Exponential backoff with full jitter: a random wait up to base × 2^attempt. */
+function backoff(baseMs: number, attempt: number): number {
+  return Math.random() * baseMs * 2 ** attempt;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
