@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { AgentHubError, createAgentHubClient, paginate, type AgentHubClient } from '@agenthub/client';
 import { TEST_ADMIN_TOKEN, TestApi } from './support/api-harness';
@@ -17,16 +18,39 @@ function generatedTypes(document: object): string {
   return run.stdout;
 }
 
+/** A TCP proxy in front of the API whose `cut()` drops every open connection, as a flaky network would. */
+async function cuttingProxy(baseUrl: string) {
+  const target = new URL(baseUrl);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      sockets.add(a);
+      a.on('close', () => sockets.delete(a));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    cut: () => sockets.forEach((s) => s.destroy()),
+    close: () => new Promise((resolve) => (sockets.forEach((s) => s.destroy()), server.close(resolve))),
+  };
+}
+
 /** @agenthub/client against the real API over HTTP: the generated types, errors, idempotency, paging, retries. */
 describe('@agenthub/client against the API', () => {
   let api: TestApi;
   let hub: AgentHubClient;
+  let orgKey: string;
 
   beforeAll(async () => {
     api = await TestApi.start();
     const admin = createAgentHubClient({ baseUrl: api.baseUrl, apiKey: TEST_ADMIN_TOKEN });
     const { data } = await admin.POST('/api/v1/organizations', { body: { name: 'client-e2e', ownerEmail: 'owner@client-e2e.test' } });
-    hub = createAgentHubClient({ baseUrl: api.baseUrl, apiKey: data!.apiKey.key });
+    orgKey = data!.apiKey.key;
+    hub = createAgentHubClient({ baseUrl: api.baseUrl, apiKey: orgKey });
   });
   afterAll(() => api.close());
 
@@ -64,6 +88,52 @@ describe('@agenthub/client against the API', () => {
     const seen: string[] = [];
     for await (const user of paginate((cursor) => hub.GET('/api/v1/users', { params: { query: { cursor, limit: 3 } } }))) seen.push(user.externalId ?? '');
     expect(seen.filter((id) => id.startsWith('pager-')).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `pager-${i}`));
+  });
+
+  it('follows live events across a dropped connection, resuming with Last-Event-ID: nothing missed, nothing twice', async () => {
+    const { data: agent } = await hub.POST('/api/v1/agents', { body: { name: 'live-bot' } });
+    const { data: conversation } = await hub.POST('/api/v1/conversations', { body: { agentId: agent!.id } });
+    const id = conversation!.id;
+    const say = (content: string) => hub.POST('/api/v1/conversations/{id}/messages', { params: { path: { id } }, body: { role: 'user', content } });
+    const proxy = await cuttingProxy(api.baseUrl);
+    const stop = new AbortController();
+    try {
+      const viaProxy = createAgentHubClient({ baseUrl: proxy.baseUrl, apiKey: orgKey });
+      // From the start of the conversation (no event yet), so that nothing depends on when the stream connects.
+      const events = viaProxy.events(id, { signal: stop.signal, reconnectMs: 50, lastEventId: 0 });
+      const seen: Array<{ id: number; type: string; content?: string }> = [];
+      const next = async () => {
+        const { value } = await events.next();
+        const event = value as { id: number; type: string; data: { content?: string } };
+        seen.push({ id: event.id, type: event.type, content: event.data.content });
+      };
+      await say('one');
+      await next();
+      await say('two');
+      await next();
+      proxy.cut(); // the subscription's connection drops…
+      await say('three'); // …while these are written
+      await say('four');
+      await next();
+      await next();
+      expect(seen.map((e) => [e.type, e.content])).toEqual([
+        ['message.created', 'one'],
+        ['message.created', 'two'],
+        ['message.created', 'three'],
+        ['message.created', 'four'],
+      ]);
+      expect(seen.map((e) => e.id)).toEqual([seen[0].id, seen[0].id + 1, seen[0].id + 2, seen[0].id + 3]);
+      stop.abort();
+      expect((await events.next()).done).toBe(true);
+    } finally {
+      stop.abort();
+      await proxy.close();
+    }
+  });
+
+  it('ends a subscription to a conversation that does not exist with an AgentHubError 404', async () => {
+    const events = hub.events('00000000-0000-4000-8000-000000000000');
+    await expect(events.next()).rejects.toMatchObject({ name: 'AgentHubError', status: 404 });
   });
 
   it("waits out the API's 429s (Retry-After) instead of failing", async () => {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AgentHubError, createAgentHubClient, paginate, retryAfterMs } from './index';
+import { AgentHubError, createAgentHubClient, paginate, retryAfterMs, subscribeEvents } from './index';
 
 interface Seen {
   method: string;
@@ -106,5 +106,38 @@ describe('AgentHub client', () => {
     for await (const n of paginate(async (cursor) => (cursors.push(cursor), { data: pages[cursor ?? 'first'] }))) items.push(n);
     expect(items).toEqual([1, 2, 3]);
     expect(cursors).toEqual([undefined, 'c2']);
+  });
+
+  it('live events: reconnects after the stream ends, with Last-Event-ID of the last event, at the retry the server set', async () => {
+    const lastEventIds: Array<string | undefined> = [];
+    const server = http.createServer((req, res) => {
+      lastEventIds.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (lastEventIds.length === 1) {
+        res.end('retry: 20\n: hello\n\nid: 1\nevent: message.created\ndata: {"seq":1}\n\nid: 2\nevent: message.created\ndata: {"seq":2}\n\n');
+      } else {
+        res.write('id: 3\nevent: message.delta\ndata: {"delta":"x"}\n\n');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const stop = new AbortController();
+    try {
+      const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const events = subscribeEvents({ baseUrl, apiKey: 'k' }, 'c1', { signal: stop.signal, reconnectMs: 5_000 });
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push((await events.next()).value);
+      expect(got).toEqual([
+        { id: 1, type: 'message.created', data: { seq: 1 } },
+        { id: 2, type: 'message.created', data: { seq: 2 } },
+        { id: 3, type: 'message.delta', data: { delta: 'x' } },
+      ]);
+      expect(lastEventIds).toEqual([undefined, '2']);
+      stop.abort();
+      expect((await events.next()).done).toBe(true);
+    } finally {
+      stop.abort();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

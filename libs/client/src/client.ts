@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import { AgentHubError } from './errors';
+import { subscribeEvents, type LiveEvent, type SubscribeOptions } from './events';
 import type { paths } from './generated/openapi';
 
 export interface AgentHubClientOptions {
@@ -18,8 +19,13 @@ export interface AgentHubClientOptions {
   fetch?: typeof fetch;
 }
 
-/** The typed client: openapi-fetch's `GET` / `POST` / `PATCH` / `DELETE` over the API's own paths. */
-export type AgentHubClient = Client<paths>;
+/**
+ * The typed client: openapi-fetch's `GET` / `POST` / `PATCH` / `DELETE` over the API's own paths, and the live
+ * events of a conversation (`events`: subscribeEvents with this client's address and key).
+ */
+export type AgentHubClient = Client<paths> & {
+  events(conversationId: string, options?: SubscribeOptions): AsyncGenerator<LiveEvent>;
+};
 
 const RETRY_STATUSES = new Set([429, 503]);
 
@@ -45,7 +51,10 @@ export function createAgentHubClient(options: AgentHubClientOptions): AgentHubCl
     }),
   });
   client.use(requestHeaders(options.apiKey), throwProblems);
-  return client;
+  return Object.assign(client, {
+    events: (conversationId: string, subscribeOptions?: SubscribeOptions) =>
+      subscribeEvents({ baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: options.fetch }, conversationId, subscribeOptions),
+  });
 }
 
 function requestHeaders(apiKey: string): Middleware {
