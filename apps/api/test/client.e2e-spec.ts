@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { AgentHubError, createAgentHubClient, paginate, type AgentHubClient } from '@agenthub/client';
+import { AgentHubError, createAgentHubClient, decodeEmbedding, paginate, type AgentHubClient } from '@agenthub/client';
 import { TEST_ADMIN_TOKEN, TestApi } from './support/api-harness';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -134,6 +134,19 @@ describe('@agenthub/client against the API', () => {
   it('ends a subscription to a conversation that does not exist with an AgentHubError 404', async () => {
     const events = hub.events('00000000-0000-4000-8000-000000000000');
     await expect(events.next()).rejects.toMatchObject({ name: 'AgentHubError', status: 404 });
+  });
+
+  it('sends embeddings compactly and gets the same stored values back, as numbers or as base64', async () => {
+    const dimensions = api.config.EMBEDDING_DIMENSIONS;
+    const values = Array.from({ length: dimensions }, (_, i) => Math.sin(i + 1) / 3);
+    const { data: memory } = await hub.POST('/api/v1/memories', { body: { content: 'compact', embedding: values } });
+    const float32 = Array.from(Float32Array.from(values));
+    const { data: asNumbers } = await hub.GET('/api/v1/memories/{id}', { params: { path: { id: memory!.id } } });
+    expect(asNumbers!.embedding).toEqual(float32);
+    const { data: asBase64 } = await hub.GET('/api/v1/memories/{id}', { params: { path: { id: memory!.id }, query: { embeddingFormat: 'base64' } } });
+    expect(Array.from(decodeEmbedding(asBase64!.embedding as string))).toEqual(float32);
+    const { data: hits } = await hub.POST('/api/v1/memories/search', { body: { embedding: values, k: 1 } });
+    expect(hits!.data[0]).toMatchObject({ id: memory!.id });
   });
 
   it("waits out the API's 429s (Retry-After) instead of failing", async () => {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AgentHubError, createAgentHubClient, paginate, retryAfterMs, subscribeEvents } from './index';
+import { AgentHubError, createAgentHubClient, decodeEmbedding, encodeEmbedding, paginate, retryAfterMs, serializeBody, subscribeEvents } from './index';
 
 interface Seen {
   method: string;
@@ -139,5 +139,15 @@ describe('AgentHub client', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('sends embeddings as base64 float32: number arrays under `embedding`, any Float32Array; nothing else', () => {
+    const values = [0.1, -2.5, 3.25];
+    const body = JSON.parse(serializeBody({ content: 'x', embedding: values, tags: [1, 2], chunks: [{ embedding: new Float32Array(values) }] }));
+    expect(body.embedding).toBe(encodeEmbedding(values));
+    expect(body.chunks[0].embedding).toBe(encodeEmbedding(values));
+    expect(body.tags).toEqual([1, 2]);
+    expect(Array.from(decodeEmbedding(body.embedding))).toEqual(Array.from(Float32Array.from(values)));
+    expect(Buffer.from(encodeEmbedding(values), 'base64')).toHaveLength(12);
   });
 });

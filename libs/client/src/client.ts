@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
+import { serializeBody } from './embeddings';
 import { AgentHubError } from './errors';
 import { subscribeEvents, type LiveEvent, type SubscribeOptions } from './events';
 import type { paths } from './generated/openapi';
@@ -34,7 +35,8 @@ const RETRY_STATUSES = new Set([429, 503]);
  * (a new UUID unless the caller set one), the same on each retry, so a create retried after a lost answer is
  * not done twice; 429 and 503 answers are retried after their Retry-After (else an exponential backoff), and so
  * are requests that got no answer at all when they are safe to repeat (GET, DELETE, or a POST with its key).
- * A non-2xx answer is thrown as an AgentHubError (problem+json), so `data` is the success body.
+ * A non-2xx answer is thrown as an AgentHubError (problem+json), so `data` is the success body. Embeddings in
+ * request bodies (number arrays under `embedding`, any Float32Array) are sent as base64 float32 (serializeBody).
  *
  * ```ts
  * const hub = createAgentHubClient({ baseUrl, apiKey });
@@ -44,6 +46,8 @@ const RETRY_STATUSES = new Set([429, 503]);
 export function createAgentHubClient(options: AgentHubClientOptions): AgentHubClient {
   const client = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    // embeddings go out as base64 float32: a quarter of the bytes, the same stored values
+    bodySerializer: serializeBody,
     fetch: retryingFetch(options.fetch ?? globalThis.fetch, {
       retries: options.retries ?? 3,
       baseMs: options.retryBaseMs ?? 250,
