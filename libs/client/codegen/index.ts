@@ -10,8 +10,23 @@ const HEADER = `/**
  */
 `;
 
-/** The generated TypeScript of an OpenAPI document, as `generate` writes it (and the drift test compares). */
+type Operation = { parameters?: Array<{ name?: string; in?: string }> };
+
+/**
+ * The generated TypeScript of an OpenAPI document, as `generate` writes it (and the drift test compares): the
+ * types of every path, and the operations that take an `Idempotency-Key` header (the ones the API de-duplicates,
+ * so the client may repeat them after a lost answer).
+ */
 export async function renderTypes(document: object): Promise<string> {
   const ast = await openapiTS(document as Parameters<typeof openapiTS>[0], { alphabetize: true, exportType: true });
-  return HEADER + astToString(ast);
+  const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {};
+  const idempotent = Object.entries(paths)
+    .flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, op]) => op.parameters?.some((p) => p.in === 'header' && p.name?.toLowerCase() === 'idempotency-key'))
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    )
+    .sort();
+  const list = `\n/** Operations that take an Idempotency-Key (the API stores the first answer and replays it). */\nexport const idempotentOperations = ${JSON.stringify(idempotent, null, 4)} as const;\n`;
+  return HEADER + astToString(ast) + list;
 }

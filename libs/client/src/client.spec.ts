@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AgentHubError, createAgentHubClient, decodeEmbedding, encodeEmbedding, paginate, retryAfterMs, serializeBody, subscribeEvents } from './index';
+import { AgentHubError, createAgentHubClient, decodeEmbedding, encodeEmbedding, paginate, retryAfterMs, serializeBody, subscribeEvents, takesIdempotencyKey } from './index';
 
 interface Seen {
   method: string;
@@ -84,12 +84,32 @@ describe('AgentHub client', () => {
     expect(stub.seen).toHaveLength(1);
   });
 
-  it('repeats a request that got no answer when it is safe to: a GET, a POST with its key', async () => {
+  it('repeats a request that got no answer when it is safe to: a create the API de-duplicates by its key, a GET', async () => {
     stub = await stubApi([{ status: 201, body: AGENT }], { lose: 1 });
     const hub = createAgentHubClient({ baseUrl: stub.baseUrl, apiKey: 'k', retryBaseMs: 1 });
     expect((await hub.POST('/api/v1/agents', { body: { name: 'bot' } })).data).toEqual(AGENT);
     expect(stub.seen).toHaveLength(2);
     expect(stub.seen[1].idempotencyKey).toBe(stub.seen[0].idempotencyKey);
+    await stub.close();
+    stub = await stubApi([{ status: 200, body: AGENT }], { lose: 2 });
+    const reader = createAgentHubClient({ baseUrl: stub.baseUrl, apiKey: 'k', retryBaseMs: 1 });
+    expect((await reader.GET('/api/v1/agents/{id}', { params: { path: { id: 'a1' } } })).data).toEqual(AGENT);
+    expect(stub.seen).toHaveLength(3);
+  });
+
+  it('never repeats a POST the API does not de-duplicate, and sends it no Idempotency-Key', async () => {
+    stub = await stubApi([{ status: 200, body: {} }], { lose: 1 });
+    const hub = createAgentHubClient({ baseUrl: stub.baseUrl, apiKey: 'k', retryBaseMs: 1 });
+    await expect(hub.POST('/api/v1/messages/{id}/chunks', { params: { path: { id: 'm1' } }, body: { delta: 'x' } })).rejects.toThrow();
+    expect(stub.seen).toHaveLength(1);
+    expect(stub.seen[0].idempotencyKey).toBeUndefined();
+  });
+
+  it('knows which operations the API de-duplicates, from the OpenAPI document', () => {
+    expect(takesIdempotencyKey('POST', 'http://h/api/v1/conversations/c1/messages')).toBe(true);
+    expect(takesIdempotencyKey('POST', 'http://h/prefix/api/v1/payments')).toBe(true);
+    expect(takesIdempotencyKey('POST', 'http://h/api/v1/messages/m1/complete')).toBe(false);
+    expect(takesIdempotencyKey('GET', 'http://h/api/v1/agents')).toBe(false);
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {
@@ -141,13 +161,45 @@ describe('AgentHub client', () => {
     }
   });
 
-  it('sends embeddings as base64 float32: number arrays under `embedding`, any Float32Array; nothing else', () => {
+  it('sends the embeddings of a body as base64 float32 (numbers or Float32Array), and nothing else of it', () => {
     const values = [0.1, -2.5, 3.25];
-    const body = JSON.parse(serializeBody({ content: 'x', embedding: values, tags: [1, 2], chunks: [{ embedding: new Float32Array(values) }] }));
+    const body = JSON.parse(
+      serializeBody({ content: 'x', embedding: values, tags: [1, 2], chunks: [{ embedding: new Float32Array(values) }], memories: [{ embedding: values }], metadata: { embedding: [1, 2] } }),
+    );
     expect(body.embedding).toBe(encodeEmbedding(values));
     expect(body.chunks[0].embedding).toBe(encodeEmbedding(values));
+    expect(body.memories[0].embedding).toBe(encodeEmbedding(values));
+    expect(body.metadata).toEqual({ embedding: [1, 2] });
     expect(body.tags).toEqual([1, 2]);
     expect(Array.from(decodeEmbedding(body.embedding))).toEqual(Array.from(Float32Array.from(values)));
     expect(Buffer.from(encodeEmbedding(values), 'base64')).toHaveLength(12);
+  });
+
+  it('live events without a Last-Event-ID resume from where the API said the stream started, after a 503 too', async () => {
+    const lastEventIds: Array<string | undefined> = [];
+    const server = http.createServer((req, res) => {
+      lastEventIds.push(req.headers['last-event-id'] as string | undefined);
+      if (lastEventIds.length === 1) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end('retry: 10\n: connected to conversation c1; events after 7 follow\n\n'); // dropped before any event
+      } else if (lastEventIds.length === 2) {
+        res.writeHead(503, { 'retry-after': '0' });
+        res.end();
+      } else {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('id: 8\nevent: message.created\ndata: {"seq":8}\n\n');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const stop = new AbortController();
+    try {
+      const events = subscribeEvents({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'k' }, 'c1', { signal: stop.signal });
+      expect((await events.next()).value).toEqual({ id: 8, type: 'message.created', data: { seq: 8 } });
+      expect(lastEventIds).toEqual([undefined, '7', '7']);
+    } finally {
+      stop.abort();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import { serializeBody } from './embeddings';
+import { retryAfterMs, sleep } from './timing';
 import { AgentHubError } from './errors';
 import { subscribeEvents, type LiveEvent, type SubscribeOptions } from './events';
-import type { paths } from './generated/openapi';
+import { idempotentOperations, type paths } from './generated/openapi';
 
 export interface AgentHubClientOptions {
   /** where the API is, e.g. `https://agenthub.example.com` (routes carry their `/api/v1` prefix) */
@@ -31,12 +32,13 @@ export type AgentHubClient = Client<paths> & {
 const RETRY_STATUSES = new Set([429, 503]);
 
 /**
- * A client for the AgentHub API. Every request carries the API key; every POST carries an Idempotency-Key
- * (a new UUID unless the caller set one), the same on each retry, so a create retried after a lost answer is
- * not done twice; 429 and 503 answers are retried after their Retry-After (else an exponential backoff), and so
- * are requests that got no answer at all when they are safe to repeat (GET, DELETE, or a POST with its key).
- * A non-2xx answer is thrown as an AgentHubError (problem+json), so `data` is the success body. Embeddings in
- * request bodies (number arrays under `embedding`, any Float32Array) are sent as base64 float32 (serializeBody).
+ * A client for the AgentHub API. Every request carries the API key; every create the API de-duplicates (the
+ * operations whose OpenAPI entry takes an `Idempotency-Key`: idempotentOperations, generated) carries one — a new
+ * UUID unless the caller set one — the same on each retry, so a create retried after a lost answer is not done
+ * twice. 429 and 503 answers (refused before any work) are retried after their Retry-After (else an exponential
+ * backoff); a request that got no answer at all is repeated only when that is safe: GET, HEAD, PUT, DELETE, or one
+ * of those creates. A non-2xx answer is thrown as an AgentHubError (problem+json), so `data` is the success body.
+ * Embeddings in request bodies are sent as base64 float32 (serializeBody).
  *
  * ```ts
  * const hub = createAgentHubClient({ baseUrl, apiKey });
@@ -61,11 +63,29 @@ export function createAgentHubClient(options: AgentHubClientOptions): AgentHubCl
   });
 }
 
+/** `POST /api/v1/conversations/{id}/messages` → a test of a method and a URL path. */
+const IDEMPOTENT = idempotentOperations.map((operation) => {
+  const [method, template] = operation.split(' ');
+  // Regex metacharacters escaped (braces are not among them), each `{param}` one path segment; the end of the path,
+  // so that a base URL with a path of its own (behind a proxy) still matches.
+  const escaped = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`${escaped.replace(/\{[^}]+\}/g, '[^/]+')}$`);
+  return (m: string, path: string) => m === method && pattern.test(path);
+});
+
+/** Whether the API de-duplicates this request by its Idempotency-Key. */
+export function takesIdempotencyKey(method: string, url: string): boolean {
+  const path = new URL(url).pathname;
+  return IDEMPOTENT.some((matches) => matches(method, path));
+}
+
 function requestHeaders(apiKey: string): Middleware {
   return {
     onRequest({ request }) {
       request.headers.set('authorization', `Bearer ${apiKey}`);
-      if (request.method === 'POST' && !request.headers.has('idempotency-key')) request.headers.set('idempotency-key', randomUUID());
+      if (!request.headers.has('idempotency-key') && takesIdempotencyKey(request.method, request.url)) {
+        request.headers.set('idempotency-key', randomUUID());
+      }
       return request;
     },
   };
@@ -78,34 +98,32 @@ const throwProblems: Middleware = {
   },
 };
 
-/** fetch that retries 429 / 503 (Retry-After first) and, when the request is safe to repeat, lost answers. */
+const SAFE_TO_REPEAT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/**
+ * fetch that retries 429 / 503 (Retry-After first) and, when the request is safe to repeat (a safe or idempotent
+ * method, or a create the API de-duplicates by its Idempotency-Key), lost answers. An aborted request is not retried.
+ */
 export function retryingFetch(base: typeof fetch, policy: { retries: number; baseMs: number; maxMs: number }): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init);
-    const repeatable = request.method !== 'POST' || request.headers.has('idempotency-key');
+    const repeatable =
+      SAFE_TO_REPEAT.has(request.method) || (request.headers.has('idempotency-key') && takesIdempotencyKey(request.method, request.url));
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       try {
         response = await base(request.clone());
       } catch (error) {
-        if (!repeatable || attempt >= policy.retries) throw error;
-        await sleep(Math.min(backoff(policy.baseMs, attempt), policy.maxMs));
+        if (request.signal.aborted || !repeatable || attempt >= policy.retries) throw error;
+        await sleep(Math.min(backoff(policy.baseMs, attempt), policy.maxMs), request.signal);
         continue;
       }
       if (!RETRY_STATUSES.has(response.status) || attempt >= policy.retries) return response;
       const wait = retryAfterMs(response.headers.get('retry-after')) ?? backoff(policy.baseMs, attempt);
       await response.body?.cancel().catch(() => undefined);
-      await sleep(Math.min(wait, policy.maxMs));
+      await sleep(Math.min(wait, policy.maxMs), request.signal);
     }
   };
-}
-
-/** Retry-After as milliseconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 /** Exponential backoff with full jitter: a random wait up to base × 2^attempt. */
@@ -113,4 +131,3 @@ function backoff(baseMs: number, attempt: number): number {
   return Math.random() * baseMs * 2 ** attempt;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -20,13 +20,27 @@ export function decodeEmbedding(base64: string): Float32Array {
 }
 
 /**
- * JSON for a request body, every embedding in the compact form: a Float32Array anywhere, and an array of numbers
- * under a key named `embedding`. The client's body serializer.
+ * JSON for a request body, its embeddings in the compact form: `embedding` at the top (a memory, a search, an
+ * update) and in `memories[]` and `chunks[]` (a batch, a document), as numbers or a Float32Array. Nothing else is
+ * touched — a `metadata` or `toolArgs` of the caller's keeps whatever it holds. The client's body serializer.
  */
 export function serializeBody(body: unknown): string {
-  return JSON.stringify(body, function (key, value: unknown) {
-    if (value instanceof Float32Array) return encodeEmbedding(value);
-    if (key === 'embedding' && Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')) return encodeEmbedding(value);
-    return value;
-  });
+  return JSON.stringify(withCompactEmbeddings(body));
+}
+
+function withCompactEmbeddings(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  out.embedding = compact(out.embedding);
+  if (out.embedding === undefined) delete out.embedding;
+  for (const list of ['memories', 'chunks']) {
+    if (Array.isArray(out[list])) out[list] = (out[list] as unknown[]).map((item) => (item && typeof item === 'object' && 'embedding' in item ? { ...item, embedding: compact((item as { embedding: unknown }).embedding) } : item));
+  }
+  return out;
+}
+
+function compact(value: unknown): unknown {
+  if (value instanceof Float32Array) return encodeEmbedding(value);
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')) return encodeEmbedding(value);
+  return value;
 }

@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { retryAfterMs, sleep } from './timing';
 import { AgentHubError } from './errors';
 
 /** One live event of a conversation (API.md, Live events): `id` is its seq in the conversation. */
@@ -22,8 +23,10 @@ export interface SubscribeOptions {
 /**
  * The live events of a conversation, as an async iterator that outlives dropped connections: each reconnection
  * sends `Last-Event-ID` with the last event seen, so the API replays what was missed — no gap, no repeat. Stops when
- * `signal` aborts; throws AgentHubError for a 4xx (no such conversation, bad key) or after `maxReconnects` failed
- * reconnections in a row. The SSE wire format is parsed by `eventsource-parser`.
+ * `signal` aborts; throws AgentHubError for a 4xx other than 429 (no such conversation, bad key), a SyntaxError for
+ * an event whose data is not JSON, and an Error after `maxReconnects` failed reconnections in a row. Without
+ * `lastEventId` it starts "from now on", at the point the API names when the stream opens. The SSE wire format
+ * is parsed by `eventsource-parser`.
  */
 export async function* subscribeEvents(
   connection: { baseUrl: string; apiKey: string; fetch?: typeof fetch },
@@ -40,33 +43,47 @@ export async function* subscribeEvents(
     const parser = createParser({
       onEvent: (message) => queue.push(message),
       onRetry: (ms) => (reconnectMs = ms),
+      // The API's opening comment says where the stream starts: a subscription that asked for "from now on" resumes
+      // from there if the connection drops before its first event.
+      onComment: (comment) => {
+        const m = /events after (\d+) follow/.exec(comment);
+        if (m && lastEventId === undefined) lastEventId = Number(m[1]);
+      },
     });
+    let wait = reconnectMs;
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${connection.apiKey}`, accept: 'text/event-stream' };
       if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId);
       const response = await fetchImpl(url, { headers, signal: options.signal });
-      if (response.status >= 400 && response.status < 500) throw await AgentHubError.from(response);
-      if (!response.ok || !response.body) throw new Error(`live events: HTTP ${response.status}`);
+      if (response.status === 429 || response.status >= 500 || !response.body) {
+        // Refused for now (rate limit, restart): try again after what it says.
+        wait = retryAfterMs(response.headers.get('retry-after')) ?? reconnectMs;
+        await response.body?.cancel().catch(() => undefined);
+        throw new Error(`live events: HTTP ${response.status}`);
+      }
+      if (!response.ok) throw await AgentHubError.from(response);
       const decoder = new TextDecoder();
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         parser.feed(decoder.decode(chunk, { stream: true }));
         while (queue.length) {
           const message = queue.shift()!;
           if (message.id === undefined) continue;
-          lastEventId = Number(message.id);
+          const event: LiveEvent = { id: Number(message.id), type: message.event ?? 'message', data: JSON.parse(message.data) as unknown };
+          lastEventId = event.id;
           failures = 0;
-          yield { id: lastEventId, type: message.event ?? 'message', data: JSON.parse(message.data) as unknown };
+          yield event;
         }
       }
     } catch (error) {
-      if (error instanceof AgentHubError || options.signal?.aborted) {
-        if (options.signal?.aborted) return;
-        throw error;
-      }
-      // A dropped connection (or a 5xx): try again below.
+      if (options.signal?.aborted) return;
+      if (error instanceof AgentHubError || error instanceof SyntaxError) throw error;
+      // A dropped connection, a 429 or a 5xx: try again below.
     }
-    if (options.signal?.aborted) return;
     if (++failures > (options.maxReconnects ?? 10)) throw new Error(`live events of ${conversationId}: gave up after ${failures - 1} reconnections`);
-    await new Promise((resolve) => setTimeout(resolve, reconnectMs));
+    try {
+      await sleep(wait, options.signal);
+    } catch {
+      return; // aborted while waiting
+    }
   }
 }

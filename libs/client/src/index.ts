@@ -1,5 +1,6 @@
 // @agenthub/client — the typed client for the AgentHub HTTP API.
-export { createAgentHubClient, retryAfterMs, retryingFetch, type AgentHubClient, type AgentHubClientOptions } from './client';
+export { createAgentHubClient, retryingFetch, takesIdempotencyKey, type AgentHubClient, type AgentHubClientOptions } from './client';
+export { retryAfterMs, sleep } from './timing';
 export { decodeEmbedding, encodeEmbedding, serializeBody } from './embeddings';
 export { AgentHubError, type Problem } from './errors';
 export { subscribeEvents, type LiveEvent, type SubscribeOptions } from './events';

@@ -79,9 +79,15 @@ export class ConversationEventFeed implements OnModuleInit, OnApplicationShutdow
 
   /**
    * Subscribes to a conversation of the organization. Starts after `lastEventId` when given (replaying what was
-   * written since), else after the newest event. Returns null when the conversation does not exist for the org.
+   * written since), else after the newest event; `after` says which. Returns null when the conversation does not
+   * exist for the org.
    */
-  async subscribe(organizationId: string, conversationId: string, lastEventId: number | undefined, subscriber: Omit<Subscriber, 'cursor'>): Promise<(() => void) | null> {
+  async subscribe(
+    organizationId: string,
+    conversationId: string,
+    lastEventId: number | undefined,
+    subscriber: Omit<Subscriber, 'cursor'>,
+  ): Promise<{ close: () => void; after: number } | null> {
     const latest = await this.read(organizationId, (tx) => this.events.lastSeq(organizationId, conversationId, tx));
     if (latest === null) return null;
     const sub: Subscriber = { ...subscriber, cursor: lastEventId !== undefined ? Math.min(lastEventId, latest) : latest };
@@ -91,11 +97,13 @@ export class ConversationEventFeed implements OnModuleInit, OnApplicationShutdow
       this.feeds.set(conversationId, feed);
     }
     feed.subscribers.add(sub);
+    const after = sub.cursor;
     if (sub.cursor < latest) this.poke(conversationId);
-    return () => {
+    const close = () => {
       feed!.subscribers.delete(sub);
       if (!feed!.subscribers.size && this.feeds.get(conversationId) === feed) this.feeds.delete(conversationId);
     };
+    return { close, after };
   }
 
   /** Registers a stream to end on shutdown (so that the server can close). */

@@ -47,11 +47,11 @@ export class ConversationEventsController {
     const write = (chunk: string) => {
       if (!raw.writableEnded) raw.write(chunk);
     };
-    const unsubscribe = await this.events.subscribe(principal.organizationId, conversationId, lastEventId, {
+    const subscription = await this.events.subscribe(principal.organizationId, conversationId, lastEventId, {
       send: (event: ConversationEventRow) =>
         write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.payload)}\n\n`),
     });
-    if (!unsubscribe) throw new NotFoundError('conversation', conversationId);
+    if (!subscription) throw new NotFoundError('conversation', conversationId);
 
     reply.hijack();
     raw.writeHead(200, {
@@ -61,11 +61,13 @@ export class ConversationEventsController {
       'x-accel-buffering': 'no',
       'x-request-id': String(request.id),
     });
-    write(`retry: 1000\n: connected to conversation ${conversationId}\n\n`);
+    // A comment (ignored by every SSE parser) saying where the stream starts: a client that connected without
+    // Last-Event-ID and loses the connection before the first event resumes from there, missing nothing.
+    write(`retry: 1000\n: connected to conversation ${conversationId}; events after ${subscription.after} follow\n\n`);
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), HEARTBEAT_MS);
     const close = () => {
       clearInterval(heartbeat);
-      unsubscribe();
+      subscription.close();
       stopOnShutdown();
       if (!raw.writableEnded) raw.end();
     };

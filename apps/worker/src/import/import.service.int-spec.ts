@@ -216,8 +216,8 @@ describe(ImportService.name, () => {
       expect(messages[4].createdAt.getTime()).toBe(later);
       const after = await prisma.conversation.findUniqueOrThrow({ where: { id: conv.id } });
       expect(after).toMatchObject({ messageCount: 6, lastSeq: 6 });
-      // lastMessageAt is the newest message's time, as after an API append; activity does not move back.
-      expect(after.lastMessageAt).toEqual(messages[5].createdAt);
+      // The imported turns are older than the API's message: lastMessageAt and activity do not move back.
+      expect(after.lastMessageAt).toEqual(messages[3].createdAt);
       expect(after.lastActivityAt.getTime()).toBeGreaterThanOrEqual(messages[3].createdAt.getTime());
       // The other conversation is untouched; a further re-run writes nothing.
       expect(await prisma.message.count({ where: { organizationId: org.id } })).toBe(3 + 6);

@@ -55,7 +55,14 @@ export class ImportConnection {
   }
 
   private async wrap(client: pg.PoolClient): Promise<SqlClient> {
-    this.copyIn ??= serverInfo(client).then((info) => !info.pglite);
+    // Asked once per run; a failed question is asked again by the next transaction, not remembered.
+    this.copyIn ??= serverInfo(client).then(
+      (info) => !info.pglite,
+      (error: unknown) => {
+        this.copyIn = null;
+        throw error;
+      },
+    );
     return {
       query: async <T>(sql: Prisma.Sql) => (await client.query(sql.text, sql.values as unknown[])).rows as T[],
       // The whole-database COPY plumbing (libs/db), sent in chunks so the server parses while the rest is rendered.

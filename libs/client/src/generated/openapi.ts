@@ -6745,3 +6745,17 @@ export interface operations {
         };
     };
 }
+
+/** Operations that take an Idempotency-Key (the API stores the first answer and replays it). */
+export const idempotentOperations = [
+    "POST /api/v1/agents",
+    "POST /api/v1/api-keys",
+    "POST /api/v1/conversations",
+    "POST /api/v1/conversations/{id}/messages",
+    "POST /api/v1/documents",
+    "POST /api/v1/memories",
+    "POST /api/v1/memories/batch",
+    "POST /api/v1/payments",
+    "POST /api/v1/payments/{id}/refund",
+    "POST /api/v1/users"
+] as const;

@@ -41,11 +41,6 @@ function toRow(r: BackupRecord): BackupRow {
 }
 
 /**
- * The catalog of backups (operator-level, not tenant-owned). The API requests backups and reads the catalog;
- * the worker claims requests, records runs and applies retention. A row only says `completed` once the backup
- * object and its manifest are both stored.
- */
-/**
  * The catalog row of a restored backup, in the restored database: the snapshot was taken while the backup's own
  * row said `running`; there it is the backup the data came from, so it says so. A statement (not a method) because
  * it runs on the restore's own connection, in its load transaction (WholeDatabase.load → LoadSession.run).
@@ -73,6 +68,11 @@ export function restoredBackupStatement(manifest: {
   };
 }
 
+/**
+ * The catalog of backups (operator-level, not tenant-owned). The API requests backups and reads the catalog;
+ * the worker claims requests, records runs and applies retention. A row only says `completed` once the backup
+ * object and its manifest are both stored.
+ */
 @Injectable()
 export class BackupRepository {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaService) {}

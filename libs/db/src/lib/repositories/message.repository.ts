@@ -102,8 +102,8 @@ export interface AppendRecord extends MessageRecord {
  * and each sees the previous one's last_seq; the INSERT reads that value in the same statement: seq is gap-free,
  * in record order, and the counters move with it. A clientId the conversation already has is skipped (the NOT
  * EXISTS reads the snapshot from before the lock wait: a concurrent twin fails on the unique index instead).
- * lastMessageAt becomes the time of the newest message (now(), or the last record's own time); activity never
- * moves back. `recordCreatedEvents` also writes each new message's `message.created` live event; `returning` the new rows
+ * lastMessageAt is now() for an append (the newest message's time, as API.md says), and for records that carry
+ * their own (older) times — an import — the latest of those and what the conversation had: neither moves back. `recordCreatedEvents` also writes each new message's `message.created` live event; `returning` the new rows
  * (MESSAGE_COLUMNS and the conversation's last event seq) or only their number.
  */
 function appendSql(
@@ -129,13 +129,13 @@ function appendSql(
        WHERE i.client_id IS NULL OR NOT EXISTS (
              SELECT 1 FROM messages e WHERE e.conversation_id = i.conversation_id AND e.client_id = i.client_id)
     ), counts AS (
-      SELECT conversation_id, count(*)::int AS cnt, (array_agg(coalesce(created_at, now()) ORDER BY n DESC))[1] AS last_at
-        FROM fresh GROUP BY conversation_id
+      SELECT conversation_id, count(*)::int AS cnt, max(created_at) AS dated_at FROM fresh GROUP BY conversation_id
     ), conv AS (
       UPDATE conversations c
          SET last_seq = c.last_seq + f.cnt, message_count = c.message_count + f.cnt,
              last_event_seq = c.last_event_seq + CASE WHEN ${reserve}::boolean THEN f.cnt ELSE 0 END,
-             last_message_at = f.last_at, last_activity_at = greatest(c.last_activity_at, f.last_at),
+             last_message_at = CASE WHEN f.dated_at IS NULL THEN now() ELSE greatest(c.last_message_at, f.dated_at) END,
+             last_activity_at = greatest(c.last_activity_at, coalesce(f.dated_at, now())),
              updated_at = now()
         FROM counts f
        WHERE c.id = f.conversation_id AND c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
