@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import { applyMigrations } from '../migrations';
 import { PrismaService } from '../prisma.service';
 import {
@@ -23,22 +24,23 @@ import {
 export interface DatabaseSnapshot {
   /** the migrations applied, in order; the last is the schema version */
   migrations(): Promise<string[]>;
+  /** the server's version, and whether it is the embedded PGlite (asked once per session) */
   server(): Promise<{ version: string; pglite: boolean }>;
   /** tables of schema public, parents before children, with their stored columns */
   tables(): Promise<TableInfo[]>;
-  /** a table's rows as COPY text, in chunks */
-  copyOut(table: TableInfo): AsyncIterable<Buffer>;
-  /** ends the read-only transaction */
+  /** a table's rows as COPY text, in chunks (these columns, or the table's stored ones) */
+  copyOut(table: TableInfo | { name: string; columns: string[] }): AsyncIterable<Buffer>;
+  /** ends the session's transaction */
   commit(): Promise<void>;
   /** ends the session (without ROLLBACK: after a failure mid-table a COPY TO may still be open, and pg would queue it) */
   end(): Promise<void>;
 }
 
-/** A database being loaded as a whole (a restore): one dedicated connection, one transaction for the load. */
-export interface LoadSession {
-  migrations(): Promise<string[]>;
-  server(): Promise<{ version: string; pglite: boolean }>;
-  tables(): Promise<TableInfo[]>;
+/**
+ * A database being loaded as a whole (a restore): one dedicated connection, one transaction for the load, and the
+ * snapshot's reads on it (to check the schema before and verify the tables after).
+ */
+export interface LoadSession extends DatabaseSnapshot {
   /** which of `tables` hold at least one row */
   tablesWithRows(tables: string[]): Promise<string[]>;
   /**
@@ -49,13 +51,9 @@ export interface LoadSession {
   beginLoad(tables: string[]): Promise<{ finish(): Promise<void> }>;
   /** a table's loader: COPY FROM STDIN … FREEZE, or batched INSERTs where the server cannot take COPY in (PGlite) */
   loader(table: TableInfo, columns: string[]): Promise<TableLoader>;
-  /** a table's rows as COPY text, in chunks (to verify what was loaded) */
-  copyOut(table: { name: string; columns: string[] }): AsyncIterable<Buffer>;
   /** one statement of the caller's, in the load's transaction */
   run(statement: { text: string; values: unknown[] }): Promise<void>;
-  commit(): Promise<void>;
   rollback(): Promise<void>;
-  end(): Promise<void>;
 }
 
 /**
@@ -84,16 +82,9 @@ export class WholeDatabase {
 
   async load(url: string, applicationName: string): Promise<LoadSession> {
     const client = await connectWholeDatabase(url, applicationName);
-    let pglite: boolean | null = null;
-    const server = async () => {
-      const info = await serverInfo(client);
-      pglite = info.pglite;
-      return info;
-    };
+    const reads = readsOf(client);
     return {
-      migrations: () => appliedMigrations(client),
-      server,
-      tables: () => listTables(client),
+      ...reads,
       async tablesWithRows(tables) {
         const found: string[] = [];
         for (const t of tables) if ((await client.query(`select 1 from ${quoteIdent(t)} limit 1`)).rowCount) found.push(t);
@@ -114,16 +105,12 @@ export class WholeDatabase {
         };
       },
       async loader(table, columns) {
-        const embedded = pglite ?? (await server()).pglite;
-        return embedded
+        return (await reads.server()).pglite
           ? insertLoader(client, table.name, columns.map((c) => table.columns.find((h) => h.name === c)!))
           : copyLoader(client, table.name, columns, { freeze: true });
       },
-      copyOut: (table) => copyOut(client, copyOutSql(table)) as AsyncIterable<Buffer>,
       run: async (statement) => void (await client.query(statement.text, statement.values)),
-      commit: async () => void (await client.query('commit')),
       rollback: async () => void (await client.query('rollback').catch(() => undefined)),
-      end: () => client.end().catch(() => undefined),
     };
   }
 
@@ -135,13 +122,19 @@ export class WholeDatabase {
       await client.end().catch(() => undefined);
       throw error;
     }
-    return {
-      migrations: () => appliedMigrations(client),
-      server: () => serverInfo(client),
-      tables: () => listTables(client),
-      copyOut: (table) => copyOut(client, copyOutSql(table)) as AsyncIterable<Buffer>,
-      commit: async () => void (await client.query('commit')),
-      end: () => client.end().catch(() => undefined),
-    };
+    return readsOf(client);
   }
+}
+
+/** What a snapshot and a load both do on their connection: read the catalog and tables, commit, end. */
+function readsOf(client: pg.Client): DatabaseSnapshot {
+  let server: Promise<{ version: string; pglite: boolean }> | undefined;
+  return {
+    migrations: () => appliedMigrations(client),
+    server: () => (server ??= serverInfo(client)),
+    tables: () => listTables(client),
+    copyOut: (table) => copyOut(client, copyOutSql(table)) as AsyncIterable<Buffer>,
+    commit: async () => void (await client.query('commit')),
+    end: () => client.end().catch(() => undefined),
+  };
 }
