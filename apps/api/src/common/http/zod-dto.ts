@@ -31,32 +31,29 @@ export function nullableFor30(node: unknown): void {
 
 type AnyDto = { _OPENAPI_METADATA_FACTORY(): unknown; readonly Output: AnyDto; new (): object };
 
+/** `Dto`, its OpenAPI metadata with nullable fields rewritten (nullableFor30); the name the document uses kept. */
+function documentedFor30(Dto: AnyDto): AnyDto {
+  const Fixed = class extends (Dto as unknown as new () => object) {
+    static _OPENAPI_METADATA_FACTORY(): unknown {
+      const metadata = Dto._OPENAPI_METADATA_FACTORY.call(this);
+      nullableFor30(metadata);
+      return metadata;
+    }
+  };
+  Object.defineProperty(Fixed, 'name', { value: (Dto as unknown as { name: string }).name });
+  return Fixed as unknown as AnyDto;
+}
+
 /**
  * nestjs-zod's createZodDto, the DTO and its `.Output` (what @ZodResponse documents) with nullable fields
  * documented as OpenAPI 3.0 (nullableFor30). Every DTO of the API comes from here.
  */
 export const createZodDto = ((schema: Parameters<typeof createNestZodDto>[0], options?: Parameters<typeof createNestZodDto>[1]) => {
   const Base = createNestZodDto(schema, options) as unknown as AnyDto;
-  class ZodDto extends (Base as unknown as new () => object) {
-    static _OPENAPI_METADATA_FACTORY(): unknown {
-      const metadata = Base._OPENAPI_METADATA_FACTORY.call(this);
-      nullableFor30(metadata);
-      return metadata;
-    }
-
+  return class extends (documentedFor30(Base) as unknown as new () => object) {
     static get Output(): AnyDto {
       // Read through `this` (the feature's subclass), so that the schema keeps its name: `AgentDto_Output`.
-      const Output = Reflect.get(Base, 'Output', this) as AnyDto;
-      const Fixed = class extends (Output as unknown as new () => object) {
-        static _OPENAPI_METADATA_FACTORY(): unknown {
-          const metadata = Output._OPENAPI_METADATA_FACTORY.call(this);
-          nullableFor30(metadata);
-          return metadata;
-        }
-      };
-      Object.defineProperty(Fixed, 'name', { value: (Output as unknown as { name: string }).name });
-      return Fixed as unknown as AnyDto;
+      return documentedFor30(Reflect.get(Base, 'Output', this) as AnyDto);
     }
-  }
-  return ZodDto;
+  };
 }) as unknown as typeof createNestZodDto;
