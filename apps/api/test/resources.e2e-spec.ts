@@ -96,6 +96,35 @@ describe('organizations, users, agents and conversations', () => {
     expectProblem(await api.delete(`/api/v1/conversations/${c1.id}`, org.key), 404);
   });
 
+  it('looks up agents by name, users by externalId and conversations by sessionId (exact matches, lists as usual)', async () => {
+    const name = `lookup-${Date.now()}`;
+    const a1 = (await api.post('/api/v1/agents', org.key, agentBody({ name }))).body;
+    const a2 = (await api.post('/api/v1/agents', org.key, agentBody({ name: `  ${name}  ` }))).body;
+    await api.post('/api/v1/agents', org.key, agentBody({ name: `${name}-other` }));
+    const agents = async (q: string) => (await api.get(`/api/v1/agents?${q}`, org.key)).body.data.map((a: { id: string }) => a.id);
+    expect(await agents(`name=${encodeURIComponent(name)}`)).toEqual([a1.id, a2.id]);
+    expect(await agents(`name=${encodeURIComponent(` ${name}`)}`)).toEqual([a1.id, a2.id]);
+    expect(await agents(`name=${encodeURIComponent(name.toUpperCase())}`)).toEqual([]);
+    await api.delete(`/api/v1/agents/${a2.id}`, org.key);
+    expect(await agents(`name=${encodeURIComponent(name)}`)).toEqual([a1.id]);
+    expect(await agents(`name=${encodeURIComponent(name)}&includeInactive=true`)).toEqual([a1.id, a2.id]);
+
+    const user = (await api.post('/api/v1/users', org.key, userBody({ externalId: `ext/${name}` }))).body;
+    const users = async (q: string) => (await api.get(`/api/v1/users?${q}`, org.key)).body.data.map((u: { id: string }) => u.id);
+    expect(await users(`externalId=${encodeURIComponent(`ext/${name}`)}`)).toEqual([user.id]);
+    expect(await users(`externalId=${encodeURIComponent(`ext/${name}x`)}`)).toEqual([]);
+    expectProblem(await api.get('/api/v1/users?externalId=', org.key), 400);
+
+    const c1 = (await api.post('/api/v1/conversations', org.key, conversationBody(a1.id, { userId: user.id, sessionId: 's-1' }))).body;
+    const c2 = (await api.post('/api/v1/conversations', org.key, conversationBody(a1.id, { sessionId: 's-1' }))).body;
+    await api.post('/api/v1/conversations', org.key, conversationBody(a1.id, { userId: user.id, sessionId: 's-2' }));
+    const conversations = async (q: string) => (await api.get(`/api/v1/conversations?agentId=${a1.id}&${q}`, org.key)).body.data.map((c: { id: string }) => c.id);
+    expect((await conversations('sessionId=s-1')).sort()).toEqual([c1.id, c2.id].sort());
+    expect(await conversations(`sessionId=s-1&userId=${user.id}`)).toEqual([c1.id]);
+    await api.delete(`/api/v1/conversations/${c1.id}`, org.key);
+    expect(await conversations(`sessionId=s-1&userId=${user.id}`)).toEqual([]);
+  });
+
   it('starts a conversation with an initial message in one go', async () => {
     const agent = (await api.post('/api/v1/agents', org.key, agentBody())).body;
     const res = await api.post('/api/v1/conversations', org.key, conversationBody(agent.id, { initialMessage: messageBody({ content: 'first' }) }));

@@ -28,7 +28,11 @@ export const updateAgentSchema = z.strictObject({
 export class UpdateAgentDto extends createZodDto(updateAgentSchema) {}
 
 export class ListAgentsQuery extends createZodDto(
-  z.object({ ...pageQuery, includeInactive: booleanQuery.optional().describe('include deactivated agents') }),
+  z.object({
+    ...pageQuery,
+    includeInactive: booleanQuery.optional().describe('include deactivated agents'),
+    name: z.string().trim().min(1).max(1000).optional().describe('only agents with exactly this name (names are not unique)'),
+  }),
 ) {}
 
 export const agentSchema = z

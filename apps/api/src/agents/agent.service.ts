@@ -18,7 +18,7 @@ export class AgentService {
     return view;
   }
 
-  async list(query: { includeInactive?: boolean; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
+  async list(query: { includeInactive?: boolean; name?: string; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
     const page = await this.agents.listPage(this.context.organizationId, query, this.context.db);
     return { data: page.data.map(toAgentView), nextCursor: page.nextCursor };
   }

@@ -26,6 +26,7 @@ export class ListConversationsQuery extends createZodDto(
     ...pageQuery,
     agentId: uuid.optional(),
     userId: uuid.optional(),
+    sessionId: z.string().min(1).max(1000).optional().describe('only conversations with this sessionId (exact match)'),
     status: z.enum(['active', 'archived']).optional(),
   }),
 ) {}

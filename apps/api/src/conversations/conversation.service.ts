@@ -39,6 +39,7 @@ export class ConversationService {
   async list(query: {
     agentId?: string;
     userId?: string;
+    sessionId?: string;
     status?: 'active' | 'archived';
     limit?: number;
     cursor?: string;

@@ -22,7 +22,9 @@ export class CreateUserDto extends createZodDto(createUserSchema) {}
 export const updateUserSchema = z.strictObject(userFields);
 export class UpdateUserDto extends createZodDto(updateUserSchema) {}
 
-export class ListUsersQuery extends createZodDto(z.object(pageQuery)) {}
+export class ListUsersQuery extends createZodDto(
+  z.object({ ...pageQuery, externalId: z.string().trim().min(1).max(1000).optional().describe('only the user with this externalId (exact match)') }),
+) {}
 
 export const userSchema = z
   .object({

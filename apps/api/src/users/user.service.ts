@@ -24,7 +24,7 @@ export class UserService {
     return view;
   }
 
-  async list(query: { limit?: number; cursor?: string }): Promise<Page<UserView>> {
+  async list(query: { externalId?: string; limit?: number; cursor?: string }): Promise<Page<UserView>> {
     const page = await this.users.listPage(this.context.organizationId, query, this.context.db);
     return { data: page.data.map(toUserView), nextCursor: page.nextCursor };
   }

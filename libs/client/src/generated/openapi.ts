@@ -1780,6 +1780,8 @@ export interface operations {
                 includeInactive?: "0" | "1" | "true" | "false";
                 /** @description page size, 1..200 (default 50) */
                 limit?: number;
+                /** @description only agents with exactly this name (names are not unique) */
+                name?: string;
             };
             header?: never;
             path?: never;
@@ -2977,6 +2979,8 @@ export interface operations {
                 cursor?: string;
                 /** @description page size, 1..200 (default 50) */
                 limit?: number;
+                /** @description only conversations with this sessionId (exact match) */
+                sessionId?: string;
                 status?: "active" | "archived";
                 userId?: string;
             };
@@ -6248,6 +6252,8 @@ export interface operations {
             query?: {
                 /** @description nextCursor of the previous page */
                 cursor?: string;
+                /** @description only the user with this externalId (exact match) */
+                externalId?: string;
                 /** @description page size, 1..200 (default 50) */
                 limit?: number;
             };

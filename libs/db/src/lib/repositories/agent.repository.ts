@@ -81,12 +81,17 @@ export class AgentRepository {
 
   async listPage(
     organizationId: string,
-    options: { includeInactive?: boolean; limit?: number; cursor?: string | null } = {},
+    options: { includeInactive?: boolean; name?: string; limit?: number; cursor?: string | null } = {},
     db: Db = this.prisma,
   ): Promise<Page<AgentRow>> {
     const limit = pageSize(options.limit);
     const rows = await db.agent.findMany({
-      where: { organizationId, ...(!options.includeInactive && { isActive: true }), ...createdAtAfter(options.cursor) },
+      where: {
+        organizationId,
+        ...(!options.includeInactive && { isActive: true }),
+        ...(options.name !== undefined && { name: options.name }),
+        ...createdAtAfter(options.cursor),
+      },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take: limit + 1,
       select: AGENT_SELECT,

@@ -109,6 +109,7 @@ export class ConversationRepository {
     options: {
       agentId?: string;
       userId?: string;
+      sessionId?: string;
       status?: Exclude<ConversationStatus, 'deleted'>;
       limit?: number;
       cursor?: string | null;
@@ -128,6 +129,7 @@ export class ConversationRepository {
         status: options.status ?? { not: 'deleted' },
         ...(options.agentId && { agentId: options.agentId }),
         ...(options.userId && { userId: options.userId }),
+        ...(options.sessionId !== undefined && { sessionId: options.sessionId }),
         ...(after &&
           at && { OR: [{ lastActivityAt: { lt: at } }, { lastActivityAt: at, id: { lt: after.id } }] }),
       },

@@ -75,13 +75,14 @@ export class UserRepository {
 
   async listPage(
     organizationId: string,
-    options: { limit?: number; cursor?: string | null } = {},
+    options: { externalId?: string; limit?: number; cursor?: string | null } = {},
     db: Db = this.prisma,
   ): Promise<Page<UserRow>> {
     const limit = pageSize(options.limit);
     const rows = await db.user.findMany({
       where: {
         organizationId,
+        ...(options.externalId !== undefined && { externalId: options.externalId }),
         ...createdAtAfter(options.cursor),
       },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
