@@ -5,7 +5,7 @@ const path = require('node:path');
 module.exports = {
   testEnvironment: 'node',
   transform: {
-    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+    '/node_modules/(content-disposition|lodash-es)/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
     '^.+\\.ts$': [
       '@swc/jest',
       {
@@ -20,12 +20,13 @@ module.exports = {
     ],
   },
   // ESM-only packages some dependencies require() (Node 20.19 loads them natively, Jest does not): compiled to CJS.
-  transformIgnorePatterns: ['^(?!.*/node_modules/content-disposition/).*/node_modules/'],
+  transformIgnorePatterns: ['^(?!.*/node_modules/(content-disposition|lodash-es)/).*/node_modules/'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@agenthub/db$': path.join(__dirname, 'libs/db/src/index.ts'),
     '^@agenthub/db/testing$': path.join(__dirname, 'libs/db/src/testing/index.ts'),
     '^@agenthub/client$': path.join(__dirname, 'libs/client/src/index.ts'),
+    '^@agenthub/adk$': path.join(__dirname, 'libs/adk/src/index.ts'),
   },
   testMatch: ['**/?(*.)+(spec|int-spec).ts'],
   coverageReporters: ['text-summary', 'lcov'],
