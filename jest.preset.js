@@ -27,6 +27,7 @@ module.exports = {
     '^@agenthub/db/testing$': path.join(__dirname, 'libs/db/src/testing/index.ts'),
     '^@agenthub/client$': path.join(__dirname, 'libs/client/src/index.ts'),
     '^@agenthub/adk$': path.join(__dirname, 'libs/adk/src/index.ts'),
+    '^@agenthub/adk/mapping$': path.join(__dirname, 'libs/adk/src/mapping.ts'),
   },
   testMatch: ['**/?(*.)+(spec|int-spec).ts'],
   coverageReporters: ['text-summary', 'lcov'],

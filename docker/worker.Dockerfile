@@ -29,6 +29,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.base.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY libs/db ./libs/db
+# the ADK importer maps events with @agenthub/adk's mapping (the same rule as the live session service)
+COPY libs/adk ./libs/adk
 COPY apps/worker ./apps/worker
 # The Prisma client is generated into libs/db/src/generated at build time, as root; the worker runs as a system user
 # that cannot write to /app (only to /data).

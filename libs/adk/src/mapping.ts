@@ -84,7 +84,8 @@ export function eventMessages(event: AdkEventLike & { id: string; invocationId?:
   const text = parts.filter((p) => typeof p.text === 'string' && !p.thought).map((p) => p.text!).join('');
   const thoughts = parts.filter((p) => typeof p.text === 'string' && p.thought).map((p) => p.text!).join('');
   const total = usage?.totalTokenCount ?? usage?.total_token_count;
-  const tokensUsed = Number.isSafeInteger(total) && total! >= 0 ? total! : null;
+  // tokens_used is an int column: a count beyond it is left out, as the importer does
+  const tokensUsed = Number.isInteger(total) && total! >= 0 && total! <= 2 ** 31 - 1 ? total! : null;
   let tokensGiven = false;
   const tokens = () => (tokensGiven ? null : ((tokensGiven = true), tokensUsed));
   const out: MessageInput[] = [];

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import pg from 'pg';
+import { eventMessages, type AdkEventLike } from '@agenthub/adk/mapping';
 import { redactUrl } from '@agenthub/db';
 import type { AgentRecord, Checkpoint, ImportBatch, Json, JsonObject, MessageRecord, UserRecord } from '../import.types';
-import { cleanJson, cleanText, fromTimeText, intOrNull, nonEmpty, parseJsonText, warner } from '../mapping';
+import { cleanJson, cleanText, fromTimeText, nonEmpty, parseJsonText, warner } from '../mapping';
 import { fileDigest } from './agentos-sqlite.source';
 import { addRead, emptyBatch, type ImportSource } from './import-source';
 
@@ -340,46 +341,26 @@ export class AdkSource implements ImportSource {
     });
   }
 
-  /** One event → its messages: text parts joined into one, each function call / response its own. */
+  /**
+   * One event → its messages: @agenthub/adk's eventMessages, the rule the live AgentHubSessionService appends with,
+   * so an imported session and a live one hold the same messages; the event's time on each.
+   */
   private messagesOf(row: EventRow, e: AdkEvent, at: Date, warnings: ImportBatch['warnings']): MessageRecord[] {
-    const warn = warner(warnings, 'adkEvents', row.id);
-    const author = typeof e.author === 'string' ? e.author : 'unknown';
-    const usage = e.usage_metadata ?? null;
-    const base = {
-      model: typeof e.model_version === 'string' ? e.model_version : null,
+    const { author, content, ...rest } = e;
+    if (JSON.stringify(content ?? null).includes('\\u0000') || JSON.stringify(rest).includes('\\u0000')) warner(warnings, 'adkEvents', row.id)('NUL characters removed');
+    return eventMessages({ ...rest, author: typeof author === 'string' ? author : undefined, content, id: row.id, invocationId: row.invocation_id ?? undefined } as AdkEventLike & { id: string }).map((m) => ({
+      clientId: m.clientId!,
+      role: m.role,
+      content: m.content,
+      messageType: m.messageType ?? 'text',
+      toolName: m.toolName ?? null,
+      toolArgs: (m.toolArgs ?? null) as Json | null,
+      toolCallId: m.toolCallId ?? null,
+      model: m.model ?? null,
+      tokensUsed: m.tokensUsed ?? null,
+      metadata: (m.metadata ?? {}) as JsonObject,
       createdAt: at,
-    };
-    const meta = (extra: JsonObject = {}): JsonObject =>
-      cleanJson({
-        source: { kind: this.kind, eventId: row.id, invocationId: row.invocation_id, author },
-        ...(usage ? { usage } : {}),
-        ...(e.turn_complete !== undefined && e.turn_complete !== null ? { turnComplete: e.turn_complete } : {}),
-        ...extra,
-      }) as JsonObject;
-    const out: MessageRecord[] = [];
-    const parts = Array.isArray(e.content?.parts) ? e.content!.parts! : [];
-    const role = author === 'user' ? 'user' : 'assistant';
-    const text = parts.filter((p) => typeof p.text === 'string' && !p.thought).map((p) => p.text!).join('');
-    const thoughts = parts.filter((p) => typeof p.text === 'string' && p.thought).map((p) => p.text!).join('');
-    const tokensUsed = intOrNull(usage?.total_token_count);
-    let tokensGiven = false;
-    const tokens = () => (tokensGiven ? null : ((tokensGiven = true), tokensUsed));
-    if (thoughts) out.push({ ...base, clientId: `${this.clientIdPrefix}${row.id}#thought`, role: 'assistant', content: cleanText(thoughts), messageType: 'thinking', toolName: null, toolArgs: null, toolCallId: null, tokensUsed: null, metadata: meta() });
-    if (text) out.push({ ...base, clientId: `${this.clientIdPrefix}${row.id}`, role, content: cleanText(text, () => warn('NUL characters removed')), messageType: 'text', toolName: null, toolArgs: null, toolCallId: null, tokensUsed: tokens(), metadata: meta() });
-    parts.forEach((p, i) => {
-      const call = p.function_call ?? p.functionCall;
-      const response = p.function_response ?? p.functionResponse;
-      if (call) {
-        out.push({ ...base, clientId: `${this.clientIdPrefix}${row.id}#${i}`, role: 'assistant', content: '', messageType: 'tool_call', toolName: call.name ?? null, toolArgs: cleanJson(call.args ?? {}), toolCallId: call.id ?? null, tokensUsed: tokens(), metadata: meta() });
-      } else if (response) {
-        const body = cleanJson(response.response ?? null);
-        out.push({ ...base, clientId: `${this.clientIdPrefix}${row.id}#${i}`, role: 'tool', content: JSON.stringify(body), messageType: 'tool_response', toolName: response.name ?? null, toolArgs: null, toolCallId: response.id ?? null, tokensUsed: null, metadata: meta({ response: body as Json }) });
-      }
-    });
-    if (e.error_code || e.error_message) {
-      out.push({ ...base, clientId: `${this.clientIdPrefix}${row.id}#error`, role: 'assistant', content: cleanText(String(e.error_message ?? e.error_code)), messageType: 'error', toolName: null, toolArgs: null, toolCallId: null, tokensUsed: null, metadata: meta({ errorCode: e.error_code ?? null }) });
-    }
-    return out;
+    }));
   }
 
   async close(): Promise<void> {
