@@ -276,6 +276,24 @@ describe('@agenthub/adk against the API', () => {
     expect(eventMessages(call).map((m) => m.clientId)).toEqual([`adk:${call.id}`, `adk:${call.id}#1`]);
   });
 
+  it('finds a session deleted and created again by another process, and an app whose agent was deleted gets a new one', async () => {
+    const app = `again-${randomUUID().slice(0, 8)}`;
+    const mine = new AgentHubSessionService({ baseUrl: api.baseUrl, apiKey });
+    const theirs = new AgentHubSessionService({ baseUrl: api.baseUrl, apiKey });
+    await mine.createSession({ appName: app, userId: 'u1', sessionId: 's' });
+    expect(await mine.getSession({ appName: app, userId: 'u1', sessionId: 's' })).toBeDefined();
+    await theirs.deleteSession({ appName: app, userId: 'u1', sessionId: 's' });
+    await theirs.createSession({ appName: app, userId: 'u1', sessionId: 's', state: { second: true } });
+    expect((await mine.getSession({ appName: app, userId: 'u1', sessionId: 's' }))!.state).toEqual({ second: true });
+
+    const agent = (await hub.GET('/api/v1/agents', { params: { query: { name: app } } })).data!.data[0];
+    await hub.DELETE('/api/v1/agents/{id}', { params: { path: { id: agent.id } } });
+    const later = new AgentHubSessionService({ baseUrl: api.baseUrl, apiKey });
+    await later.createSession({ appName: app, userId: 'u1', sessionId: 'after' });
+    const [active] = (await hub.GET('/api/v1/agents', { params: { query: { name: app } } })).data!.data;
+    expect(active.id).not.toBe(agent.id);
+  });
+
   it('keeps the initial state\'s app: and user: keys in their scopes (as ADK\'s DatabaseSessionService) and refuses a second session with the same id', async () => {
     const sessions = new AgentHubSessionService({ baseUrl: api.baseUrl, apiKey });
     const app = `scoped-${randomUUID().slice(0, 8)}`;
@@ -293,6 +311,13 @@ describe('@agenthub/adk against the API', () => {
     await Promise.all(writers.map((w, i) => w.appendEvent({ session: sessions[i], event: event('agent', 1_000 + i, { stateDelta: { [`app:k${i}`]: i } }) })));
     const read = await writers[0].getSession({ appName: app, userId: 'u0', sessionId: 's0' });
     expect(read!.state).toEqual(Object.fromEntries(writers.map((_w, i) => [`app:k${i}`, i])));
+
+    // One process, one user, sessions writing user: keys at once: each write lands (they queue per user).
+    const one = writers[0];
+    const mine = await Promise.all([1, 2, 3, 4, 5].map((i) => one.createSession({ appName: app, userId: 'u0', sessionId: `mine${i}` })));
+    await Promise.all(mine.map((session, i) => one.appendEvent({ session, event: event('agent', 5_000 + i, { stateDelta: { [`user:k${i}`]: i } }) })));
+    const userState = (await one.getSession({ appName: app, userId: 'u0', sessionId: 'mine1' }))!.state;
+    expect(Object.keys(userState).filter((k) => k.startsWith('user:')).sort()).toEqual(['user:k0', 'user:k1', 'user:k2', 'user:k3', 'user:k4']);
 
     // An append that died after its messages were stored, before the state snapshot: the event's delta still counts.
     const conversation = (await hub.GET('/api/v1/conversations', { params: { query: { sessionId: 's1' } } })).data!.data.find((c) => (c.metadata['source'] as { appName: string }).appName === app)!;

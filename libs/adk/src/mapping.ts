@@ -76,7 +76,7 @@ export function eventMessages(event: AdkEventLike & { id: string; invocationId?:
     ...(turnComplete !== undefined && turnComplete !== null ? { turnComplete } : {}),
     ...extra,
   });
-  const base = { model: typeof modelVersion === 'string' ? modelVersion : null };
+  const base = { model: orNull(modelVersion) };
   const id = `${CLIENT_ID_PREFIX}${event.id}`;
   const parts = Array.isArray(event.content?.parts) ? event.content!.parts! : [];
   const role = author === 'user' ? 'user' : 'assistant';
@@ -102,15 +102,18 @@ export function eventMessages(event: AdkEventLike & { id: string; invocationId?:
         role: 'assistant',
         content: '',
         messageType: 'tool_call',
-        toolName: call.name ?? null,
+        toolName: orNull(call.name),
         toolArgs: args && typeof args === 'object' && !Array.isArray(args) ? args : { value: args },
-        toolCallId: call.id ?? null,
+        toolCallId: orNull(call.id),
         tokensUsed: tokens(),
         metadata: meta(),
       });
     } else if (response) {
       const body = toJson(response.response ?? null);
-      out.push({ ...base, clientId: `${id}#${i}`, role: 'tool', content: JSON.stringify(body), messageType: 'tool_response', toolName: response.name ?? null, toolCallId: response.id ?? null, tokensUsed: null, metadata: meta({ response: body }) });
+      // The response is the message's content (as JSON text); its parsed form goes into metadata unless the whole
+      // event is kept there anyway (a large response would be stored three times).
+      const extra: Record<string, Json> = keepWhole === undefined ? { response: body } : {};
+      out.push({ ...base, clientId: `${id}#${i}`, role: 'tool', content: JSON.stringify(body), messageType: 'tool_response', toolName: orNull(response.name), toolCallId: orNull(response.id), tokensUsed: null, metadata: meta(extra) });
     }
   });
   if (errorCode || errorMessage) {
@@ -121,6 +124,11 @@ export function eventMessages(event: AdkEventLike & { id: string; invocationId?:
     out[0] = { ...out[0], metadata: { ...out[0].metadata, [EVENT_KEY]: toJson(keepWhole) } };
   }
   return out;
+}
+
+/** A name or id the API stores (a non-empty string), else null. */
+function orNull(value: unknown): string | null {
+  return typeof value === 'string' && value.length ? value.replace(NUL, '') : null;
 }
 
 /** The whole event a message carries, when it is its event's first message. */

@@ -6,8 +6,8 @@ import { clientOf, type AgentHubConnection } from './session-service';
 export type Embedder = (texts: string[]) => Promise<Array<number[] | Float32Array>>;
 
 export interface AgentHubMemoryServiceOptions {
-  /** makes each memory's embedding and the query's; without it, search is AgentHub's full-text search alone */
-  embed?: Embedder;
+  /** makes each memory's embedding and the query's (AgentHub keeps an embedding with every memory) */
+  embed: Embedder;
   /** the model that made the embeddings, kept with each memory */
   embeddingModel?: string;
   /** how many memories a search returns (default 10) */
@@ -28,7 +28,7 @@ export class AgentHubMemoryService implements BaseMemoryService {
 
   constructor(
     connection: AgentHubConnection,
-    private readonly options: AgentHubMemoryServiceOptions = {},
+    private readonly options: AgentHubMemoryServiceOptions,
   ) {
     this.client = clientOf(connection);
   }
@@ -48,7 +48,7 @@ export class AgentHubMemoryService implements BaseMemoryService {
       .filter((e) => e.text);
     for (let i = 0; i < fresh.length; i += 100) {
       const chunk = fresh.slice(i, i + 100);
-      const embeddings = await this.embeddings(chunk.map((c) => c.text));
+      const embeddings = await this.options.embed(chunk.map((c) => c.text));
       await this.client.POST('/api/v1/memories/batch', {
         body: {
           memories: chunk.map((c, j) => ({
@@ -74,9 +74,9 @@ export class AgentHubMemoryService implements BaseMemoryService {
     const agentId = agent.data!.data[0]?.id;
     const uid = user.data!.data[0]?.id;
     if (!agentId || !uid || !query.trim()) return { memories: [] };
-    const embedding = this.options.embed ? (await this.embeddings([query]))[0] : undefined;
+    const [embedding] = await this.options.embed([query]);
     const { data } = await this.client.POST('/api/v1/memories/search', {
-      body: { query, mode: embedding ? 'hybrid' : 'text', ...(embedding ? { embedding: embedding as number[] } : {}), k: this.options.k ?? 10, filter: { agentId, userId: uid, kind: KIND } },
+      body: { query, mode: 'hybrid', embedding: embedding as number[], k: this.options.k ?? 10, filter: { agentId, userId: uid, kind: KIND } },
     });
     return {
       memories: data!.data.map((m) => {
@@ -89,12 +89,6 @@ export class AgentHubMemoryService implements BaseMemoryService {
         };
       }),
     };
-  }
-
-  /** A memory needs an embedding: the embedder's, or (without one) a zero vector, found by full-text search only. */
-  private async embeddings(texts: string[]): Promise<Array<number[] | Float32Array>> {
-    if (this.options.embed) return this.options.embed(texts);
-    throw new Error('AgentHubMemoryService needs an `embed` function to store memories (AgentHub keeps an embedding with every memory)');
   }
 
   private async conversation(appName: string, userId: string, sessionId: string) {

@@ -3,6 +3,7 @@ import {
   BaseSessionService,
   createEventActions,
   State,
+  trimTempDeltaState,
   type AppendEventRequest,
   type CreateSessionRequest,
   type DeleteSessionRequest,
@@ -60,6 +61,8 @@ export class AgentHubSessionService extends BaseSessionService {
   private readonly agents = new Map<string, Promise<string>>();
   private readonly users = new Map<string, Promise<string>>();
   private readonly conversations = new Map<string, string>();
+  /** user: state writes of this process, one at a time per user (each reads, merges and writes the user's metadata) */
+  private readonly userWrites = new Map<string, Promise<unknown>>();
 
   constructor(connection: AgentHubConnection) {
     super();
@@ -141,15 +144,17 @@ export class AgentHubSessionService extends BaseSessionService {
    */
   override async appendEvent({ session, event }: AppendEventRequest): Promise<Event> {
     if (event.partial) return event;
-    const appended = await super.appendEvent({ session, event });
-    session.lastUpdateTime = appended.timestamp;
+    const trimmed = trimTempDeltaState(event);
     const conversation = await this.conversation(session.appName, session.userId, session.id);
     if (!conversation) throw new Error(`Session ${session.id} not found for appendEvent`);
-    const messages = eventMessages(appended, JSON.parse(JSON.stringify(appended)) as object);
+    const messages = eventMessages(trimmed, JSON.parse(JSON.stringify(trimmed)) as object);
     const { data } = await this.client.POST('/api/v1/conversations/{id}/messages', {
       params: { path: { id: conversation.id } },
       body: { messages },
     });
+    // The session object changes only once the event is stored.
+    const appended = await super.appendEvent({ session, event: trimmed });
+    session.lastUpdateTime = appended.timestamp;
     const { app, user, session: own } = splitState(appended.actions?.stateDelta ?? {});
     await Promise.all([
       this.updateAppState(conversation.agentId, app),
@@ -204,7 +209,16 @@ export class AgentHubSessionService extends BaseSessionService {
     }
   }
 
-  private async updateUserState(appName: string, userId: string, delta: StateMap): Promise<StateMap> {
+  private updateUserState(appName: string, userId: string, delta: StateMap): Promise<StateMap> {
+    if (!Object.keys(delta).length) return this.userState(appName, userId);
+    const previous = this.userWrites.get(userId) ?? Promise.resolve();
+    const write = previous.catch(() => undefined).then(() => this.writeUserState(appName, userId, delta));
+    this.userWrites.set(userId, write);
+    void write.finally(() => this.userWrites.get(userId) === write && this.userWrites.delete(userId)).catch(() => undefined);
+    return write;
+  }
+
+  private async writeUserState(appName: string, userId: string, delta: StateMap): Promise<StateMap> {
     const { data: user } = await this.client.GET('/api/v1/users/{id}', { params: { path: { id: userId } } });
     const all = (user!.metadata['adkState'] ?? {}) as Record<string, StateMap>;
     const state = adkState(user!.metadata, appName);
@@ -268,8 +282,8 @@ export class AgentHubSessionService extends BaseSessionService {
         return data;
       } catch (e) {
         if (!(e instanceof AgentHubError && e.status === 404)) throw e;
+        // Deleted, perhaps by another process that has since created the session again: look it up afresh.
         this.conversations.delete(cacheKey);
-        return undefined;
       }
     }
     const agentId = await this.agentId(appName, false);
@@ -294,12 +308,15 @@ export class AgentHubSessionService extends BaseSessionService {
       const { data } = await this.client.GET('/api/v1/agents', { params: { query: { name: appName, limit: 1 } } });
       if (data!.data[0]) return data!.data[0].id;
       if (!create) return undefined;
-      // The key makes two processes starting the same app at once create one agent.
-      const { data: agent } = await this.client.POST('/api/v1/agents', {
-        params: { header: { 'Idempotency-Key': `adk-app:${appName}` } },
-        body: { name: appName, metadata: { adk: { appName } } },
-      });
-      return agent!.id;
+      // The key makes two processes starting the same app at once create one agent. It is kept after the agent is
+      // deactivated or renamed, and then answers with that agent: create a new one under a fresh key.
+      const body = { name: appName, metadata: { adk: { appName } } };
+      const { data: created } = await this.client.POST('/api/v1/agents', { params: { header: { 'Idempotency-Key': `adk-app:${appName}` } }, body });
+      // (a replayed answer shows the agent as it was created: read how it is now)
+      const { data: agent } = await this.client.GET('/api/v1/agents/{id}', { params: { path: { id: created!.id } } });
+      if (agent!.isActive && agent!.name === appName.trim()) return agent!.id;
+      const { data: fresh } = await this.client.POST('/api/v1/agents', { body });
+      return fresh!.id;
     })();
     this.agents.set(appName, lookup as Promise<string>);
     const id = await lookup.catch((e: unknown) => {
@@ -401,7 +418,8 @@ function rebuild(id: string, messages: Message[]): Event {
     author,
     timestamp: Date.parse(messages[0].createdAt),
     actions: createEventActions(),
-    ...(parts.length ? { content: { role: author === 'user' ? 'user' : 'model', parts } } : {}),
+    // ADK (and Gemini) put function responses in a user turn, whatever the event's author.
+    ...(parts.length ? { content: { role: author === 'user' || messages.some((m) => m.messageType === 'tool_response') ? 'user' : 'model', parts } } : {}),
     ...(messages[0].model ? { modelVersion: messages[0].model } : {}),
     ...(usage ? { usageMetadata: usage } : {}),
     ...(errorCode ? { errorCode } : {}),
