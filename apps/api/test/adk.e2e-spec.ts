@@ -304,7 +304,7 @@ describe('@agenthub/adk against the API', () => {
     expect((await sessions.getSession({ appName: app, userId: 'u1', sessionId: 'one' }))!.state).toEqual({ 'app:plan': 'pro', 'user:name': 'Ann', own: 1 });
   });
 
-  it('keeps app: state written by sessions at once (conditional updates of the agent) and a session\'s state when its snapshot was never written', async () => {
+  it('keeps app: and user: state written by sessions at once (conditional updates of the agent and the user) and a session\'s state when its snapshot was never written', async () => {
     const app = `race-${randomUUID().slice(0, 8)}`;
     const writers = Array.from({ length: 6 }, () => new AgentHubSessionService({ baseUrl: api.baseUrl, apiKey }));
     const sessions = await Promise.all(writers.map((w, i) => w.createSession({ appName: app, userId: `u${i}`, sessionId: `s${i}` })));
@@ -312,12 +312,19 @@ describe('@agenthub/adk against the API', () => {
     const read = await writers[0].getSession({ appName: app, userId: 'u0', sessionId: 's0' });
     expect(read!.state).toEqual(Object.fromEntries(writers.map((_w, i) => [`app:k${i}`, i])));
 
-    // One process, one user, sessions writing user: keys at once: each write lands (they queue per user).
+    // One user, sessions writing user: keys at once through one service and through several: each write lands.
     const one = writers[0];
-    const mine = await Promise.all([1, 2, 3, 4, 5].map((i) => one.createSession({ appName: app, userId: 'u0', sessionId: `mine${i}` })));
-    await Promise.all(mine.map((session, i) => one.appendEvent({ session, event: event('agent', 5_000 + i, { stateDelta: { [`user:k${i}`]: i } }) })));
+    const mine = await Promise.all([0, 1, 2, 3].map((i) => one.createSession({ appName: app, userId: 'u0', sessionId: `mine${i}` })));
+    const theirs = await Promise.all(writers.slice(1).map((w, i) => w.createSession({ appName: app, userId: 'u0', sessionId: `theirs${i}` })));
+    await Promise.all([
+      ...mine.map((session, i) => one.appendEvent({ session, event: event('agent', 5_000 + i, { stateDelta: { [`user:mine${i}`]: i } }) })),
+      ...theirs.map((session, i) => writers[i + 1].appendEvent({ session, event: event('agent', 6_000 + i, { stateDelta: { [`user:theirs${i}`]: i } }) })),
+    ]);
     const userState = (await one.getSession({ appName: app, userId: 'u0', sessionId: 'mine1' }))!.state;
-    expect(Object.keys(userState).filter((k) => k.startsWith('user:')).sort()).toEqual(['user:k0', 'user:k1', 'user:k2', 'user:k3', 'user:k4']);
+    expect(Object.keys(userState).filter((k) => k.startsWith('user:')).sort()).toEqual([
+      ...mine.map((_s, i) => `user:mine${i}`),
+      ...theirs.map((_s, i) => `user:theirs${i}`),
+    ]);
 
     // An append that died after its messages were stored, before the state snapshot: the event's delta still counts.
     const conversation = (await hub.GET('/api/v1/conversations', { params: { query: { sessionId: 's1' } } })).data!.data.find((c) => (c.metadata['source'] as { appName: string }).appName === app)!;

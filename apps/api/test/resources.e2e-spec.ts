@@ -36,14 +36,17 @@ describe('organizations, users, agents and conversations', () => {
     expect(new Set(all).size).toBe(all.length);
   });
 
-  it('manages users: unique email/externalId per organization, patch, delete revokes their keys', async () => {
+  it('manages users: unique email/externalId per organization, patch (If-Match on the version), delete revokes their keys', async () => {
     const body = userBody();
     const created = await api.post('/api/v1/users', org.key, body);
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ email: body.email, externalId: body.externalId, name: body.name, role: 'member' });
     expectProblem(await api.post('/api/v1/users', org.key, { email: body.email }), 409);
-    const patched = await api.patch(`/api/v1/users/${created.body.id}`, org.key, { name: 'Renamed' });
-    expect(patched.body.name).toBe('Renamed');
+    expect(created.body.version).toBe(1);
+    const patched = await api.patch(`/api/v1/users/${created.body.id}`, org.key, { name: 'Renamed' }, { headers: { 'if-match': '1' } });
+    expect(patched.body).toMatchObject({ name: 'Renamed', version: 2 });
+    expectProblem(await api.patch(`/api/v1/users/${created.body.id}`, org.key, { name: 'Stale' }, { headers: { 'if-match': '1' } }), 409);
+    expect((await api.get(`/api/v1/users/${created.body.id}`, org.key)).body).toMatchObject({ name: 'Renamed', version: 2 });
     const key = await api.post('/api/v1/api-keys', org.key, { name: 'for user', role: 'member', userId: created.body.id });
     expect((await api.get('/api/v1/agents', key.body.key)).status).toBe(200);
     expect((await api.delete(`/api/v1/users/${created.body.id}`, org.key)).status).toBe(204);

@@ -37,8 +37,10 @@ interface SessionMetadata {
 }
 
 const PAGE = 200;
-/** Conditional updates of an agent's app state that lost a race are tried again this many times. */
-const APP_STATE_ATTEMPTS = 20;
+/** Conditional updates of app or user state (If-Match on the agent's or user's version) that lost a race are tried again this many times. */
+const STATE_ATTEMPTS = 20;
+/** A short random wait before trying a conditional update again, so that racing writers spread out. */
+const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 10 * 2 ** attempt)));
 
 /**
  * ADK sessions stored in AgentHub, the way ADK's own `DatabaseSessionService` stores them in a database: an app is
@@ -53,15 +55,15 @@ const APP_STATE_ATTEMPTS = 20;
  * that reads fold the later deltas onto — an append that dies after its messages were stored leaves a correct state.
  *
  * Concurrency: appends are numbered by the API (gap-free, in commit order; a repeated event id is stored once). App
- * state is updated with If-Match on the agent's version and retried, so two sessions writing `app:` keys both land;
- * `user:` keys are last-writer-wins per user, as users have no version to condition on.
+ * and user state are updated with If-Match on the agent's or user's version and retried, so sessions writing
+ * `app:` or `user:` keys at once, in any number of processes, all land.
  */
 export class AgentHubSessionService extends BaseSessionService {
   readonly client: AgentHubClient;
   private readonly agents = new Map<string, Promise<string>>();
   private readonly users = new Map<string, Promise<string>>();
   private readonly conversations = new Map<string, string>();
-  /** user: state writes of this process, one at a time per user (each reads, merges and writes the user's metadata) */
+  /** user: state writes of this process, one at a time per user (fewer lost races; If-Match guards across processes) */
   private readonly userWrites = new Map<string, Promise<unknown>>();
 
   constructor(connection: AgentHubConnection) {
@@ -204,7 +206,8 @@ export class AgentHubSessionService extends BaseSessionService {
         });
         return next;
       } catch (e) {
-        if (!(e instanceof AgentHubError && e.status === 409) || attempt >= APP_STATE_ATTEMPTS) throw e;
+        if (!(e instanceof AgentHubError && e.status === 409) || attempt >= STATE_ATTEMPTS) throw e;
+        await backoff(attempt);
       }
     }
   }
@@ -218,17 +221,23 @@ export class AgentHubSessionService extends BaseSessionService {
     return write;
   }
 
+  /** Merges `delta` (keys with `user:`) into the user's state of this app, conditional on the user's version. */
   private async writeUserState(appName: string, userId: string, delta: StateMap): Promise<StateMap> {
-    const { data: user } = await this.client.GET('/api/v1/users/{id}', { params: { path: { id: userId } } });
-    const all = (user!.metadata['adkState'] ?? {}) as Record<string, StateMap>;
-    const state = adkState(user!.metadata, appName);
-    if (!Object.keys(delta).length) return state;
-    const next = { ...state, ...delta };
-    await this.client.PATCH('/api/v1/users/{id}', {
-      params: { path: { id: userId } },
-      body: { metadata: { ...user!.metadata, adkState: { ...all, [appName]: next } } },
-    });
-    return next;
+    for (let attempt = 1; ; attempt++) {
+      const { data: user } = await this.client.GET('/api/v1/users/{id}', { params: { path: { id: userId } } });
+      const all = (user!.metadata['adkState'] ?? {}) as Record<string, StateMap>;
+      const next = { ...adkState(user!.metadata, appName), ...delta };
+      try {
+        await this.client.PATCH('/api/v1/users/{id}', {
+          params: { path: { id: userId }, header: { 'If-Match': String(user!.version) } },
+          body: { metadata: { ...user!.metadata, adkState: { ...all, [appName]: next } } },
+        });
+        return next;
+      } catch (e) {
+        if (!(e instanceof AgentHubError && e.status === 409) || attempt >= STATE_ATTEMPTS) throw e;
+        await backoff(attempt);
+      }
+    }
   }
 
   // ——— reads ———

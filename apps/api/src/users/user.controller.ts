@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
 import { MinRole } from '../common/auth/access.decorators';
+import { IfMatchVersion } from '../common/http/if-match';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
@@ -40,10 +41,11 @@ export class UserController {
 
   @Patch(':id')
   @MinRole('admin')
+  @ApiHeader({ name: 'If-Match', required: false, description: 'the version you read; a stale one gets 409' })
   @ApiProblems(403, 404, 409, 413, 415)
   @ZodResponse({ status: 200, type: UserDto })
-  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateUserDto): Promise<UserView> {
-    return this.users.update(id, body);
+  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateUserDto, @IfMatchVersion() version?: number): Promise<UserView> {
+    return this.users.update(id, body, version);
   }
 
   @Delete(':id')

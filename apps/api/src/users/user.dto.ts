@@ -34,6 +34,7 @@ export const userSchema = z
     name: z.string().nullable(),
     role: roleSchema,
     metadata: jsonObject,
+    version: z.number().int().describe('goes up by one with every change; send it as If-Match to update only that version'),
     createdAt: isoDateTime,
     updatedAt: isoDateTime,
   })
@@ -50,6 +51,7 @@ export function toUserView(row: UserRow): UserView {
     name: row.name,
     role: row.role,
     metadata: row.metadata as Record<string, unknown>,
+    version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };

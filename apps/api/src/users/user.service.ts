@@ -35,13 +35,14 @@ export class UserService {
     return toUserView(row);
   }
 
-  async update(id: string, patch: UpdateUserDto): Promise<UserView> {
+  /** Partial update; `expectedVersion` from If-Match makes it conditional (stale → 409). */
+  async update(id: string, patch: UpdateUserDto, expectedVersion?: number): Promise<UserView> {
     this.assertCanGrant(patch.role);
     const current = await this.users.findById(this.context.organizationId, id, this.context.db);
     if (!current) throw new NotFoundError('user', id);
     // Nobody changes a user who outranks them (an admin cannot demote the owner).
     this.assertCanGrant(current.role);
-    const row = await this.users.update(this.context.organizationId, id, { ...patch, metadata: patch.metadata as Prisma.InputJsonObject }, this.context.db);
+    const row = await this.users.update(this.context.organizationId, id, { ...patch, metadata: patch.metadata as Prisma.InputJsonObject }, this.context.db, { expectedVersion });
     if (!row) throw new NotFoundError('user', id);
     const view = toUserView(row);
     await this.audit.record('user.update', 'user', id, { before: toUserView(current), after: view });

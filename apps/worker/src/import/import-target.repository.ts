@@ -115,7 +115,7 @@ export class ImportTargetRepository {
       const payload = json(users.map((u) => ({ id: stableId(org, 'user', u.externalId), external_id: u.externalId, name: u.name, metadata: u.metadata })));
       const onConflict =
         mode === 'replace'
-          ? Prisma.sql`DO UPDATE SET name = coalesce(excluded.name, users.name), metadata = users.metadata || excluded.metadata, updated_at = now()
+          ? Prisma.sql`DO UPDATE SET name = coalesce(excluded.name, users.name), metadata = users.metadata || excluded.metadata, version = users.version + 1, updated_at = now()
                         WHERE (users.name, users.metadata) IS DISTINCT FROM (coalesce(excluded.name, users.name), users.metadata || excluded.metadata)`
           : Prisma.sql`DO NOTHING`;
       const rows = await c.query<{ inserted: number; updated: number }>(Prisma.sql`

@@ -1024,6 +1024,8 @@ export type components = {
                 role: "owner" | "admin" | "member" | "viewer";
                 /** Format: date-time */
                 updatedAt: string;
+                /** @description goes up by one with every change; send it as If-Match to update only that version */
+                version: number;
             };
         };
         CreateMemoryBatchDto: {
@@ -1741,6 +1743,8 @@ export type components = {
             role: "owner" | "admin" | "member" | "viewer";
             /** Format: date-time */
             updatedAt: string;
+            /** @description goes up by one with every change; send it as If-Match to update only that version */
+            version: number;
         };
         UserPageDto_Output: {
             data: {
@@ -1759,6 +1763,8 @@ export type components = {
                 role: "owner" | "admin" | "member" | "viewer";
                 /** Format: date-time */
                 updatedAt: string;
+                /** @description goes up by one with every change; send it as If-Match to update only that version */
+                version: number;
             }[];
             nextCursor: string | null;
         };
@@ -6604,7 +6610,10 @@ export interface operations {
     UserController_update: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the version you read; a stale one gets 409 */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };

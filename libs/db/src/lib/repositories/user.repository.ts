@@ -14,6 +14,7 @@ export const USER_SELECT = {
   name: true,
   role: true,
   metadata: true,
+  version: true,
   createdAt: true,
   updatedAt: true,
 } satisfies Prisma.UserSelect;
@@ -92,13 +93,19 @@ export class UserRepository {
     return toPage(rows, limit, (r) => r.createdAt.toISOString());
   }
 
-  /** null when the user is not in this organization. */
-  async update(organizationId: string, id: string, patch: UserInput, db: Db = this.prisma): Promise<UserRow | null> {
+  /**
+   * Partial update; the version goes up by one. With `expectedVersion` (If-Match) a stale version is a
+   * ConflictError. null when the user is not in this organization.
+   */
+  async update(organizationId: string, id: string, patch: UserInput, db: Db = this.prisma, options: { expectedVersion?: number } = {}): Promise<UserRow | null> {
     validateUserInput(patch);
     if (!isUuid(id)) return null;
     return this.prisma.inTransaction(db, async (tx) => {
       const current = await tx.user.findFirst({ where: { id, organizationId }, select: USER_SELECT });
       if (!current) return null;
+      if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+        throw new ConflictError(`user ${id} is at version ${current.version}, not ${options.expectedVersion}`);
+      }
       const email = patch.email === undefined ? current.email : normaliseEmail(patch.email);
       const externalId = patch.externalId === undefined ? current.externalId : patch.externalId;
       if (!email && !externalId) {
@@ -107,17 +114,20 @@ export class UserRepository {
         ]);
       }
       try {
-        return await tx.user.update({
-          where: { id },
+        // The version in the WHERE makes the read-check-write atomic without holding a lock across it.
+        const { count } = await tx.user.updateMany({
+          where: { id, organizationId, version: current.version },
           data: {
             email,
             externalId,
             ...(patch.name !== undefined && { name: patch.name }),
             ...(patch.role !== undefined && { role: patch.role }),
             ...(patch.metadata !== undefined && { metadata: patch.metadata }),
+            version: { increment: 1 },
           },
-          select: USER_SELECT,
         });
+        if (count === 0) throw new ConflictError(`user ${id} was changed concurrently`);
+        return await tx.user.findFirstOrThrow({ where: { id, organizationId }, select: USER_SELECT });
       } catch (e) {
         if (isUniqueViolation(e)) throw new ConflictError('a user with that email or externalId already exists');
         throw e;
