@@ -22,6 +22,7 @@ import { ConversationModule } from './conversations/conversation.module';
 import { DocumentModule } from './documents/document.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { LangGraphModule } from './langgraph/langgraph.module';
 import { MemoryModule } from './memories/memory.module';
 import { MessageModule } from './messages/message.module';
 import { OrganizationModule } from './organizations/organization.module';
@@ -47,6 +48,7 @@ export const FEATURE_MODULES = [
   PaymentModule,
   AnalyticsModule,
   AuditLogModule,
+  LangGraphModule,
 ];
 
 @Module({})

@@ -32,6 +32,10 @@ export const TENANT_TABLES: readonly TenantTable[] = [
   { name: 'audit_logs', scope: 'organization_id', orderBy: 'id' },
   { name: 'audit_chain_heads', scope: 'organization_id', orderBy: 'organization_id' },
   { name: 'idempotency_keys', scope: 'organization_id', orderBy: 'scope, key' },
+  { name: 'langgraph_threads', scope: 'organization_id', orderBy: 'thread_id' },
+  { name: 'langgraph_checkpoints', scope: 'organization_id', orderBy: 'thread_id, checkpoint_ns, checkpoint_id' },
+  { name: 'langgraph_checkpoint_blobs', scope: 'organization_id', orderBy: 'thread_id, checkpoint_ns, channel, version' },
+  { name: 'langgraph_checkpoint_writes', scope: 'organization_id', orderBy: 'thread_id, checkpoint_ns, checkpoint_id, task_id, idx' },
 ];
 
 export interface TenantHeader {

@@ -31,6 +31,12 @@ async function rowsOf(prisma: PrismaService, organizationId: string) {
     events: await prisma.analyticsEvent.findMany({ where, ...byId }),
     audit: (await prisma.auditLog.findMany({ where, ...byId })).map((a) => ({ ...a, seq: a.seq?.toString() ?? null })),
     idempotency: await prisma.idempotencyKey.findMany({ where, orderBy: { key: 'asc' } }),
+    langGraph: [
+      await prisma.langGraphThread.findMany({ where }),
+      await prisma.langGraphCheckpoint.findMany({ where }),
+      await prisma.langGraphCheckpointBlob.findMany({ where }),
+      await prisma.langGraphCheckpointWrite.findMany({ where }),
+    ],
     vectors,
   };
 }
@@ -61,6 +67,7 @@ describe(TenantTransferService.name, () => {
       organizations: { count: 1 }, users: { count: 2 }, api_keys: { count: 1 }, agents: { count: 3 }, conversations: { count: 2 },
       messages: { count: 4 }, memories: { count: 2 }, documents: { count: 1 }, document_chunks: { count: 2 }, payments: { count: 2 },
       refunds: { count: 1 }, analytics_events: { count: 1 }, audit_logs: { count: 2 }, audit_chain_heads: { count: 1 }, idempotency_keys: { count: 1 },
+      langgraph_threads: { count: 1 }, langgraph_checkpoints: { count: 1 }, langgraph_checkpoint_blobs: { count: 1 }, langgraph_checkpoint_writes: { count: 1 },
     });
     const lines = zlib.gunzipSync(fs.readFileSync(file)).toString('utf8').trimEnd().split('\n');
     expect(JSON.parse(lines[0])).toMatchObject({ format: 'agenthub-tenant', version: 1, organizationId: organization.id, tables: TENANT_TABLES.map((t) => t.name) });

@@ -14,6 +14,7 @@ import { MessageRepository } from './message.repository';
 import { OrganizationRepository } from './organization.repository';
 import { UserRepository } from './user.repository';
 import { StatsRepository } from './stats.repository';
+import { LangGraphRepository } from './langgraph.repository';
 
 export * from './agent.repository';
 export * from './analytics.repository';
@@ -31,6 +32,7 @@ export * from './message.repository';
 export * from './organization.repository';
 export * from './user.repository';
 export * from './stats.repository';
+export * from './langgraph.repository';
 
 /** Every repository, for DbModule's providers. */
 export const REPOSITORIES = [
@@ -50,4 +52,5 @@ export const REPOSITORIES = [
   BackupRepository,
   ImportRunRepository,
   StatsRepository,
+  LangGraphRepository,
 ] as const;

@@ -1,0 +1,95 @@
+import { createZodDto } from '../common/http/zod-dto';
+import { z } from 'zod';
+import type { CheckpointTupleRow } from '@agenthub/db';
+import { isoDateTime, jsonObject, pageQuery, pageSchema } from '../common/http/schemas';
+
+/** Bytes as base64 (LangGraph's serializer output). */
+const base64 = z
+  .string()
+  .max(256 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+  .describe('bytes, base64');
+const threadId = z.string().min(1).max(1000);
+const checkpointId = z.string().min(1).max(200);
+const checkpointNs = z.string().max(1000).describe("the checkpoint namespace; '' (default) is the root graph");
+const tag = z.string().min(1).max(1000);
+
+export const threadParams = z.object({ threadId });
+export class ThreadParams extends createZodDto(threadParams) {}
+export class CheckpointParams extends createZodDto(z.object({ threadId, checkpointId })) {}
+export class WritesParams extends createZodDto(z.object({ threadId, checkpointId, taskId: tag })) {}
+
+export const putCheckpointSchema = z.strictObject({
+  checkpointNs: checkpointNs.optional(),
+  parentCheckpointId: checkpointId.nullable().optional().describe('the checkpoint this one follows'),
+  checkpoint: jsonObject.describe('the checkpoint without channel_values (those are blobs): id, ts, v, channel_versions, versions_seen, …'),
+  metadata: jsonObject.optional(),
+  blobs: z
+    .array(z.strictObject({ channel: tag, version: z.string().min(1).max(200), type: z.string().min(1).max(100), data: base64.nullable() }))
+    .max(10_000)
+    .optional()
+    .describe('the values of the channels whose version this checkpoint moved; each (channel, version) is stored once'),
+});
+export class PutCheckpointDto extends createZodDto(putCheckpointSchema) {}
+
+export const putWritesSchema = z.strictObject({
+  checkpointNs: checkpointNs.optional(),
+  taskPath: z.string().max(1000).optional(),
+  writes: z
+    .array(z.strictObject({ idx: z.number().int().min(-1000).max(1_000_000), channel: tag, type: z.string().min(1).max(100), data: base64 }))
+    .min(1)
+    .max(10_000),
+  mode: z.enum(['insert', 'upsert']).optional().describe('upsert: replace what the task wrote at these indexes (LangGraph’s special channels); insert (default): keep it'),
+});
+export class PutWritesDto extends createZodDto(putWritesSchema) {}
+
+export const listCheckpointsQuery = z.object({
+  ...pageQuery,
+  checkpointNs: checkpointNs.optional().describe('only this namespace (default: every namespace)'),
+  checkpointId: checkpointId.optional().describe('only this checkpoint'),
+  before: checkpointId.optional().describe('only checkpoints with a smaller (older) id'),
+});
+export class ListCheckpointsQuery extends createZodDto(listCheckpointsQuery) {}
+
+export const searchCheckpointsSchema = z.strictObject({
+  threadId: threadId.optional(),
+  checkpointNs: checkpointNs.optional(),
+  checkpointId: checkpointId.optional(),
+  before: checkpointId.optional(),
+  filter: jsonObject.optional().describe('only checkpoints whose metadata contains these keys and values'),
+  limit: z.number().int().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(2000).optional(),
+});
+export class SearchCheckpointsDto extends createZodDto(searchCheckpointsSchema) {}
+
+export const checkpointTupleSchema = z.object({
+  threadId: z.string(),
+  checkpointNs: z.string(),
+  checkpointId: z.string(),
+  parentCheckpointId: z.string().nullable(),
+  checkpoint: jsonObject,
+  metadata: jsonObject,
+  createdAt: isoDateTime,
+  blobs: z.array(z.object({ channel: z.string(), version: z.string(), type: z.string(), data: z.string().nullable() })),
+  pendingWrites: z.array(z.object({ taskId: z.string(), idx: z.number().int(), channel: z.string(), type: z.string(), data: z.string(), taskPath: z.string() })),
+});
+export type CheckpointTupleView = z.input<typeof checkpointTupleSchema>;
+export class CheckpointTupleDto extends createZodDto(checkpointTupleSchema) {}
+export class CheckpointPageDto extends createZodDto(pageSchema(checkpointTupleSchema)) {}
+
+export const putCheckpointResultSchema = z.object({ threadId: z.string(), checkpointNs: z.string(), checkpointId: z.string() });
+export class PutCheckpointResultDto extends createZodDto(putCheckpointResultSchema) {}
+
+export function toCheckpointTupleView(row: CheckpointTupleRow): CheckpointTupleView {
+  return {
+    threadId: row.threadId,
+    checkpointNs: row.checkpointNs,
+    checkpointId: row.checkpointId,
+    parentCheckpointId: row.parentCheckpointId,
+    checkpoint: row.checkpoint,
+    metadata: row.metadata,
+    createdAt: row.createdAt.toISOString(),
+    blobs: row.blobs,
+    pendingWrites: row.writes,
+  };
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { LangGraphRepository, NotFoundError, type Page, type Prisma } from '@agenthub/db';
+import { AuditService } from '../common/audit/audit.service';
+import { RequestContext } from '../common/tenancy/request-context';
+import { toCheckpointTupleView, type CheckpointTupleView } from './langgraph.dto';
+
+/**
+ * LangGraph threads and checkpoints (for @agenthub/langgraph's AgentHubSaver): the saver serializes, this layer
+ * stores, reads back and audits. Every change is one statement plus its audit entry, in the request's transaction.
+ */
+@Injectable()
+export class LangGraphService {
+  constructor(
+    private readonly checkpoints: LangGraphRepository,
+    private readonly audit: AuditService,
+    private readonly context: RequestContext,
+  ) {}
+
+  async put(
+    threadId: string,
+    checkpointId: string,
+    body: { checkpointNs?: string; parentCheckpointId?: string | null; checkpoint: Record<string, unknown>; metadata?: Record<string, unknown>; blobs?: Array<{ channel: string; version: string; type: string; data: string | null }> },
+  ): Promise<{ threadId: string; checkpointNs: string; checkpointId: string }> {
+    const checkpointNs = body.checkpointNs ?? '';
+    await this.checkpoints.put(
+      this.context.organizationId,
+      {
+        threadId,
+        checkpointNs,
+        checkpointId,
+        parentCheckpointId: body.parentCheckpointId ?? null,
+        checkpoint: body.checkpoint as Prisma.InputJsonObject,
+        metadata: (body.metadata ?? {}) as Prisma.InputJsonObject,
+        blobs: body.blobs ?? [],
+      },
+      this.context.db,
+    );
+    const ref = { threadId, checkpointNs, checkpointId };
+    await this.audit.record('langgraph.checkpoint.put', 'langgraph_thread', threadId, { after: { ...ref, parentCheckpointId: body.parentCheckpointId ?? null, channels: (body.blobs ?? []).map((b) => b.channel) } });
+    return ref;
+  }
+
+  async putWrites(
+    threadId: string,
+    checkpointId: string,
+    taskId: string,
+    body: { checkpointNs?: string; taskPath?: string; writes: Array<{ idx: number; channel: string; type: string; data: string }>; mode?: 'insert' | 'upsert' },
+  ): Promise<void> {
+    const checkpointNs = body.checkpointNs ?? '';
+    await this.checkpoints.putWrites(
+      this.context.organizationId,
+      { threadId, checkpointNs, checkpointId, taskId, taskPath: body.taskPath ?? '', writes: body.writes, upsert: body.mode === 'upsert' },
+      this.context.db,
+    );
+    await this.audit.record('langgraph.writes.put', 'langgraph_thread', threadId, { after: { threadId, checkpointNs, checkpointId, taskId, channels: body.writes.map((w) => w.channel) } });
+  }
+
+  async list(query: { threadId?: string; checkpointNs?: string; checkpointId?: string; before?: string; filter?: Record<string, unknown>; limit?: number; cursor?: string }): Promise<Page<CheckpointTupleView>> {
+    const page = await this.checkpoints.list(this.context.organizationId, { ...query, filter: query.filter as Prisma.InputJsonObject | undefined }, this.context.db);
+    return { data: page.data.map(toCheckpointTupleView), nextCursor: page.nextCursor };
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    if (!(await this.checkpoints.deleteThread(this.context.organizationId, threadId, this.context.db))) throw new NotFoundError('langgraph thread', threadId);
+    await this.audit.record('langgraph.thread.delete', 'langgraph_thread', threadId, { before: { threadId } });
+  }
+}
