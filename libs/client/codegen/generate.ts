@@ -3,39 +3,19 @@
  * API's OpenAPI document. Without --url it starts the API itself (apps/api/src/main.ts, as `nx run api:serve` does)
  * on a temporary embedded database, reads /api/docs-json and stops it.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { startApiProcess } from '../src/testing/api-process';
 import { GENERATED_TYPES, renderTypes } from './index';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 async function withApi<T>(fn: (baseUrl: string) => Promise<T>): Promise<T> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-client-generate-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, SWC_NODE_PROJECT: 'apps/api/tsconfig.json', HOST: '127.0.0.1', PORT: '0', AGENTHUB_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-  delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/api/src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const api = await startApiProcess();
   try {
-    const baseUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the API did not start within 120 s')), 120_000);
-      for (const stream of [child.stdout!, child.stderr!]) {
-        readline.createInterface({ input: stream }).on('line', (line) => {
-          const m = /listening on (http:\/\/\S+?)(?= |$)/.exec(line);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        });
-      }
-      child.once('exit', (code) => reject(new Error(`the API exited with ${code} before listening`)));
-    });
-    return await fn(baseUrl);
+    return await fn(api.baseUrl);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('close', resolve));
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await api.stop();
   }
 }
 

@@ -22,7 +22,7 @@ import { LangGraphService } from './langgraph.service';
 /**
  * LangGraph persistence (@agenthub/langgraph): threads, their checkpoints with the values of their channels, and
  * pending writes. PUTs are idempotent (the same checkpoint again replaces its checkpoint and metadata; a channel
- * value already stored at a version is kept; a write already stored is kept unless `mode: upsert`).
+ * value already stored at a version is kept; a write already stored is kept, except at LangGraph's negative indexes).
  */
 @ApiTags('langgraph')
 @Controller('langgraph')

@@ -38,8 +38,8 @@ export const putWritesSchema = z.strictObject({
   writes: z
     .array(z.strictObject({ idx: z.number().int().min(-1000).max(1_000_000), channel: tag, type: z.string().min(1).max(100), data: base64 }))
     .min(1)
-    .max(10_000),
-  mode: z.enum(['insert', 'upsert']).optional().describe('upsert: replace what the task wrote at these indexes (LangGraph’s special channels); insert (default): keep it'),
+    .max(10_000)
+    .describe("a write at a negative index (LangGraph's special channels) replaces the task's earlier one there; at any other index an earlier write is kept"),
 });
 export class PutWritesDto extends createZodDto(putWritesSchema) {}
 

@@ -44,12 +44,12 @@ export class LangGraphService {
     threadId: string,
     checkpointId: string,
     taskId: string,
-    body: { checkpointNs?: string; taskPath?: string; writes: Array<{ idx: number; channel: string; type: string; data: string }>; mode?: 'insert' | 'upsert' },
+    body: { checkpointNs?: string; taskPath?: string; writes: Array<{ idx: number; channel: string; type: string; data: string }> },
   ): Promise<void> {
     const checkpointNs = body.checkpointNs ?? '';
     await this.checkpoints.putWrites(
       this.context.organizationId,
-      { threadId, checkpointNs, checkpointId, taskId, taskPath: body.taskPath ?? '', writes: body.writes, upsert: body.mode === 'upsert' },
+      { threadId, checkpointNs, checkpointId, taskId, taskPath: body.taskPath ?? '', writes: body.writes },
       this.context.db,
     );
     await this.audit.record('langgraph.writes.put', 'langgraph_thread', threadId, { after: { threadId, checkpointNs, checkpointId, taskId, channels: body.writes.map((w) => w.channel) } });

@@ -1722,12 +1722,8 @@ export type components = {
         PutWritesDto: {
             /** @description the checkpoint namespace; '' (default) is the root graph */
             checkpointNs?: string;
-            /**
-             * @description upsert: replace what the task wrote at these indexes (LangGraph’s special channels); insert (default): keep it
-             * @enum {string}
-             */
-            mode?: "insert" | "upsert";
             taskPath?: string;
+            /** @description a write at a negative index (LangGraph's special channels) replaces the task's earlier one there; at any other index an earlier write is kept */
             writes: {
                 channel: string;
                 /** @description bytes, base64 */

@@ -60,7 +60,10 @@ export interface CheckpointQuery {
 // base64 without the line breaks PostgreSQL's encode() puts every 76 characters.
 const B64 = (column: string) => Prisma.raw(`translate(encode(${column}, 'base64'), E'\\n', '')`);
 
-/** The tuple of each checkpoint row `cp`: its channel values by the versions it names, and its pending writes. */
+/**
+ * The tuple of each checkpoint row `cp`: its channel values by the versions it names, and its pending writes in
+ * LangGraph's order (task path, task id, index; strings by code point, which is UTF-8 byte order: COLLATE "C").
+ */
 const TUPLE_SELECT = Prisma.sql`
   SELECT cp.thread_id AS "threadId", cp.checkpoint_ns AS "checkpointNs", cp.checkpoint_id AS "checkpointId",
          cp.parent_checkpoint_id AS "parentCheckpointId", cp.checkpoint, cp.metadata, cp.created_at AS "createdAt",
@@ -70,7 +73,8 @@ const TUPLE_SELECT = Prisma.sql`
                        ON bl.organization_id = cp.organization_id AND bl.thread_id = cp.thread_id
                       AND bl.checkpoint_ns = cp.checkpoint_ns AND bl.channel = v.key AND bl.version = v.value), '[]') AS blobs,
          coalesce((SELECT jsonb_agg(jsonb_build_object('taskId', w.task_id, 'idx', w.idx, 'channel', w.channel, 'type', w.type,
-                                                       'data', ${B64('w.blob')}, 'taskPath', w.task_path) ORDER BY w.task_id, w.idx)
+                                                       'data', ${B64('w.blob')}, 'taskPath', w.task_path)
+                                   ORDER BY w.task_path COLLATE "C", w.task_id COLLATE "C", w.idx)
                      FROM langgraph_checkpoint_writes w
                     WHERE w.organization_id = cp.organization_id AND w.thread_id = cp.thread_id
                       AND w.checkpoint_ns = cp.checkpoint_ns AND w.checkpoint_id = cp.checkpoint_id), '[]') AS writes
@@ -112,17 +116,15 @@ export class LangGraphRepository {
   }
 
   /**
-   * Stores a task's pending writes for a checkpoint. `upsert` (writes to LangGraph's special channels, whose index is
-   * fixed) replaces what the task wrote there before; otherwise a write already stored is kept.
+   * Stores a task's pending writes for a checkpoint. A write at a negative index (LangGraph's special channels:
+   * errors, interrupts, resume values, whose index is fixed) replaces what the task wrote there before; at any other
+   * index a write already stored is kept (a retried task does not duplicate or overwrite its writes).
    */
   async putWrites(
     organizationId: string,
-    input: { threadId: string; checkpointNs: string; checkpointId: string; taskId: string; taskPath: string; writes: CheckpointWrite[]; upsert: boolean },
+    input: { threadId: string; checkpointNs: string; checkpointId: string; taskId: string; taskPath: string; writes: CheckpointWrite[] },
     db: Db = this.prisma,
   ): Promise<void> {
-    const onConflict = input.upsert
-      ? Prisma.sql`DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path`
-      : Prisma.sql`DO NOTHING`;
     await this.prisma.queryRows(
       db,
       Prisma.sql`
@@ -135,7 +137,9 @@ export class LangGraphRepository {
         SELECT ${organizationId}::uuid, t.thread_id, ${input.checkpointNs}::text, ${input.checkpointId}::text, ${input.taskId}::text, x.idx, x.channel, x.type,
                decode(x.data, 'base64'), ${input.taskPath}::text
           FROM t, jsonb_to_recordset(${JSON.stringify(input.writes)}::jsonb) AS x(idx int, channel text, type text, data text)
-        ON CONFLICT (organization_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) ${onConflict}`,
+        ON CONFLICT (organization_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+        DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path
+        WHERE langgraph_checkpoint_writes.idx < 0`,
       { prepare: true },
     );
   }

@@ -1,0 +1,2 @@
+// @agenthub/langgraph — LangGraph.js persistence in AgentHub.
+export { AgentHubSaver, clientOf, type AgentHubConnection } from './saver';

@@ -1,0 +1,11 @@
+import { inject } from 'vitest';
+import { createAgentHubClient } from '@agenthub/client';
+
+/** A fresh organization on the test API: its owner key (each checkpointer gets its own thread space). */
+export async function newOrganizationKey(name = 'langgraph'): Promise<string> {
+  const { baseUrl, adminToken } = inject('agenthub');
+  const admin = createAgentHubClient({ baseUrl, apiKey: adminToken });
+  const suffix = Math.random().toString(36).slice(2, 10);
+  const { data } = await admin.POST('/api/v1/organizations', { body: { name: `${name}-${suffix}`, ownerEmail: `owner@${name}-${suffix}.test` } });
+  return data!.apiKey.key;
+}
