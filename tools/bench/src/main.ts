@@ -3,7 +3,7 @@
  * database. See tools/bench/README.md.
  *
  *   npx tsx tools/bench/src/main.ts [--only messages|vectors] [--rows 20000] [--queries 100] [--quick]
- *   npx tsx tools/bench/src/main.ts --only api|api-data|backup|import [that suite's options]
+ *   npx tsx tools/bench/src/main.ts --only api|api-data|backup|import|langgraph [that suite's options]
  *
  * The last four suites have entries of their own (api.main.ts, api-data.main.ts, backup-restore.main.ts,
  * import.main.ts: they start API processes or load the worker's code); --only hands over to them.
@@ -21,6 +21,7 @@ const SUITES: Record<string, string> = {
   'api-data': 'api-data.main.ts',
   backup: 'backup-restore.main.ts',
   import: 'import.main.ts',
+  langgraph: 'langgraph.main.ts',
 };
 const only = process.argv.indexOf('--only');
 const suite = only >= 0 ? SUITES[process.argv[only + 1]] : undefined;
