@@ -73,4 +73,41 @@ describe('LangGraph checkpoints', () => {
     expectProblem(await api.post('/api/v1/langgraph/checkpoints/search', org.key, { cursor: 'nope' }), 400);
     expect((await api.get('/api/v1/langgraph/threads/shared-name/checkpoints', org.key)).body.data).toHaveLength(1);
   });
+
+  it('store: a batch in one transaction, TTLs that a read restarts (or not), expired items invisible, bad batches refused whole', async () => {
+    const own = await api.createOrganization('langgraph-store');
+    const batch = (operations: unknown[]) => api.post('/api/v1/langgraph/store/batch', own.key, { operations });
+    const put = await batch([
+      { op: 'put', namespace: ['users', 'u1'], key: 'a', value: { v: 1 }, ttlMinutes: 10 },
+      { op: 'put', namespace: ['users', 'u1'], key: 'b', value: { v: 2 }, ttlMinutes: 10 },
+      { op: 'put', namespace: ['users', 'u1'], key: 'c', value: { v: 3 } },
+    ]);
+    expect(put.body).toEqual({ results: [{}, {}, {}] });
+    const expiresAt = async (key: string) =>
+      (await api.prisma.$queryRaw<Array<{ s: number | null }>>`SELECT extract(epoch FROM expires_at - now())::float8 AS s FROM langgraph_store_items WHERE organization_id = ${own.id}::uuid AND key = ${key}`)[0]?.s;
+    await api.prisma.$executeRaw`UPDATE langgraph_store_items SET expires_at = now() + interval '5 seconds' WHERE organization_id = ${own.id}::uuid AND key IN ('a', 'b')`;
+    const read = await batch([
+      { op: 'get', namespace: ['users', 'u1'], key: 'a' },
+      { op: 'get', namespace: ['users', 'u1'], key: 'b', refreshTtl: false },
+    ]);
+    expect(read.body.results.map((r: { item: { value: unknown } }) => r.item.value)).toEqual([{ v: 1 }, { v: 2 }]);
+    expect(await expiresAt('a')).toBeGreaterThan(500); // restarted: 10 minutes again
+    expect(await expiresAt('b')).toBeLessThan(10); // left alone
+    expect(await expiresAt('c')).toBeNull();
+    await api.prisma.$executeRaw`UPDATE langgraph_store_items SET expires_at = now() - interval '1 second' WHERE organization_id = ${own.id}::uuid AND key = 'b'`;
+    const after = await batch([
+      { op: 'get', namespace: ['users', 'u1'], key: 'b' },
+      { op: 'search', namespacePrefix: ['users'] },
+      { op: 'listNamespaces' },
+    ]);
+    expect(after.body.results[0]).toEqual({ item: null });
+    expect(after.body.results[1].items.map((i: { key: string }) => i.key)).toEqual(['a', 'c']);
+    expect(after.body.results[2]).toEqual({ namespaces: [['users', 'u1']] });
+
+    expectProblem(await batch([{ op: 'put', namespace: ['ok'], key: 'x', value: { v: 1 } }, { op: 'put', namespace: ['bad.label'], key: 'y', value: {} }]), 400);
+    expectProblem(await batch([{ op: 'nope' }]), 400);
+    expect((await batch([{ op: 'get', namespace: ['ok'], key: 'x' }])).body.results[0]).toEqual({ item: null });
+    const viewer = await api.createKey(own, 'viewer');
+    expectProblem(await api.post('/api/v1/langgraph/store/batch', viewer, { operations: [{ op: 'put', namespace: ['v'], key: 'k', value: {} }] }), 403);
+  });
 });

@@ -13,6 +13,9 @@ import {
   PutCheckpointResultDto,
   PutWritesDto,
   SearchCheckpointsDto,
+  StoreBatchDto,
+  StoreBatchResultDto,
+  type StoreItemView,
   ThreadParams,
   WritesParams,
   type CheckpointTupleView,
@@ -71,5 +74,15 @@ export class LangGraphController {
   @ApiProblems(403, 404)
   deleteThread(@Param() params: ThreadParams): Promise<void> {
     return this.service.deleteThread(params.threadId);
+  }
+
+  @Post('store/batch')
+  @RawTransaction()
+  @HttpCode(200)
+  @BodyLimit('bulk')
+  @ApiProblems(403, 413, 415)
+  @ZodResponse({ status: 200, type: StoreBatchResultDto, description: "the results of a LangGraph store's batch: get, search, put (null value: delete) and listNamespaces, in order, in one transaction" })
+  storeBatch(@Body() body: StoreBatchDto): Promise<{ results: Array<{ item?: StoreItemView | null; items?: StoreItemView[]; namespaces?: string[][] }> }> {
+    return this.service.storeBatch(body.operations);
   }
 }

@@ -93,3 +93,64 @@ export function toCheckpointTupleView(row: CheckpointTupleRow): CheckpointTupleV
     pendingWrites: row.writes,
   };
 }
+
+// ——— the store (long-term memory) ———
+
+const label = z.string().min(1).max(500).refine((l) => !l.includes('.'), 'a namespace label holds no period');
+const namespace = z.array(label).min(1).max(50).describe('the namespace path, e.g. ["users", "u-1", "memories"]');
+const storeKey = z.string().min(1).max(1000);
+const vector = z.array(z.number()).min(1).max(16_000);
+const ttlMinutes = z.number().positive().max(60 * 24 * 365 * 100).nullable().optional().describe('minutes until the item expires (null: never)');
+
+export const storeOperationSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('get'), namespace, key: storeKey, refreshTtl: z.boolean().optional().describe('restart the TTL of the item read (default true)') }),
+  z.strictObject({
+    op: z.literal('search'),
+    namespacePrefix: z.array(label).max(50),
+    filter: jsonObject.optional().describe("top-level fields: a value (equal as JSON), or LangGraph's operators $eq $ne $gt $gte $lt $lte $in $nin"),
+    limit: z.number().int().min(1).max(1000).optional().describe('default 10'),
+    offset: z.number().int().min(0).max(1_000_000).optional(),
+    queryVector: vector.optional().describe("the query's embedding: rank by cosine similarity to the items' embedded fields"),
+    refreshTtl: z.boolean().optional(),
+  }),
+  z.strictObject({
+    op: z.literal('put'),
+    namespace,
+    key: storeKey,
+    value: jsonObject.nullable().describe('null deletes the item'),
+    vectors: z.array(z.strictObject({ field: z.string().min(1).max(1000), embedding: vector })).max(1000).optional().describe("embeddings of the value's indexed fields (they replace the item's earlier ones)"),
+    ttlMinutes,
+  }),
+  z.strictObject({
+    op: z.literal('listNamespaces'),
+    matchConditions: z.array(z.strictObject({ matchType: z.enum(['prefix', 'suffix']), path: z.array(z.string().min(1).max(500)).max(50) })).max(10).optional(),
+    maxDepth: z.number().int().min(1).max(50).optional(),
+    limit: z.number().int().min(1).max(1000).optional().describe('default 100'),
+    offset: z.number().int().min(0).max(1_000_000).optional(),
+  }),
+]);
+export type StoreOperation = z.infer<typeof storeOperationSchema>;
+export const storeBatchSchema = z.strictObject({ operations: z.array(storeOperationSchema).min(1).max(1000) });
+export class StoreBatchDto extends createZodDto(storeBatchSchema) {}
+
+const storeItemSchema = z.object({
+  namespace: z.array(z.string()),
+  key: z.string(),
+  value: jsonObject,
+  createdAt: isoDateTime,
+  updatedAt: isoDateTime,
+  score: z.number().nullable().optional().describe('cosine similarity to the query vector, for a search with one'),
+});
+export type StoreItemView = z.input<typeof storeItemSchema>;
+export const storeBatchResultSchema = z.object({
+  results: z
+    .array(
+      z.object({
+        item: storeItemSchema.nullable().optional().describe('get: the item, or null'),
+        items: z.array(storeItemSchema).optional().describe('search: the items found'),
+        namespaces: z.array(z.array(z.string())).optional().describe('listNamespaces'),
+      }),
+    )
+    .describe('one per operation, in order; a put has an empty object'),
+});
+export class StoreBatchResultDto extends createZodDto(storeBatchResultSchema) {}

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { LangGraphRepository, NotFoundError, type Page, type Prisma } from '@agenthub/db';
+import { LangGraphRepository, LangGraphStoreRepository, NotFoundError, type Page, type Prisma, type StoreItemRow } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
-import { toCheckpointTupleView, type CheckpointTupleView } from './langgraph.dto';
+import { toCheckpointTupleView, type CheckpointTupleView, type StoreItemView, type StoreOperation } from './langgraph.dto';
 
 /**
  * LangGraph threads and checkpoints (for @agenthub/langgraph's AgentHubSaver): the saver serializes, this layer
@@ -12,6 +12,7 @@ import { toCheckpointTupleView, type CheckpointTupleView } from './langgraph.dto
 export class LangGraphService {
   constructor(
     private readonly checkpoints: LangGraphRepository,
+    private readonly store: LangGraphStoreRepository,
     private readonly audit: AuditService,
     private readonly context: RequestContext,
   ) {}
@@ -64,4 +65,54 @@ export class LangGraphService {
     if (!(await this.checkpoints.deleteThread(this.context.organizationId, threadId, this.context.db))) throw new NotFoundError('langgraph thread', threadId);
     await this.audit.record('langgraph.thread.delete', 'langgraph_thread', threadId, { before: { threadId } });
   }
+
+  /**
+   * A store batch in one transaction, operations in order (a read after a put in the same batch sees it). Puts are
+   * audited as one entry listing the items written and deleted.
+   */
+  async storeBatch(operations: StoreOperation[]): Promise<{ results: Array<{ item?: StoreItemView | null; items?: StoreItemView[]; namespaces?: string[][] }> }> {
+    const org = this.context.organizationId;
+    const db = this.context.db;
+    const results: Array<{ item?: StoreItemView | null; items?: StoreItemView[]; namespaces?: string[][] }> = [];
+    const written: Array<{ namespace: string[]; key: string; deleted: boolean }> = [];
+    for (const op of operations) {
+      switch (op.op) {
+        case 'get': {
+          const row = await this.store.get(org, op.namespace, op.key, op.refreshTtl ?? true, db);
+          results.push({ item: row ? toStoreItemView(row) : null });
+          break;
+        }
+        case 'search': {
+          const rows = await this.store.search(
+            org,
+            { namespacePrefix: op.namespacePrefix, filter: op.filter, limit: op.limit ?? 10, offset: op.offset ?? 0, queryVector: op.queryVector, refreshTtl: op.refreshTtl ?? true },
+            db,
+          );
+          results.push({ items: rows.map(toStoreItemView) });
+          break;
+        }
+        case 'put':
+          await this.store.put(org, { namespace: op.namespace, key: op.key, value: op.value, vectors: op.vectors, ttlMinutes: op.ttlMinutes }, db);
+          written.push({ namespace: op.namespace, key: op.key, deleted: op.value === null });
+          results.push({});
+          break;
+        case 'listNamespaces':
+          results.push({ namespaces: await this.store.listNamespaces(org, { matchConditions: op.matchConditions, maxDepth: op.maxDepth, limit: op.limit ?? 100, offset: op.offset ?? 0 }, db) });
+          break;
+      }
+    }
+    if (written.length) await this.audit.record('langgraph.store.put', 'langgraph_store', null, { after: { items: written } });
+    return { results };
+  }
+}
+
+function toStoreItemView(row: StoreItemRow): StoreItemView {
+  return {
+    namespace: row.namespace,
+    key: row.key,
+    value: row.value,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    ...(row.score !== undefined ? { score: row.score } : {}),
+  };
 }

@@ -3,7 +3,7 @@ import { Command } from 'nest-commander';
 import { CliCommand } from '../cli/cli-output';
 import { RetentionService } from './retention.service';
 
-@Command({ name: 'retention', description: 'purge expired memories and conversations deleted longer ago than CONVERSATION_PURGE_AFTER_DAYS' })
+@Command({ name: 'retention', description: 'purge expired memories and LangGraph store items, and conversations deleted longer ago than CONVERSATION_PURGE_AFTER_DAYS' })
 export class RetentionCommand extends CliCommand {
   constructor(@Inject(RetentionService) private readonly retention: RetentionService) {
     super();
@@ -13,8 +13,11 @@ export class RetentionCommand extends CliCommand {
     const out = this.output(options);
     try {
       const memories = await this.retention.purgeExpiredMemories();
+      const storeItems = await this.retention.purgeExpiredStoreItems();
       const conversations = await this.retention.purgeDeletedConversations();
-      out.done({ ok: true, memories, conversations }, [`purged ${memories} expired memories, ${conversations} deleted conversations`]);
+      out.done({ ok: true, memories, storeItems, conversations }, [
+        `purged ${memories} expired memories, ${storeItems} expired LangGraph store items, ${conversations} deleted conversations`,
+      ]);
     } catch (e) {
       out.fail(e);
     }

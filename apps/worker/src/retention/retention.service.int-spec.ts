@@ -24,6 +24,17 @@ describe(RetentionService.name, () => {
     expect(await kit.prisma.conversation.findUnique({ where: { id: recent.id } })).not.toBeNull();
   });
 
+  it('purges LangGraph store items past their TTL, with their embeddings, and keeps the rest', async () => {
+    const { organization } = await makeTenant(kit.prisma);
+    const item = (key: string, expiresAt: Date | null) => ({ organizationId: organization.id, prefix: 'users.u1', key, value: { key }, expiresAt, ttlMinutes: expiresAt ? 1 : null });
+    await kit.prisma.langGraphStoreItem.createMany({ data: [item('gone', new Date(Date.now() - 60_000)), item('soon', new Date(Date.now() + 3_600_000)), item('forever', null)] });
+    await kit.prisma.$executeRaw`INSERT INTO langgraph_store_vectors (organization_id, prefix, key, field, embedding) VALUES (${organization.id}::uuid, 'users.u1', 'gone', '$', '[1,0]')`;
+    expect(await sut.purgeExpiredStoreItems()).toBeGreaterThanOrEqual(1);
+    const left = await kit.prisma.langGraphStoreItem.findMany({ where: { organizationId: organization.id }, orderBy: { key: 'asc' } });
+    expect(left.map((i) => i.key)).toEqual(['forever', 'soon']);
+    expect(await kit.prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM langgraph_store_vectors WHERE organization_id = ${organization.id}::uuid`).toEqual([{ n: 0 }]);
+  });
+
   it('purges live events older than EVENT_RETENTION_HOURS and keeps newer ones', async () => {
     const { organization, conversation } = await makeTenant(kit.prisma);
     const hour = 3_600_000;

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AnalyticsRepository, ConversationEventRepository, ConversationRepository, MemoryRepository } from '@agenthub/db';
+import { AnalyticsRepository, ConversationEventRepository, ConversationRepository, LangGraphStoreRepository, MemoryRepository } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 
 const MEMORY_BATCH = 10_000;
 
 /**
- * Data retention: expired memories, conversations deleted longer ago than CONVERSATION_PURGE_AFTER_DAYS, and live
- * events older than EVENT_RETENTION_HOURS.
+ * Data retention: expired memories (AgentHub's and LangGraph stores' items past their TTL), conversations deleted
+ * longer ago than CONVERSATION_PURGE_AFTER_DAYS, and live events older than EVENT_RETENTION_HOURS.
  */
 @Injectable()
 export class RetentionService {
@@ -18,6 +18,7 @@ export class RetentionService {
     @Inject(ConversationRepository) private readonly conversations: ConversationRepository,
     @Inject(ConversationEventRepository) private readonly events: ConversationEventRepository,
     @Inject(AnalyticsRepository) private readonly analytics: AnalyticsRepository,
+    @Inject(LangGraphStoreRepository) private readonly storeItems: LangGraphStoreRepository,
   ) {}
 
   /** Folds every organization's pending usage deltas into the hourly rollup, so that usage reads stay cheap. */
@@ -44,6 +45,18 @@ export class RetentionService {
       if (n < MEMORY_BATCH) break;
     }
     if (total) this.logger.log(`purged ${total} expired memories`);
+    return total;
+  }
+
+  /** Deletes LangGraph store items whose TTL has run out (expires_at passed), in batches. */
+  async purgeExpiredStoreItems(now = new Date()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.storeItems.purgeExpired(now, MEMORY_BATCH);
+      total += n;
+      if (n < MEMORY_BATCH) break;
+    }
+    if (total) this.logger.log(`purged ${total} expired LangGraph store items`);
     return total;
   }
 

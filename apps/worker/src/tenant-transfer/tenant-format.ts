@@ -36,6 +36,8 @@ export const TENANT_TABLES: readonly TenantTable[] = [
   { name: 'langgraph_checkpoints', scope: 'organization_id', orderBy: 'thread_id, checkpoint_ns, checkpoint_id' },
   { name: 'langgraph_checkpoint_blobs', scope: 'organization_id', orderBy: 'thread_id, checkpoint_ns, channel, version' },
   { name: 'langgraph_checkpoint_writes', scope: 'organization_id', orderBy: 'thread_id, checkpoint_ns, checkpoint_id, task_id, idx' },
+  { name: 'langgraph_store_items', scope: 'organization_id', orderBy: 'prefix, key' },
+  { name: 'langgraph_store_vectors', scope: 'organization_id', orderBy: 'prefix, key, field' },
 ];
 
 export interface TenantHeader {

@@ -36,6 +36,8 @@ async function rowsOf(prisma: PrismaService, organizationId: string) {
       await prisma.langGraphCheckpoint.findMany({ where }),
       await prisma.langGraphCheckpointBlob.findMany({ where }),
       await prisma.langGraphCheckpointWrite.findMany({ where }),
+      (await prisma.langGraphStoreItem.findMany({ where })).map((i) => ({ ...i, seq: undefined })),
+      await prisma.$queryRaw`SELECT prefix, key, field, embedding::text AS e FROM langgraph_store_vectors WHERE organization_id = ${organizationId}::uuid`,
     ],
     vectors,
   };
@@ -68,6 +70,7 @@ describe(TenantTransferService.name, () => {
       messages: { count: 4 }, memories: { count: 2 }, documents: { count: 1 }, document_chunks: { count: 2 }, payments: { count: 2 },
       refunds: { count: 1 }, analytics_events: { count: 1 }, audit_logs: { count: 2 }, audit_chain_heads: { count: 1 }, idempotency_keys: { count: 1 },
       langgraph_threads: { count: 1 }, langgraph_checkpoints: { count: 1 }, langgraph_checkpoint_blobs: { count: 1 }, langgraph_checkpoint_writes: { count: 1 },
+      langgraph_store_items: { count: 1 }, langgraph_store_vectors: { count: 1 },
     });
     const lines = zlib.gunzipSync(fs.readFileSync(file)).toString('utf8').trimEnd().split('\n');
     expect(JSON.parse(lines[0])).toMatchObject({ format: 'agenthub-tenant', version: 1, organizationId: organization.id, tables: TENANT_TABLES.map((t) => t.name) });

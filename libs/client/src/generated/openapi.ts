@@ -292,6 +292,22 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/langgraph/store/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["LangGraphController_storeBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/langgraph/threads/{threadId}": {
         parameters: {
             query?: never;
@@ -1798,6 +1814,97 @@ export type components = {
                     [key: string]: string;
                 };
             };
+        };
+        StoreBatchDto: {
+            operations: ({
+                key: string;
+                /** @description the namespace path, e.g. ["users", "u-1", "memories"] */
+                namespace: string[];
+                /** @enum {string} */
+                op: "get";
+                /** @description restart the TTL of the item read (default true) */
+                refreshTtl?: boolean;
+            } | {
+                /** @description top-level fields: a value (equal as JSON), or LangGraph's operators $eq $ne $gt $gte $lt $lte $in $nin */
+                filter?: {
+                    [key: string]: unknown;
+                };
+                /** @description default 10 */
+                limit?: number;
+                namespacePrefix: string[];
+                offset?: number;
+                /** @enum {string} */
+                op: "search";
+                /** @description the query's embedding: rank by cosine similarity to the items' embedded fields */
+                queryVector?: number[];
+                refreshTtl?: boolean;
+            } | {
+                key: string;
+                /** @description the namespace path, e.g. ["users", "u-1", "memories"] */
+                namespace: string[];
+                /** @enum {string} */
+                op: "put";
+                /** @description minutes until the item expires (null: never) */
+                ttlMinutes?: number | null;
+                /** @description null deletes the item */
+                value: {
+                    [key: string]: unknown;
+                } | null;
+                /** @description embeddings of the value's indexed fields (they replace the item's earlier ones) */
+                vectors?: {
+                    embedding: number[];
+                    field: string;
+                }[];
+            } | {
+                /** @description default 100 */
+                limit?: number;
+                matchConditions?: {
+                    /** @enum {string} */
+                    matchType: "prefix" | "suffix";
+                    path: string[];
+                }[];
+                maxDepth?: number;
+                offset?: number;
+                /** @enum {string} */
+                op: "listNamespaces";
+            })[];
+        };
+        StoreBatchResultDto_Output: {
+            /** @description one per operation, in order; a put has an empty object */
+            results: {
+                /** @description get: the item, or null */
+                item?: {
+                    /** Format: date-time */
+                    createdAt: string;
+                    key: string;
+                    namespace: string[];
+                    /** @description cosine similarity to the query vector, for a search with one */
+                    score?: number | null;
+                    /** Format: date-time */
+                    updatedAt: string;
+                    /** @description any JSON object */
+                    value: {
+                        [key: string]: unknown;
+                    };
+                } | null;
+                /** @description search: the items found */
+                items?: {
+                    /** Format: date-time */
+                    createdAt: string;
+                    key: string;
+                    namespace: string[];
+                    /** @description cosine similarity to the query vector, for a search with one */
+                    score?: number | null;
+                    /** Format: date-time */
+                    updatedAt: string;
+                    /** @description any JSON object */
+                    value: {
+                        [key: string]: unknown;
+                    };
+                }[];
+                /** @description listNamespaces */
+                namespaces?: string[][];
+            }[];
         };
         UpdateAgentDto: {
             /** @description any JSON object */
@@ -4522,6 +4629,102 @@ export interface operations {
                 };
             };
             /** @description body larger than 5242880 bytes (5.0 MiB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL (or one of its path segments) too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description request headers too large (16 KiB in all) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    LangGraphController_storeBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoreBatchDto"];
+            };
+        };
+        responses: {
+            /** @description the results of a LangGraph store's batch: get, search, put (null value: delete) and listNamespaces, in order, in one transaction */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreBatchResultDto_Output"];
+                };
+            };
+            /** @description invalid input (problem+json with errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no key, or an invalid or revoked key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key's role is too low for this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body larger than 59768832 bytes (57.0 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;

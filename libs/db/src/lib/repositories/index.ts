@@ -15,6 +15,7 @@ import { OrganizationRepository } from './organization.repository';
 import { UserRepository } from './user.repository';
 import { StatsRepository } from './stats.repository';
 import { LangGraphRepository } from './langgraph.repository';
+import { LangGraphStoreRepository } from './langgraph-store.repository';
 
 export * from './agent.repository';
 export * from './analytics.repository';
@@ -33,6 +34,7 @@ export * from './organization.repository';
 export * from './user.repository';
 export * from './stats.repository';
 export * from './langgraph.repository';
+export * from './langgraph-store.repository';
 
 /** Every repository, for DbModule's providers. */
 export const REPOSITORIES = [
@@ -53,4 +55,5 @@ export const REPOSITORIES = [
   ImportRunRepository,
   StatsRepository,
   LangGraphRepository,
+  LangGraphStoreRepository,
 ] as const;
