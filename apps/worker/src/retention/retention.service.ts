@@ -38,24 +38,14 @@ export class RetentionService {
 
   /** Deletes memories whose expires_at has passed, in batches (short transactions, no long row locks). */
   async purgeExpiredMemories(now = new Date()): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.memories.purgeExpired(now, MEMORY_BATCH);
-      total += n;
-      if (n < MEMORY_BATCH) break;
-    }
+    const total = await inBatches(() => this.memories.purgeExpired(now, MEMORY_BATCH));
     if (total) this.logger.log(`purged ${total} expired memories`);
     return total;
   }
 
   /** Deletes LangGraph store items whose TTL has run out (expires_at passed), in batches. */
   async purgeExpiredStoreItems(now = new Date()): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.storeItems.purgeExpired(now, MEMORY_BATCH);
-      total += n;
-      if (n < MEMORY_BATCH) break;
-    }
+    const total = await inBatches(() => this.storeItems.purgeExpired(now, MEMORY_BATCH));
     if (total) this.logger.log(`purged ${total} expired LangGraph store items`);
     return total;
   }
@@ -66,5 +56,15 @@ export class RetentionService {
     const n = await this.conversations.purgeDeleted(before);
     if (n) this.logger.log(`purged ${n} conversations deleted before ${before.toISOString()}`);
     return n;
+  }
+}
+
+/** Runs a purge of at most MEMORY_BATCH rows until one removes fewer (short transactions, no long row locks). */
+async function inBatches(purge: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await purge();
+    total += n;
+    if (n < MEMORY_BATCH) return total;
   }
 }
