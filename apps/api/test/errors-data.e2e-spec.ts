@@ -30,7 +30,9 @@ describe('errors and limits of memories, documents, search, payments, analytics 
     memory: (await api.get(`/api/v1/memories/${memoryId}`, org.key)).body,
     payment: (await api.get(`/api/v1/payments/${paymentId}`, org.key)).body,
     events: await api.prisma.analyticsEvent.count({ where: { organizationId: org.id } }),
-    audit: (await api.get('/api/v1/audit-logs/verify', org.key)).body,
+    // How many entries and whether the chain holds; not sealed/pending/oldestPendingSeconds, which the sealer moves
+    // on its own between two reads (entries written before the case get sealed meanwhile).
+    audit: (({ ok, checked }: { ok: boolean; checked: number }) => ({ ok, checked }))((await api.get('/api/v1/audit-logs/verify', org.key)).body),
   });
 
   const json = { 'content-type': 'application/json' };

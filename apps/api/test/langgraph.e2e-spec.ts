@@ -67,6 +67,12 @@ describe('LangGraph checkpoints', () => {
     expectProblem(await api.delete('/api/v1/langgraph/threads/shared-name', other.key), 404);
     const viewer = await api.createKey(org, 'viewer');
     expect((await api.get('/api/v1/langgraph/threads/shared-name/checkpoints', viewer)).body.data).toHaveLength(1);
+    expect((await api.post('/api/v1/langgraph/checkpoints/search', viewer, { threadId: 'shared-name' })).body.data).toHaveLength(1);
+    // Thread ids are text up to 1000 characters, in the path percent-encoded.
+    const long = `user:${'é'.repeat(300)}:session:${'x'.repeat(600)}`;
+    const longPut = await put(long, 'l1', { checkpoint: { id: 'l1' } });
+    expect(longPut.text).toContain('"checkpointId":"l1"');
+    expect((await api.get(`/api/v1/langgraph/threads/${encodeURIComponent(long)}/checkpoints`, org.key)).body.data.map((c: { threadId: string }) => c.threadId)).toEqual([long]);
     expectProblem(await put('shared-name', 'c2', { checkpoint: { id: 'c2' } }, viewer), 403);
     expectProblem(await put('shared-name', 'c3', { checkpoint: 'not an object' }), 400);
     expectProblem(await put('shared-name', 'c3', { checkpoint: {}, blobs: [{ channel: 'x', version: '1', type: 'json', data: 'not base64!' }] }), 400);

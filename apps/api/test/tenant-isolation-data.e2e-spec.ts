@@ -52,7 +52,8 @@ describe('tenant isolation of memories, documents, search, payments, analytics a
       payments: await get('/api/v1/payments?limit=200'),
       usage: await get('/api/v1/analytics/usage?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&interval=hour'),
       audit: await get('/api/v1/audit-logs?limit=200'),
-      verify: await get('/api/v1/audit-logs/verify'),
+      // Entries and chain integrity; sealed/pending/oldestPendingSeconds move on their own as the sealer catches up.
+      verify: (({ ok, checked }: { ok: boolean; checked: number }) => ({ ok, checked }))(await get('/api/v1/audit-logs/verify')),
       stats: await get('/api/v1/stats'),
     };
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
@@ -125,6 +126,20 @@ export class AgentHubSaver extends BaseCheckpointSaver {
       params: { path: { threadId: String(threadId), checkpointId: String(checkpointId), taskId } },
       body: { checkpointNs: String(checkpointNs), taskPath: taskPath ?? '', writes: body },
     });
+  }
+
+  /**
+   * Channel versions unique to the step that made them: the count, zero-padded so versions still compare in order,
+   * then random digits, as LangGraph's Python PostgreSQL saver makes them. A channel value is stored once per
+   * (channel, version); with bare counts, two branches forked from one checkpoint (time travel, updateState) would
+   * reach the same version with different values, and the second branch would read the first one's. (Typed as the
+   * base class's number so that the saver fits `compile({ checkpointer })`; LangGraph compares versions of either
+   * kind — compareChannelVersions — and stores them as given.)
+   */
+  override getNextVersion(current: number | undefined): number {
+    const value = current as number | string | undefined;
+    const n = value === undefined ? 0 : typeof value === 'number' ? value : Number.parseInt(value.split('.')[0], 10) || 0;
+    return `${String(n + 1).padStart(32, '0')}.${randomBytes(8).toString('hex')}` as unknown as number;
   }
 
   async deleteThread(threadId: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Annotation, END, START, StateGraph, type StateSnapshot } from '@langchain/langgraph';
 import { inject } from 'vitest';
 import { REPO_ROOT } from '@agenthub/client/testing';
 import { AgentHubSaver } from '../src';
@@ -41,5 +42,27 @@ describe('a LangGraph graph on AgentHub', () => {
     expect(history.length).toBeGreaterThanOrEqual(5);
     await saver.deleteThread('ticket-42');
     expect((await graph.getState(config)).values).toEqual({});
+  });
+
+  it('keeps the branches of a forked thread apart (time travel: updateState from an earlier checkpoint)', async () => {
+    const saver = new AgentHubSaver({ baseUrl: inject('agenthub').baseUrl, apiKey: await newOrganizationKey('fork') });
+    const State = Annotation.Root({ value: Annotation<string>({ reducer: (_old, next) => next, default: () => '' }) });
+    const graph = new StateGraph(State)
+      .addNode('shout', (s: typeof State.State) => ({ value: `${s.value}!` }))
+      .addEdge(START, 'shout')
+      .addEdge('shout', END)
+      .compile({ checkpointer: saver });
+    const config = { configurable: { thread_id: 'forked' } };
+    await graph.invoke({ value: 'a' }, config);
+    const original = await graph.getState(config);
+    expect(original.values.value).toBe('a!');
+    const history: StateSnapshot[] = [];
+    for await (const state of graph.getStateHistory(config)) history.push(state);
+    const beforeShout = history.find((s) => s.next.includes('shout'))!;
+    expect(beforeShout.values.value).toBe('a');
+    // The branch writes `value` at the step where the original wrote 'a!': the same count, another value.
+    const branch = await graph.updateState(beforeShout.config, { value: 'b' });
+    expect((await graph.getState(branch)).values.value).toBe('b');
+    expect((await graph.getState(original.config)).values.value).toBe('a!');
   });
 });

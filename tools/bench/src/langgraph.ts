@@ -1,8 +1,9 @@
 /**
  * LangGraph checkpointing through AgentHub vs LangGraph's own PostgreSQL saver on the same PostgreSQL (issue 14's
- * goal: ≥ 0.5×). One unit is one super-step as a graph run does it: `put` of the step's checkpoint (the channels
- * the step moved: a growing message list and a small counter; a large document channel written once per thread and
- * then carried by version) followed by `getTuple` of the thread's latest checkpoint. Each worker runs its own
+ * goal: ≥ 0.5×). One unit is one super-step as a graph run does it: `putWrites` of the step's task (its writes to
+ * two channels), `put` of the step's checkpoint (the channels the step moved: a growing message list and a small
+ * counter; a large document channel written once per thread and then carried by version), then `getTuple` of the
+ * thread's latest checkpoint. Each worker runs its own
  * thread; both savers get the same checkpoints. Side by side in alternating slices (harness.ts).
  */
 import pg from 'pg';
@@ -71,6 +72,7 @@ function stepper(saver: BaseCheckpointSaver, threadPrefix: string) {
       versions_seen: { agent: { messages: t.step - 1 } },
     };
     const config = { configurable: { thread_id: t.threadId, checkpoint_ns: '', ...(t.parent ? { checkpoint_id: t.parent } : {}) } };
+    if (t.parent) await saver.putWrites(config, [['messages', t.messages.at(-1)], ['counter', t.step]], `task-${t.step}`);
     await saver.put(config, checkpoint, { source: 'loop', step: t.step, parents: {} }, versions);
     const latest = await saver.getTuple({ configurable: { thread_id: t.threadId, checkpoint_ns: '' } });
     if (latest?.checkpoint.id !== id) throw new Error(`getTuple returned ${latest?.checkpoint.id}, not ${id}`);
@@ -94,14 +96,14 @@ export async function runLangGraphBench(o: LangGraphBenchOptions): Promise<LangG
     const admin = createAgentHubClient({ baseUrl: api.baseUrl, apiKey: ADMIN_TOKEN });
     const { data } = await admin.POST('/api/v1/organizations', { body: { name: 'bench-langgraph', ownerEmail: 'owner@bench-langgraph.test' } });
     const subject = new AgentHubSaver({ baseUrl: api.baseUrl, apiKey: data!.apiKey.key });
-    log(`super-steps (put + getTuple), ${o.concurrency} threads at once`);
+    log(`super-steps (putWrites + put + getTuple), ${o.concurrency} threads at once`);
     const comparison = await compare(
       { name: 'PostgresSaver', op: stepper(baseline, 'pg') },
       { name: 'AgentHubSaver', op: stepper(subject, 'hub') },
       { rounds: o.rounds, sliceMs: o.sliceMs, warmupMs: o.warmupMs, concurrency: o.concurrency, onRound: (r, b, s) => log(`  round ${r + 1}: ${s.toFixed(0)} vs ${b.toFixed(0)} steps/s → ${(s / b).toFixed(2)}×`) },
     );
     return {
-      case: 'checkpoint put + getTuple per super-step',
+      case: 'checkpoint putWrites + put + getTuple per super-step',
       unit: 'steps/s',
       baseline: `@langchain/langgraph-checkpoint-postgres PostgresSaver (pg pool of ${o.poolSize})`,
       subject: 'AgentHubSaver over HTTP (one API process)',

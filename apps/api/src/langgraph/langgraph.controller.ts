@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from
 import { ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
+import { MinRole } from '../common/auth/access.decorators';
 import { BodyLimit } from '../common/http/body-limit';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
@@ -61,6 +62,7 @@ export class LangGraphController {
 
   @Post('checkpoints/search')
   @RawReadTransaction()
+  @MinRole('viewer') // a read, in a POST for its JSON filter
   @HttpCode(200)
   @ApiProblems(413, 415)
   @ZodResponse({ status: 200, type: CheckpointPageDto, description: 'checkpoints of any thread, newest first, filtered by their metadata' })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { LangGraphRepository, LangGraphStoreRepository, NotFoundError, type Page, type Prisma, type StoreItemRow } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
@@ -37,7 +38,7 @@ export class LangGraphService {
       this.context.db,
     );
     const ref = { threadId, checkpointNs, checkpointId };
-    await this.audit.record('langgraph.checkpoint.put', 'langgraph_thread', threadId, { after: { ...ref, parentCheckpointId: body.parentCheckpointId ?? null, channels: (body.blobs ?? []).map((b) => b.channel) } });
+    await this.audit.record('langgraph.checkpoint.put', 'langgraph_thread', auditEntityId(threadId), { after: { ...ref, parentCheckpointId: body.parentCheckpointId ?? null, channels: (body.blobs ?? []).map((b) => b.channel) } });
     return ref;
   }
 
@@ -53,7 +54,7 @@ export class LangGraphService {
       { threadId, checkpointNs, checkpointId, taskId, taskPath: body.taskPath ?? '', writes: body.writes },
       this.context.db,
     );
-    await this.audit.record('langgraph.writes.put', 'langgraph_thread', threadId, { after: { threadId, checkpointNs, checkpointId, taskId, channels: body.writes.map((w) => w.channel) } });
+    await this.audit.record('langgraph.writes.put', 'langgraph_thread', auditEntityId(threadId), { after: { threadId, checkpointNs, checkpointId, taskId, channels: body.writes.map((w) => w.channel) } });
   }
 
   async list(query: { threadId?: string; checkpointNs?: string; checkpointId?: string; before?: string; filter?: Record<string, unknown>; limit?: number; cursor?: string }): Promise<Page<CheckpointTupleView>> {
@@ -63,7 +64,7 @@ export class LangGraphService {
 
   async deleteThread(threadId: string): Promise<void> {
     if (!(await this.checkpoints.deleteThread(this.context.organizationId, threadId, this.context.db))) throw new NotFoundError('langgraph thread', threadId);
-    await this.audit.record('langgraph.thread.delete', 'langgraph_thread', threadId, { before: { threadId } });
+    await this.audit.record('langgraph.thread.delete', 'langgraph_thread', auditEntityId(threadId), { before: { threadId } });
   }
 
   /**
@@ -115,4 +116,9 @@ function toStoreItemView(row: StoreItemRow): StoreItemView {
     updatedAt: row.updatedAt.toISOString(),
     ...(row.score !== undefined ? { score: row.score } : {}),
   };
+}
+
+/** An audit entry's entity id holds 255 characters: a longer thread id is named by its SHA-256 (the entry's body has it whole). */
+function auditEntityId(threadId: string): string {
+  return threadId.length <= 255 ? threadId : `sha256:${createHash('sha256').update(threadId).digest('hex')}`;
 }

@@ -78,6 +78,21 @@ export class TenantTransferRepository {
       `INSERT INTO "${table}" (${columns}) SELECT ${columns} FROM jsonb_populate_recordset(NULL::"${table}", $1::jsonb)`,
       `[${rows.join(',')}]`,
     );
+    // Rows came with their serial values (langgraph_store_items.seq, the store's insertion order): move each such
+    // sequence past them, or the target's next row would be numbered before the imported ones.
+    for (const sequence of await this.serialSequences(tx, table)) {
+      await tx.$executeRawUnsafe(
+        `SELECT setval($1::regclass, greatest((SELECT coalesce(max("${sequence.column}"), 0) FROM "${table}"), (SELECT last_value FROM ${sequence.name})))`,
+        sequence.name,
+      );
+    }
+  }
+
+  private async serialSequences(tx: Db, table: string): Promise<Array<{ column: string; name: string }>> {
+    const rows = await tx.$queryRaw<Array<{ column: string; name: string | null }>>`
+      SELECT column_name AS column, pg_get_serial_sequence(quote_ident(table_name), column_name) AS name
+        FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`;
+    return rows.filter((r): r is { column: string; name: string } => r.name !== null);
   }
 
   /** Removes the organization and everything it owns (conversations first: they RESTRICT agent deletion). */

@@ -36,7 +36,7 @@ async function rowsOf(prisma: PrismaService, organizationId: string) {
       await prisma.langGraphCheckpoint.findMany({ where }),
       await prisma.langGraphCheckpointBlob.findMany({ where }),
       await prisma.langGraphCheckpointWrite.findMany({ where }),
-      (await prisma.langGraphStoreItem.findMany({ where })).map((i) => ({ ...i, seq: undefined })),
+      (await prisma.langGraphStoreItem.findMany({ where })).map((i) => ({ ...i, seq: String(i.seq) })),
       await prisma.$queryRaw`SELECT prefix, key, field, embedding::text AS e FROM langgraph_store_vectors WHERE organization_id = ${organizationId}::uuid`,
     ],
     vectors,
@@ -78,10 +78,16 @@ describe(TenantTransferService.name, () => {
     expect(lines.join('\n')).not.toContain('search_vector');
 
     await expect(sut.importTenant(file)).rejects.toThrow(/already exists in the target; use --replace/);
+    // As in a fresh target: the store's insertion counter behind the imported rows' values.
+    await prisma.$executeRaw`SELECT setval(pg_get_serial_sequence('langgraph_store_items', 'seq'), 1)`;
     const result = await sut.importTenant(file, { onConflict: 'replace' });
     expect(result).toMatchObject({ verified: true, replaced: true, organizationId: organization.id });
     expect(await rowsOf(prisma, organization.id)).toEqual(before);
     expect(await new AuditLogRepository(prisma, TEST_AUDIT_MAC_KEY).verify(organization.id)).toMatchObject({ ok: true, checked: 2, sealed: 1, pending: 1 });
+    // An item stored after the import lists after the imported ones (the counter was moved past them).
+    const [imported] = await prisma.langGraphStoreItem.findMany({ where: { organizationId: organization.id } });
+    const next = await prisma.langGraphStoreItem.create({ data: { organizationId: organization.id, prefix: 'users.ü', key: 'later', value: {} } });
+    expect(next.seq).toBeGreaterThan(imported.seq);
     // other organizations are untouched
     expect(await prisma.organization.findUnique({ where: { id: other.id } })).not.toBeNull();
   });

@@ -129,21 +129,31 @@ export class LangGraphStoreRepository {
     db: Db = this.prisma,
   ): Promise<StoreItemRow[]> {
     const prefix = op.namespacePrefix.length ? prefixOf(op.namespacePrefix) : '';
-    const where: Prisma.Sql[] = [Prisma.sql`i.organization_id = ${organizationId}::uuid`, NOT_EXPIRED];
-    if (prefix) where.push(Prisma.sql`(i.prefix = ${prefix}::text OR starts_with(i.prefix, ${`${prefix}${NAMESPACE_SEPARATOR}`}::text))`);
+    const under = prefix
+      ? Prisma.sql`(i.prefix = ${prefix}::text OR starts_with(i.prefix, ${`${prefix}${NAMESPACE_SEPARATOR}`}::text))`
+      : Prisma.sql`true`;
+    const where: Prisma.Sql[] = [Prisma.sql`i.organization_id = ${organizationId}::uuid`, NOT_EXPIRED, under];
     for (const [field, expected] of Object.entries(op.filter ?? {})) where.push(filterSql(field, expected));
     const query = op.queryVector?.length ? vectorText(op.queryVector) : null;
+    // Cosine similarity of the best field; embeddings of another dimension (an earlier model) are left out, and a
+    // zero vector scores 0 (pgvector's distance is NaN there), as InMemoryStore scores it.
     const score = query
-      ? Prisma.sql`(SELECT max(1 - (v.embedding <=> ${query}::vector)) FROM langgraph_store_vectors v
-                     WHERE v.organization_id = i.organization_id AND v.prefix = i.prefix AND v.key = i.key)`
+      ? Prisma.sql`(SELECT max(coalesce(nullif(1 - (v.embedding <=> ${query}::vector), 'NaN'::float8), 0)) FROM langgraph_store_vectors v
+                     WHERE v.organization_id = i.organization_id AND v.prefix = i.prefix AND v.key = i.key
+                       AND vector_dims(v.embedding) = vector_dims(${query}::vector))`
       : Prisma.sql`NULL::float8`;
     const rows = await this.prisma.queryRows<StoreItemRow & { prefix: string; seq?: string; namespace_seq?: string }>(
       db,
       Prisma.sql`
+        WITH ns AS (
+          -- each namespace's place: when it got its first item (expired ones too), computed once per namespace
+          SELECT i.prefix, min(i.seq) AS first_seq FROM langgraph_store_items i
+           WHERE i.organization_id = ${organizationId}::uuid AND ${under} GROUP BY i.prefix
+        )
         SELECT * FROM (
           SELECT i.prefix, string_to_array(i.prefix, '.') AS namespace, i.key, i.value, i.created_at AS "createdAt", i.updated_at AS "updatedAt", ${score} AS score,
-                 i.seq, (SELECT min(n.seq) FROM langgraph_store_items n WHERE n.organization_id = i.organization_id AND n.prefix = i.prefix) AS namespace_seq
-            FROM langgraph_store_items i WHERE ${Prisma.join(where, ' AND ')}
+                 i.seq, ns.first_seq AS namespace_seq
+            FROM langgraph_store_items i JOIN ns ON ns.prefix = i.prefix WHERE ${Prisma.join(where, ' AND ')}
         ) s
         ORDER BY ${query ? Prisma.sql`s.score DESC NULLS LAST,` : Prisma.empty} s.namespace_seq, s.seq
         LIMIT ${op.limit}::int OFFSET ${op.offset}::int`,

@@ -81,6 +81,15 @@ const TUPLE_SELECT = Prisma.sql`
     FROM langgraph_checkpoints cp`;
 
 /**
+ * The thread's row, created by its first write. DO NOTHING, not an update of a timestamp: an update would lock the
+ * row until commit on every step, making a thread's parallel tasks wait on each other. (A data-modifying CTE runs
+ * whether or not the statement reads it, and the foreign keys are checked at the end of the statement.)
+ */
+const THREAD_ROW = (organizationId: string, threadId: string) => Prisma.sql`
+  INSERT INTO langgraph_threads (organization_id, thread_id) VALUES (${organizationId}::uuid, ${threadId}::text)
+  ON CONFLICT (organization_id, thread_id) DO NOTHING`;
+
+/**
  * LangGraph checkpoints (what @agenthub/langgraph's AgentHubSaver stores through the API), laid out as LangGraph's
  * own PostgreSQL saver lays them out, per organization: a checkpoint row without its channel values; each
  * channel's value once per version (a large value that does not change is not copied into the next checkpoint);
@@ -95,20 +104,15 @@ export class LangGraphRepository {
     await this.prisma.queryRows(
       db,
       Prisma.sql`
-        WITH t AS (
-          INSERT INTO langgraph_threads (organization_id, thread_id) VALUES (${organizationId}::uuid, ${input.threadId}::text)
-          ON CONFLICT (organization_id, thread_id) DO UPDATE SET updated_at = now()
-          RETURNING thread_id
-        ), b AS (
+        WITH t AS (${THREAD_ROW(organizationId, input.threadId)}), b AS (
           INSERT INTO langgraph_checkpoint_blobs (organization_id, thread_id, checkpoint_ns, channel, version, type, blob)
-          SELECT ${organizationId}::uuid, t.thread_id, ${input.checkpointNs}::text, x.channel, x.version, x.type, decode(x.data, 'base64')
-            FROM t, jsonb_to_recordset(${JSON.stringify(input.blobs)}::jsonb) AS x(channel text, version text, type text, data text)
+          SELECT ${organizationId}::uuid, ${input.threadId}::text, ${input.checkpointNs}::text, x.channel, x.version, x.type, decode(x.data, 'base64')
+            FROM jsonb_to_recordset(${JSON.stringify(input.blobs)}::jsonb) AS x(channel text, version text, type text, data text)
           ON CONFLICT (organization_id, thread_id, checkpoint_ns, channel, version) DO NOTHING
         )
         INSERT INTO langgraph_checkpoints (organization_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-        SELECT ${organizationId}::uuid, t.thread_id, ${input.checkpointNs}::text, ${input.checkpointId}::text, ${input.parentCheckpointId}::text,
-               ${JSON.stringify(input.checkpoint)}::jsonb, ${JSON.stringify(input.metadata)}::jsonb
-          FROM t
+        VALUES (${organizationId}::uuid, ${input.threadId}::text, ${input.checkpointNs}::text, ${input.checkpointId}::text, ${input.parentCheckpointId}::text,
+                ${JSON.stringify(input.checkpoint)}::jsonb, ${JSON.stringify(input.metadata)}::jsonb)
         ON CONFLICT (organization_id, thread_id, checkpoint_ns, checkpoint_id)
         DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, parent_checkpoint_id = EXCLUDED.parent_checkpoint_id`,
       { prepare: true },
@@ -128,15 +132,11 @@ export class LangGraphRepository {
     await this.prisma.queryRows(
       db,
       Prisma.sql`
-        WITH t AS (
-          INSERT INTO langgraph_threads (organization_id, thread_id) VALUES (${organizationId}::uuid, ${input.threadId}::text)
-          ON CONFLICT (organization_id, thread_id) DO UPDATE SET updated_at = now()
-          RETURNING thread_id
-        )
+        WITH t AS (${THREAD_ROW(organizationId, input.threadId)})
         INSERT INTO langgraph_checkpoint_writes (organization_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path)
-        SELECT ${organizationId}::uuid, t.thread_id, ${input.checkpointNs}::text, ${input.checkpointId}::text, ${input.taskId}::text, x.idx, x.channel, x.type,
+        SELECT ${organizationId}::uuid, ${input.threadId}::text, ${input.checkpointNs}::text, ${input.checkpointId}::text, ${input.taskId}::text, x.idx, x.channel, x.type,
                decode(x.data, 'base64'), ${input.taskPath}::text
-          FROM t, jsonb_to_recordset(${JSON.stringify(input.writes)}::jsonb) AS x(idx int, channel text, type text, data text)
+          FROM jsonb_to_recordset(${JSON.stringify(input.writes)}::jsonb) AS x(idx int, channel text, type text, data text)
         ON CONFLICT (organization_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
         DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path
         WHERE langgraph_checkpoint_writes.idx < 0`,
