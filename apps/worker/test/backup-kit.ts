@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
-import { AnalyticsRepository, BackupRepository, ConversationEventRepository, ConversationRepository, JobLockService, LangGraphStoreRepository, MemoryRepository, PrismaService, WholeDatabase, workspaceRoot } from '@agenthub/db';
+import { AnalyticsRepository, BackupRepository, ConversationEventRepository, ConversationRepository, JobLockService, LangGraphRepository, LangGraphStoreRepository, MemoryRepository, PrismaService, WholeDatabase, workspaceRoot } from '@agenthub/db';
 import { createTestPrisma, ensureSiblingDatabase, testDatabaseMode } from '@agenthub/db/testing';
 import { BackupJobsService } from '../src/backup/backup-jobs.service';
 import { BackupRetentionService } from '../src/backup/backup-retention.service';
@@ -51,6 +51,7 @@ export function makeKit(options: { env?: Record<string, string>; storage?: Backu
       new ConversationEventRepository(prisma),
       new AnalyticsRepository(prisma),
       new LangGraphStoreRepository(prisma),
+      new LangGraphRepository(prisma),
     ),
     async close() {
       if (!options.prisma) await prisma.$disconnect();

@@ -68,6 +68,8 @@ export const workerEnvSchema = z
     /** Live events (SSE replay log) older than this are dropped; messages themselves are the history. */
     EVENT_PURGE_CRON: cron('0 * * * *'),
     EVENT_RETENTION_HOURS: positiveInt(24),
+    /** LangGraph threads whose newest checkpoint is older than this many days are deleted (unset: kept forever). */
+    LANGGRAPH_THREAD_RETENTION_DAYS: z.preprocess(blankToUndefined, z.coerce.number().int().positive().optional()),
     /** Folds pending usage deltas into the hourly rollup behind GET /analytics/usage (reads fold their own org too). */
     USAGE_FOLD_CRON: cron('* * * * *'),
     LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log')),
@@ -109,6 +111,8 @@ export interface WorkerConfig {
     conversationPurgeAfterDays: number;
     eventPurgeCron: string | null;
     eventRetentionHours: number;
+    /** null: LangGraph threads are kept however long they are idle */
+    threadRetentionDays: number | null;
     usageFoldCron: string | null;
   };
   logLevel: WorkerEnv['LOG_LEVEL'];
@@ -161,6 +165,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
       conversationPurgeAfterDays: e.CONVERSATION_PURGE_AFTER_DAYS,
       eventPurgeCron: off(e.EVENT_PURGE_CRON),
       eventRetentionHours: e.EVENT_RETENTION_HOURS,
+      threadRetentionDays: e.LANGGRAPH_THREAD_RETENTION_DAYS ?? null,
       usageFoldCron: off(e.USAGE_FOLD_CRON),
     },
     logLevel: e.LOG_LEVEL,

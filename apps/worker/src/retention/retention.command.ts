@@ -15,8 +15,9 @@ export class RetentionCommand extends CliCommand {
       const memories = await this.retention.purgeExpiredMemories();
       const storeItems = await this.retention.purgeExpiredStoreItems();
       const conversations = await this.retention.purgeDeletedConversations();
-      out.done({ ok: true, memories, storeItems, conversations }, [
-        `purged ${memories} expired memories, ${storeItems} expired LangGraph store items, ${conversations} deleted conversations`,
+      const threads = await this.retention.purgeIdleThreads();
+      out.done({ ok: true, memories, storeItems, conversations, threads }, [
+        `purged ${memories} expired memories, ${storeItems} expired LangGraph store items, ${conversations} deleted conversations, ${threads} idle LangGraph threads`,
       ]);
     } catch (e) {
       out.fail(e);

@@ -18,6 +18,7 @@ export class RetentionScheduler implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     this.schedule('purge-expired-memories', this.config.retention.memoryPurgeCron, () => this.retention.purgeExpiredMemories());
     this.schedule('purge-expired-store-items', this.config.retention.memoryPurgeCron, () => this.retention.purgeExpiredStoreItems());
+    this.schedule('purge-idle-langgraph-threads', this.config.retention.conversationPurgeCron, () => this.retention.purgeIdleThreads());
     this.schedule('purge-deleted-conversations', this.config.retention.conversationPurgeCron, () => this.retention.purgeDeletedConversations());
     this.schedule('purge-old-events', this.config.retention.eventPurgeCron, () => this.retention.purgeOldEvents());
     this.schedule('fold-usage', this.config.retention.usageFoldCron, () => this.retention.foldUsage());

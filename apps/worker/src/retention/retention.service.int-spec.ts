@@ -3,7 +3,7 @@ import { makeKit } from '../../test/backup-kit';
 import { RetentionService } from './retention.service';
 
 describe(RetentionService.name, () => {
-  const kit = makeKit({ env: { CONVERSATION_PURGE_AFTER_DAYS: '10' } });
+  const kit = makeKit({ env: { CONVERSATION_PURGE_AFTER_DAYS: '10', LANGGRAPH_THREAD_RETENTION_DAYS: '30' } });
   const sut = kit.dataRetention;
   afterAll(() => kit.close());
 
@@ -33,6 +33,23 @@ describe(RetentionService.name, () => {
     const left = await kit.prisma.langGraphStoreItem.findMany({ where: { organizationId: organization.id }, orderBy: { key: 'asc' } });
     expect(left.map((i) => i.key)).toEqual(['forever', 'soon']);
     expect(await kit.prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM langgraph_store_vectors WHERE organization_id = ${organization.id}::uuid`).toEqual([{ n: 0 }]);
+  });
+
+  it('purges LangGraph threads idle for LANGGRAPH_THREAD_RETENTION_DAYS with everything in them, and keeps active ones', async () => {
+    const { organization } = await makeTenant(kit.prisma);
+    const org = organization.id;
+    const day = 86_400_000;
+    const ago = (days: number) => new Date(Date.now() - days * day);
+    for (const [threadId, created, lastCheckpoint] of [['idle', 40, 35], ['active', 40, 1], ['empty-old', 40, null], ['empty-new', 1, null]] as const) {
+      await kit.prisma.langGraphThread.create({ data: { organizationId: org, threadId, createdAt: ago(created) } });
+      if (lastCheckpoint !== null) {
+        await kit.prisma.langGraphCheckpoint.create({ data: { organizationId: org, threadId, checkpointId: 'c1', checkpoint: {}, createdAt: ago(lastCheckpoint) } });
+        await kit.prisma.langGraphCheckpointBlob.create({ data: { organizationId: org, threadId, channel: 'm', version: '1', type: 'json', blob: Buffer.from('1') } });
+      }
+    }
+    expect(await sut.purgeIdleThreads()).toBeGreaterThanOrEqual(2);
+    expect((await kit.prisma.langGraphThread.findMany({ where: { organizationId: org }, orderBy: { threadId: 'asc' } })).map((t) => t.threadId)).toEqual(['active', 'empty-new']);
+    expect(await kit.prisma.langGraphCheckpointBlob.count({ where: { organizationId: org } })).toBe(1);
   });
 
   it('purges live events older than EVENT_RETENTION_HOURS and keeps newer ones', async () => {

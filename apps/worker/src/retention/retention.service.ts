@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AnalyticsRepository, ConversationEventRepository, ConversationRepository, LangGraphStoreRepository, MemoryRepository } from '@agenthub/db';
+import { AnalyticsRepository, ConversationEventRepository, ConversationRepository, LangGraphRepository, LangGraphStoreRepository, MemoryRepository } from '@agenthub/db';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 
 const MEMORY_BATCH = 10_000;
 
 /**
  * Data retention: expired memories (AgentHub's and LangGraph stores' items past their TTL), conversations deleted
- * longer ago than CONVERSATION_PURGE_AFTER_DAYS, and live events older than EVENT_RETENTION_HOURS.
+ * longer ago than CONVERSATION_PURGE_AFTER_DAYS, live events older than EVENT_RETENTION_HOURS, and — when
+ * LANGGRAPH_THREAD_RETENTION_DAYS is set — LangGraph threads idle for longer.
  */
 @Injectable()
 export class RetentionService {
@@ -19,6 +20,7 @@ export class RetentionService {
     @Inject(ConversationEventRepository) private readonly events: ConversationEventRepository,
     @Inject(AnalyticsRepository) private readonly analytics: AnalyticsRepository,
     @Inject(LangGraphStoreRepository) private readonly storeItems: LangGraphStoreRepository,
+    @Inject(LangGraphRepository) private readonly threads: LangGraphRepository,
   ) {}
 
   /** Folds every organization's pending usage deltas into the hourly rollup, so that usage reads stay cheap. */
@@ -47,6 +49,16 @@ export class RetentionService {
   async purgeExpiredStoreItems(now = new Date()): Promise<number> {
     const total = await inBatches(() => this.storeItems.purgeExpired(now, MEMORY_BATCH));
     if (total) this.logger.log(`purged ${total} expired LangGraph store items`);
+    return total;
+  }
+
+  /** Deletes LangGraph threads with no checkpoint for LANGGRAPH_THREAD_RETENTION_DAYS (nothing when it is unset). */
+  async purgeIdleThreads(now = new Date()): Promise<number> {
+    const days = this.config.retention.threadRetentionDays;
+    if (days === null) return 0;
+    const before = new Date(now.getTime() - days * 86_400_000);
+    const total = await inBatches(() => this.threads.purgeIdleThreads(before, MEMORY_BATCH));
+    if (total) this.logger.log(`purged ${total} LangGraph threads idle since before ${before.toISOString()}`);
     return total;
   }
 

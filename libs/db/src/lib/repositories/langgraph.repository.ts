@@ -169,6 +169,28 @@ export class LangGraphRepository {
     return { data, nextCursor: rows.length > limit && last ? encodeCheckpointCursor(last) : null };
   }
 
+  /**
+   * Retention (worker): deletes up to `limit` threads of every organization whose newest checkpoint was stored
+   * before `before` (or that have none and were created before it), with everything in them. Call again while it
+   * returns `limit`.
+   */
+  async purgeIdleThreads(before: Date, limit = 1_000, db: Db = this.prisma): Promise<number> {
+    const rows = await this.prisma.queryRows<{ n: number }>(
+      db,
+      Prisma.sql`
+        WITH d AS (
+          DELETE FROM langgraph_threads WHERE (organization_id, thread_id) IN (
+            SELECT t.organization_id, t.thread_id FROM langgraph_threads t
+             WHERE t.created_at < ${before}::timestamptz
+               AND NOT EXISTS (SELECT 1 FROM langgraph_checkpoints c
+                                WHERE c.organization_id = t.organization_id AND c.thread_id = t.thread_id AND c.created_at >= ${before}::timestamptz)
+             LIMIT ${limit}::int FOR UPDATE SKIP LOCKED)
+          RETURNING 1)
+        SELECT count(*)::int AS n FROM d`,
+    );
+    return rows[0].n;
+  }
+
   /** Deletes a thread with its checkpoints, channel values and writes; false when it has none. */
   async deleteThread(organizationId: string, threadId: string, db: Db = this.prisma): Promise<boolean> {
     const rows = await this.prisma.queryRows<{ n: number }>(
