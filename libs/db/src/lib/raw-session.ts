@@ -9,7 +9,7 @@ import type { Prisma } from '../generated/prisma/client';
  * and node-postgres sends each query only after the previous one has answered, so:
  *
  * - BEGIN and the tenant settings are not sent on their own: they go out in front of the transaction's first
- *   statement, as one simple-query message (`BEGIN; SELECT set_config(…); EXECUTE …`).
+ *   statement, as one simple-query message (`BEGIN; SET LOCAL …; EXECUTE …`).
  * - That first statement runs as a server-side prepared statement (SQL `PREPARE`/`EXECUTE`, the simple-query
  *   protocol's counterpart of a named statement: parsed and planned once per connection) with its values written
  *   in as literals. Its parameter types come from the casts every placeholder carries (`$1::uuid`); a statement
