@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { canonicalJson, sha256Hex } from '@agenthub/db';
+import { PaymentRepository, canonicalJson, sha256Hex } from '@agenthub/db';
 import { userBody } from '@agenthub/db/testing';
 import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
 
@@ -116,6 +116,16 @@ describe('payments over HTTP', () => {
     const retry = await create(body, key, fresh.key);
     expect([retry.status, retry.headers.get('idempotent-replayed'), retry.body]).toEqual([201, 'true', stored]);
     expectProblem(await create({ ...body, amount: '4.01' }, key, fresh.key), 409);
+  });
+
+  it('replays a payment another caller of the data layer made with the key, compared as it compares requests', async () => {
+    const fresh = await api.createOrganization('payments-other-caller');
+    const key = `import-${randomUUID()}`;
+    const made = await api.app.get(PaymentRepository).create(fresh.id, { amount: '6.00', currency: 'USD', idempotencyKey: key });
+    // The canonical request: "6" and "usd" are the same payment to PaymentRepository.create.
+    const retry = await create({ amount: '6', currency: 'usd' }, key, fresh.key);
+    expect([retry.status, retry.headers.get('idempotent-replayed'), retry.body.id]).toEqual([201, 'true', made.payment.id]);
+    expectProblem(await create({ amount: '6.01', currency: 'USD' }, key, fresh.key), 409);
   });
 
   it('follows the state machine; an invalid transition is a 409 and changes nothing', async () => {

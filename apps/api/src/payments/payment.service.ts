@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConflictError, NotFoundError, PaymentRepository, formatAmount, type IdempotencyClaim, type Page, type PaymentRecord, type PaymentStatus } from '@agenthub/db';
+import { ConflictError, NotFoundError, PaymentRepository, formatAmount, paymentRequestHash, type IdempotencyClaim, type Page, type PaymentRecord, type PaymentStatus } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
 import { IdempotentReplay, idempotencyMismatch } from '../common/idempotency/idempotency.interceptor';
 import { ProblemException } from '../common/problem/problem.exception';
@@ -43,19 +43,26 @@ export class PaymentService {
       this.context.db,
       { commit: true },
     );
-    if ('keyTaken' in created) return this.replay(claim);
+    if ('keyTaken' in created) return this.replay(claim, body);
     this.audit.witness(created.audit);
     return toPaymentView(created.created);
   }
 
-  /** The key's payment exists (committed): its first response for the same request, else 409. */
-  private async replay(claim: IdempotencyClaim): Promise<never> {
+  /**
+   * The key's payment exists (committed): its first response for the same request, else 409. The same request: the
+   * hash stored with the payment is this request's (made through this route), or its key record's is (made through
+   * this route before the payment row was the record), or it is the canonical request's (made by another caller of
+   * PaymentRepository.create, which compares those).
+   */
+  private async replay(claim: IdempotencyClaim, body: CreatePaymentBody): Promise<never> {
     const found = await this.payments.findForReplay(this.context.organizationId, claim.key, { action: CREATE_ACTION, scope: claim.scope }, this.context.db, {
       commit: true,
     });
     if (!found) throw new ConflictError('idempotency key is being used by a request that did not finish');
     const keyRecord = found.keyRecord?.requestHash === claim.requestHash ? found.keyRecord : null;
-    if (found.requestHash !== claim.requestHash && !keyRecord) throw idempotencyMismatch();
+    const same =
+      found.requestHash === claim.requestHash || keyRecord !== null || (found.keyRecord === null && found.requestHash === paymentRequestHash({ ...body, idempotencyKey: claim.key }));
+    if (!same) throw idempotencyMismatch();
     throw new IdempotentReplay(inViewOrder(keyRecord?.responseBody ?? found.createdView ?? toPaymentView(asCreated(found.payment))));
   }
 

@@ -458,6 +458,15 @@ function assertReason(reason: unknown): void {
   throwIfProblems(problems, 'invalid reason');
 }
 
+/**
+ * The hash `create` stores for a request (SHA-256 of its canonical form), for a caller that replays a payment made
+ * without its own hash (`createAudited` without `requestHash`: imports, other callers of the repository).
+ * InvalidInputError for an invalid request.
+ */
+export function paymentRequestHash(input: CreatePaymentInput): string {
+  return sha256Hex(canonicalJson(validateCreate(input)));
+}
+
 function validateCreate(input: CreatePaymentInput): CanonicalCreateRequest {
   const problems: Problem[] = [];
   const attempt = <T>(fn: () => T): T | undefined => {
