@@ -41,6 +41,7 @@ export function idempotencyMismatch(): ProblemException {
  * the first response, with another request 409. The key row is inserted in the request's own transaction before
  * the work and completed with the response in it, so the key and the write commit together or not at all. A
  * concurrent request with the same key waits on the key's unique index until the first commits, then replays it.
+ * A route whose own rows are the record (`recordedByHandler`: payment creation) writes no key row.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
