@@ -6,13 +6,13 @@ import { ProblemException } from '../common/problem/problem.exception';
 import { RequestContext } from '../common/tenancy/request-context';
 import { paymentSchema, toPaymentView, toRefundedPaymentView, type CreatePaymentBody, type PaymentView, type RefundedPaymentView } from './payment.dto';
 
+const CREATE_ACTION = 'payment.create';
+
 /**
  * Payments: pending → succeeded | failed; succeeded → partially_refunded → refunded (API.md). The state machine,
  * exact decimal arithmetic and the refund lock live in PaymentRepository; this layer requires the
  * Idempotency-Key, and audits every change in the request's transaction.
  */
-const CREATE_ACTION = 'payment.create';
-
 @Injectable()
 export class PaymentService {
   constructor(
@@ -112,7 +112,8 @@ export class PaymentService {
 
 /**
  * The payment as its creation left it (pending, nothing refunded), for a replay whose creation has no audit entry
- * to read the first response from (only if that entry was deleted: the audit trail then fails verification).
+ * to read the first response from: made by another caller of PaymentRepository, or its entry was deleted (the
+ * audit trail then fails verification).
  */
 function asCreated(payment: PaymentRecord): PaymentRecord {
   return { ...payment, status: 'pending', refundedAmount: formatAmount('0', payment.currency), failureReason: null, updatedAt: payment.createdAt };
