@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PaymentRepository, canonicalJson, sha256Hex } from '@agenthub/db';
 import { userBody } from '@agenthub/db/testing';
 import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
 
@@ -67,6 +68,64 @@ describe('payments over HTTP', () => {
     expectProblem(await create({ ...body, amount: '43.00' }, key), 409);
     expect((await create(body, key)).body.id).toBe(results[0].body.id);
     expect(await count()).toBe(before + 1);
+  });
+
+  it('replays the first response for a retry, even after the payment moved on; one payment and one audit entry per key', async () => {
+    const key = `first-${randomUUID()}`;
+    const body = { amount: '7.5', currency: 'USD', description: 'first', metadata: { zeta: 1, alpha: { b: 2, a: [1, 'x'] } } };
+    const results = await Promise.all(Array.from({ length: 10 }, () => create(body, key)));
+    const first = results.find((r) => r.headers.get('idempotent-replayed') !== 'true')!;
+    expect(first.body).toMatchObject({ amount: '7.50', status: 'pending', metadata: body.metadata });
+    for (const res of results) expect([res.status, res.text]).toEqual([201, first.text]);
+    expect(results.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
+
+    await act(first.body.id, 'succeed');
+    await act(first.body.id, 'refund', { amount: '1.00' });
+    const retry = await create(body, key);
+    expect([retry.status, retry.headers.get('idempotent-replayed'), retry.body]).toEqual([201, 'true', first.body]);
+    expectProblem(await create({ ...body, description: 'another' }, key), 409);
+
+    // The payment row is the record: no idempotency_keys row, so nothing to purge; the creation has one audit entry, whose
+    // `after` is the first response.
+    expect(await api.prisma.idempotencyKey.count({ where: { organizationId: org.id, key } })).toBe(0);
+    expect(await api.prisma.payment.count({ where: { organizationId: org.id, idempotencyKey: key } })).toBe(1);
+    const audits = await api.prisma.auditLog.findMany({ where: { organizationId: org.id, entityId: first.body.id, action: 'payment.create' } });
+    expect(audits.map((a) => a.after)).toEqual([first.body]);
+  });
+
+  it('replays a payment whose creation audit entry is gone from the payment row, as it was created', async () => {
+    const fresh = await api.createOrganization('payments-no-audit');
+    const key = randomUUID();
+    const first = await create({ amount: '3.00', currency: 'EUR' }, key, fresh.key);
+    await api.post(`/api/v1/payments/${first.body.id}/fail`, fresh.key, { reason: 'declined' });
+    await api.prisma.$executeRaw`delete from audit_logs where organization_id = ${fresh.id}::uuid and entity_id = ${first.body.id}`;
+    const retry = await create({ amount: '3.00', currency: 'EUR' }, key, fresh.key);
+    expect([retry.status, retry.headers.get('idempotent-replayed'), retry.body]).toEqual([201, 'true', first.body]);
+  });
+
+  it('replays a payment made while the API kept an idempotency_keys row per payment: its request hash and stored response', async () => {
+    const fresh = await api.createOrganization('payments-legacy');
+    const key = `legacy-${randomUUID()}`;
+    const body = { amount: '4.00', currency: 'USD' };
+    const stored = { ...(await create(body, randomUUID(), fresh.key)).body, description: 'as stored' };
+    // As the API wrote them before: the payment's own hash was of the canonical request, the key row's of the HTTP request.
+    await api.prisma.$executeRaw`update payments set idempotency_key = ${key}, request_hash = 'canonical' where id = ${stored.id}::uuid`;
+    await api.prisma.$executeRaw`
+      insert into idempotency_keys (organization_id, scope, key, request_hash, response_status, response_body)
+      values (${fresh.id}::uuid, 'POST /api/v1/payments', ${key}, ${sha256Hex(canonicalJson({ params: {}, body }))}, 201, ${JSON.stringify(stored)}::jsonb)`;
+    const retry = await create(body, key, fresh.key);
+    expect([retry.status, retry.headers.get('idempotent-replayed'), retry.body]).toEqual([201, 'true', stored]);
+    expectProblem(await create({ ...body, amount: '4.01' }, key, fresh.key), 409);
+  });
+
+  it('replays a payment another caller of the data layer made with the key, compared as it compares requests', async () => {
+    const fresh = await api.createOrganization('payments-other-caller');
+    const key = `import-${randomUUID()}`;
+    const made = await api.app.get(PaymentRepository).create(fresh.id, { amount: '6.00', currency: 'USD', idempotencyKey: key });
+    // The canonical request: "6" and "usd" are the same payment to PaymentRepository.create.
+    const retry = await create({ amount: '6', currency: 'usd' }, key, fresh.key);
+    expect([retry.status, retry.headers.get('idempotent-replayed'), retry.body.id]).toEqual([201, 'true', made.payment.id]);
+    expectProblem(await create({ amount: '6.01', currency: 'USD' }, key, fresh.key), 409);
   });
 
   it('follows the state machine; an invalid transition is a 409 and changes nothing', async () => {

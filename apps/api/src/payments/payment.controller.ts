@@ -27,7 +27,7 @@ export class PaymentController {
   @Post()
   @RawTransaction()
   @HttpCode(201)
-  @Idempotent({ claimedByHandler: true })
+  @Idempotent({ recordedByHandler: true })
   @ApiHeader({ name: 'Idempotency-Key', required: true, description: 'required: one payment per key; a retry with the same body returns it' })
   @ApiProblems(403, 404, 409, 413, 415)
   @ZodResponse({ status: 201, type: PaymentDto })

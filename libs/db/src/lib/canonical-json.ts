@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted at every level and `undefined` members dropped: the same value always gives the
@@ -24,6 +24,7 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** SHA-256 of the text's UTF-8, hex (crypto.hash: one call, no Hash object per digest). */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }

@@ -31,6 +31,32 @@ describe('raw transactions: statements deferred until commit', () => {
     expect(await nameOf(agent.id)).toBe('second');
   });
 
+  it('commit: a statement sent with the deferred ones and COMMIT ends the transaction; a later one runs in a new one, under the tenant again', async () => {
+    const { organization, agent } = await makeTenant(prisma);
+    const tenantOf = (db: Parameters<Parameters<PrismaService['rawTransaction']>[1]>[0]) =>
+      prisma.queryRows<{ org: string | null }>(db, Prisma.sql`SELECT current_setting('app.organization_id', true) AS org`);
+    await expect(
+      prisma.rawTransaction(organization.id, async (db) => {
+        await prisma.queryRows(db, rename(agent.id, 'deferred'), { deferUntilCommit: true });
+        const [row] = await prisma.queryRows<{ name: string }>(db, Prisma.sql`SELECT name FROM agents WHERE id = ${agent.id}::uuid`, { commit: true });
+        expect(row.name).toBe(agent.name); // the deferred statement runs after it, before COMMIT
+        expect(await tenantOf(db)).toEqual([{ org: organization.id }]);
+        await prisma.queryRows(db, rename(agent.id, 'rolled back'));
+        throw new Error('the handler failed');
+      }),
+    ).rejects.toThrow('the handler failed');
+    expect(await nameOf(agent.id)).toBe('deferred');
+
+    // A failing statement sent with COMMIT rolls back what went before it.
+    await expect(
+      prisma.rawTransaction(organization.id, async (db) => {
+        await prisma.queryRows(db, rename(agent.id, 'never'));
+        await prisma.queryRows(db, Prisma.sql`SELECT 1 / (0 * ${1}::int)`, { commit: true });
+      }, { retries: 0 }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await nameOf(agent.id)).toBe('deferred');
+  });
+
   it('a deferred statement runs prepared on the connection, and one the server lost is prepared again', async () => {
     // One connection, so every transaction below meets the statements the ones before it prepared.
     const single = new PrismaService({ mode: testDatabaseMode(), url: process.env.TEST_DATABASE_URL!, poolSize: 1, close: async () => undefined });

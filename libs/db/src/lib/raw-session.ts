@@ -9,7 +9,7 @@ import type { Prisma } from '../generated/prisma/client';
  * and node-postgres sends each query only after the previous one has answered, so:
  *
  * - BEGIN and the tenant settings are not sent on their own: they go out in front of the transaction's first
- *   statement, as one simple-query message (`BEGIN; SELECT set_config(…); EXECUTE …`).
+ *   statement, as one simple-query message (`BEGIN; SET LOCAL …; EXECUTE …`).
  * - That first statement runs as a server-side prepared statement (SQL `PREPARE`/`EXECUTE`, the simple-query
  *   protocol's counterpart of a named statement: parsed and planned once per connection) with its values written
  *   in as literals. Its parameter types come from the casts every placeholder carries (`$1::uuid`); a statement
@@ -48,7 +48,13 @@ export class RawSession {
     this.pending = begin;
   }
 
-  async query(sql: { text: string; values: unknown[] }, prepare = false): Promise<pg.QueryResult> {
+  /**
+   * `commit`: the statement goes out with the deferred statements and COMMIT, in one message (behind BEGIN when that
+   * is still pending: one round trip for a whole transaction). It ends the transaction; a later statement begins a
+   * new one (BEGIN and the tenant settings again), and `commit()` then has nothing left to send.
+   */
+  async query(sql: { text: string; values: unknown[] }, prepare = false, options: { commit?: boolean } = {}): Promise<pg.QueryResult> {
+    if (options.commit && !this.readOnly) return this.last(sql, prepare);
     if (this.readOnly) {
       this.pending = this.begin;
       try {
@@ -64,9 +70,36 @@ export class RawSession {
     return this.first(sql, prepare);
   }
 
-  /** The statement behind the pending BEGIN (and before `tail`), prepared on the server when it can be. */
-  private async first(sql: { text: string; values: unknown[] }, prepare: boolean, tail?: string): Promise<pg.QueryResult> {
-    const prefix = this.pending!;
+  /** `query` with `commit`: the statement, the deferred statements and COMMIT, behind BEGIN if it is pending. */
+  private async last(sql: { text: string; values: unknown[] }, prepare: boolean): Promise<pg.QueryResult> {
+    const tail = [...this.deferredPrepares.values(), ...this.deferred, 'COMMIT'];
+    const prepares = [...this.deferredPrepares.keys()];
+    const names = [...this.deferredNames];
+    this.deferred.length = 0;
+    this.deferredPrepares.clear();
+    this.deferredNames.clear();
+    const known = preparedOn(this.client);
+    let result: pg.QueryResult;
+    try {
+      result = await this.first(sql, prepare, tail.join(';\n'), tail.length);
+    } catch (error) {
+      // As in commit(); the transaction stays open (aborted) for rollback(), unless it never began.
+      if (sqlState(error) === '26000') for (const name of names) known.delete(name);
+      else for (const name of prepares) known.add(name);
+      throw error;
+    }
+    for (const name of prepares) known.add(name);
+    // Committed: the next statement begins a new transaction.
+    this.pending = this.begin;
+    return result;
+  }
+
+  /**
+   * The statement behind the pending BEGIN, if any (and before `tail`, of `tailCount` statements), prepared on the
+   * server when it can be.
+   */
+  private async first(sql: { text: string; values: unknown[] }, prepare: boolean, tail?: string, tailCount = 1): Promise<pg.QueryResult> {
+    const prefix = this.pending;
     this.pending = null;
     const shape = prepare && this.serverPrepared ? statementShape(sql.text) : null;
     const known = preparedOn(this.client);
@@ -78,7 +111,9 @@ export class RawSession {
     }
     let results: pg.QueryResult | pg.QueryResult[];
     try {
-      results = (await this.client.query(`${prefix};\n${statement}${tail ? `;\n${tail}` : ''}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+      results = (await this.client.query(`${prefix === null ? '' : `${prefix};\n`}${statement}${tail ? `;\n${tail}` : ''}`)) as unknown as
+        | pg.QueryResult
+        | pg.QueryResult[];
     } catch (error) {
       // A PREPARE that ran before the error stays (prepared statements are not transactional); one that did not,
       // or a statement gone with a reset connection, is repaired by the transaction's retry (isStalePrepared).
@@ -90,7 +125,7 @@ export class RawSession {
     }
     if (shape) known.add(shape.name);
     if (!Array.isArray(results)) return results;
-    return results[results.length - (tail ? 2 : 1)];
+    return results[results.length - (tail ? tailCount + 1 : 1)];
   }
 
   /**

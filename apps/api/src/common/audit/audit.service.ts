@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditLogRepository, AuditSealer } from '@agenthub/db';
+import { AuditLogRepository, AuditSealer, type AppendAuditInput, type AuditRow, type AuditWitness } from '@agenthub/db';
 import type { KeyPrincipal } from '../auth/principal';
 import { RequestContext } from '../tenancy/request-context';
 
@@ -30,14 +30,28 @@ export class AuditService implements OnApplicationBootstrap {
 
   /** `action` is `<entity>.<verb>` (`agent.update`); `before`/`after` are the API views, never secrets. */
   async record(action: string, entityType: string, entityId: string | null, change: AuditChange = {}): Promise<void> {
-    const { principal, requestId, tx } = this.context.scope;
-    const { id, mac } = await this.auditLogs.append(
-      principal.organizationId,
-      { actor: actorOf(principal), action, entityType, entityId, before: change.before, after: change.after, requestId },
-      tx,
-    );
+    const { id, mac } = await this.auditLogs.append(this.context.organizationId, this.input(action, entityType, entityId, change), this.context.db);
+    this.witness({ id, mac });
+  }
+
+  /**
+   * The entry `record` would insert, for a statement that inserts it itself (payment creation: with the payment,
+   * in one statement), with the same actor, request id, validation and MAC. Hand it to `witness` once inserted.
+   */
+  entry(action: string, entityType: string, entityId: string | null, change: AuditChange = {}): AuditRow {
+    return this.auditLogs.buildRow(this.context.organizationId, this.input(action, entityType, entityId, change));
+  }
+
+  /** An entry inserted in the request's transaction: handed to the sealer once that commits. */
+  witness(entry: AuditWitness): void {
+    const organizationId = this.context.organizationId;
     // After the commit only: a witness of a rolled-back entry would be reported as deleted.
-    this.context.afterCommit(() => this.sealer.witness(principal.organizationId, [{ id, mac }]));
+    this.context.afterCommit(() => this.sealer.witness(organizationId, [{ id: entry.id, mac: entry.mac }]));
+  }
+
+  private input(action: string, entityType: string, entityId: string | null, change: AuditChange): AppendAuditInput {
+    const { principal, requestId } = this.context.scope;
+    return { actor: actorOf(principal), action, entityType, entityId, before: change.before, after: change.after, requestId };
   }
 }
 

@@ -4,7 +4,7 @@ import type { Reflector } from '@nestjs/core';
 import { canonicalJson, sha256Hex, type IdempotencyClaim, type IdempotencyKeyRepository } from '@agenthub/db';
 import { defer, lastValueFrom } from 'rxjs';
 import type { RequestContext } from '../tenancy/request-context';
-import { IdempotencyInterceptor, IdempotencyKeyClaim, IdempotencyKeyTaken } from './idempotency.interceptor';
+import { IdempotencyInterceptor, IdempotencyKeyClaim, IdempotentReplay } from './idempotency.interceptor';
 
 const ORG = '00000000-0000-4000-8000-000000000001';
 const TX = { tx: 'the request transaction' };
@@ -12,10 +12,10 @@ const hashOf = (params: unknown, body: unknown) => sha256Hex(canonicalJson({ par
 
 /**
  * The interceptor over a stubbed key repository that keeps its rows in a Map (claim: first wins; complete: stores
- * the response; find: the row), a request with the given headers and body, and `claimedByHandler` as the route's
+ * the response; find: the row), a request with the given headers and body, and `recordedByHandler` as the route's
  * metadata.
  */
-function setup(options: { headers?: Record<string, string | string[]>; body?: unknown; params?: unknown; claimedByHandler?: boolean } = {}) {
+function setup(options: { headers?: Record<string, string | string[]>; body?: unknown; params?: unknown; recordedByHandler?: boolean } = {}) {
   const rows = new Map<string, { requestHash: string; responseBody?: unknown; status?: number }>();
   const calls: string[] = [];
   const keys = {
@@ -32,7 +32,7 @@ function setup(options: { headers?: Record<string, string | string[]>; body?: un
     find: jest.fn(async (_org: string, _scope: string, key: string) => rows.get(key) ?? null),
   };
   const context = { db: TX, organizationId: ORG } as unknown as RequestContext;
-  const reflector = { get: () => options.claimedByHandler } as unknown as Reflector;
+  const reflector = { get: () => options.recordedByHandler } as unknown as Reflector;
   const sut = new IdempotencyInterceptor(context, keys as unknown as IdempotencyKeyRepository, reflector);
   const headersSent: Record<string, string> = {};
   const request = { method: 'POST', routeOptions: { url: '/api/v1/payments' }, headers: options.headers ?? {}, body: options.body ?? { amount: '1.00' }, params: options.params ?? {} };
@@ -103,28 +103,32 @@ describe('IdempotencyInterceptor', () => {
     expect(handler).not.toHaveBeenCalled();
   });
 
-  describe('claimed by the handler (payment creation)', () => {
-    it('hands the claim to the handler and stores the response with the commit', async () => {
-      const { calls, execution, intercept } = setup({ headers: { 'idempotency-key': 'k-4' }, claimedByHandler: true });
+  describe('recorded by the handler (payment creation)', () => {
+    it('hands the claim to the handler and writes no key row of its own', async () => {
+      const { calls, execution, intercept, rows } = setup({ headers: { 'idempotency-key': 'k-4' }, recordedByHandler: true });
       const factory = claimDecoratorFactory();
       expect(factory(undefined, execution)).toBeUndefined(); // before the interceptor ran
       let claim: IdempotencyClaim | undefined;
-      await intercept(async () => {
-        claim = factory(undefined, execution); // what @IdempotencyKeyClaim() gives the handler
-        return { id: 'p1' };
-      });
+      expect(
+        await intercept(async () => {
+          claim = factory(undefined, execution); // what @IdempotencyKeyClaim() gives the handler
+          return { id: 'p1' };
+        }),
+      ).toEqual({ id: 'p1' });
       expect(claim).toEqual({ scope: 'POST /api/v1/payments', key: 'k-4', requestHash: hashOf({}, { amount: '1.00' }) });
-      expect(calls).toEqual(['complete k-4 201 in tx with the commit']);
+      expect(calls).toEqual([]);
+      expect(rows.size).toBe(0);
     });
 
-    it('replays when the handler finds the key taken, and lets other errors through without storing anything', async () => {
-      const taken = setup({ headers: { 'idempotency-key': 'k-5' }, claimedByHandler: true });
-      taken.rows.set('k-5', { requestHash: hashOf({}, { amount: '1.00' }), responseBody: { id: 'p0' }, status: 201 });
-      expect(await taken.intercept(async () => Promise.reject(new IdempotencyKeyTaken()))).toEqual({ id: 'p0' });
+    it('answers with the response the handler replays, marked as replayed, and lets other errors through', async () => {
+      const taken = setup({ headers: { 'idempotency-key': 'k-5' }, recordedByHandler: true });
+      expect(await taken.intercept(async () => Promise.reject(new IdempotentReplay({ id: 'p0' })))).toEqual({ id: 'p0' });
       expect(taken.headersSent['idempotent-replayed']).toBe('true');
 
-      const failing = setup({ headers: { 'idempotency-key': 'k-6' }, claimedByHandler: true });
+      const failing = setup({ headers: { 'idempotency-key': 'k-6' }, recordedByHandler: true });
       await expect(failing.intercept(async () => Promise.reject(new Error('payment refused')))).rejects.toThrow('payment refused');
+      expect(failing.headersSent['idempotent-replayed']).toBeUndefined();
+      expect(failing.keys.claim).not.toHaveBeenCalled();
       expect(failing.keys.complete).not.toHaveBeenCalled();
     });
   });

@@ -17,17 +17,23 @@ import { ProblemException } from '../problem/problem.exception';
 import { RequestContext } from '../tenancy/request-context';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-const CLAIMED_BY_HANDLER = 'agenthub:idempotency-claimed-by-handler';
+const RECORDED_BY_HANDLER = 'agenthub:idempotency-recorded-by-handler';
 const CLAIM = Symbol('agenthub idempotency claim');
 
 /**
- * Thrown by a handler that claims the key in its own statement (`Idempotent({ claimedByHandler: true })`) when
- * the key was already claimed: it wrote nothing, and the interceptor replays the stored response.
+ * Thrown by a handler that keeps the Idempotency-Key record itself (`Idempotent({ recordedByHandler: true })`) when
+ * the key was used before by the same request: it wrote nothing, and the interceptor answers with `response`, the
+ * first response, marked as replayed.
  */
-export class IdempotencyKeyTaken extends Error {
-  constructor() {
-    super('Idempotency-Key already claimed');
+export class IdempotentReplay extends Error {
+  constructor(readonly response: unknown) {
+    super('Idempotency-Key already used by the same request');
   }
+}
+
+/** The answer to a key used before with another request (409). */
+export function idempotencyMismatch(): ProblemException {
+  return new ProblemException(409, 'this Idempotency-Key was used with a different request', { slug: 'idempotency-mismatch' });
 }
 
 /**
@@ -35,6 +41,7 @@ export class IdempotencyKeyTaken extends Error {
  * the first response, with another request 409. The key row is inserted in the request's own transaction before
  * the work and completed with the response in it, so the key and the write commit together or not at all. A
  * concurrent request with the same key waits on the key's unique index until the first commits, then replays it.
+ * A route whose own rows are the record (`recordedByHandler`: payment creation) writes no key row.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -55,9 +62,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
         errors: [{ path: 'headers.idempotency-key', message: 'invalid' }],
       });
     }
-    const claimedByHandler = this.reflector.get<boolean | undefined>(CLAIMED_BY_HANDLER, execution.getHandler()) === true;
+    const recordedByHandler = this.reflector.get<boolean | undefined>(RECORDED_BY_HANDLER, execution.getHandler()) === true;
     const run = () => lastValueFrom(next.handle(), { defaultValue: undefined });
-    return from(claimedByHandler ? this.claimedByHandler(request, reply, key, run) : this.once(request, reply, key, run));
+    return from(recordedByHandler ? this.recordedByHandler(request, reply, key, run) : this.once(request, reply, key, run));
   }
 
   private async once(request: FastifyRequest, reply: FastifyReply, key: string, run: () => Promise<unknown>): Promise<unknown> {
@@ -72,28 +79,26 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
-   * The handler's own statement claims the key (one round trip fewer: payment creation inserts the key row and
-   * the payment together); the response is stored with the COMMIT.
+   * The handler keeps the record in its own rows (payment creation: the payment row, unique per key, with the
+   * request's hash), written by its one statement, so no key row is written or completed here: the handler gets
+   * the claim (`@IdempotencyKeyClaim()`), and throws IdempotentReplay (answered here) or idempotencyMismatch().
    */
-  private async claimedByHandler(request: FastifyRequest, reply: FastifyReply, key: string, run: () => Promise<unknown>): Promise<unknown> {
-    const claim = claimOf(request, key);
-    (request as { [CLAIM]?: IdempotencyClaim })[CLAIM] = claim;
-    let result: unknown;
+  private async recordedByHandler(request: FastifyRequest, reply: FastifyReply, key: string, run: () => Promise<unknown>): Promise<unknown> {
+    (request as { [CLAIM]?: IdempotencyClaim })[CLAIM] = claimOf(request, key);
     try {
-      result = await run();
+      return await run();
     } catch (error) {
-      if (error instanceof IdempotencyKeyTaken) return this.replay(reply, claim);
-      throw error;
+      if (!(error instanceof IdempotentReplay)) throw error;
+      reply.header('idempotent-replayed', 'true');
+      return error.response;
     }
-    await this.keys.complete(this.context.organizationId, claim.scope, key, 201, result, this.context.db, { deferUntilCommit: true });
-    return result;
   }
 
   /** The key was claimed by an earlier request (committed): its stored response, or 409 for another request. */
   private async replay(reply: FastifyReply, claim: IdempotencyClaim): Promise<unknown> {
     const stored = await this.keys.find(this.context.organizationId, claim.scope, claim.key, this.context.db);
     if (!stored || stored.requestHash !== claim.requestHash) {
-      throw new ProblemException(409, 'this Idempotency-Key was used with a different request', { slug: 'idempotency-mismatch' });
+      throw idempotencyMismatch();
     }
     reply.header('idempotent-replayed', 'true');
     return stored.responseBody;
@@ -109,9 +114,8 @@ function claimOf(request: FastifyRequest, key: string): IdempotencyClaim {
 }
 
 /**
- * The request's Idempotency-Key claim for a handler that makes it itself (`Idempotent({ claimedByHandler: true })`);
- * undefined without the header. The handler claims it with IdempotencyKeyRepository's record in its own statement
- * and throws IdempotencyKeyTaken when it was taken.
+ * The request's Idempotency-Key claim (route, key, request hash) for a handler that keeps the record itself
+ * (`Idempotent({ recordedByHandler: true })`); undefined without the header.
  */
 export const IdempotencyKeyClaim = createParamDecorator(
   (_: unknown, execution: ExecutionContext): IdempotencyClaim | undefined =>
@@ -119,12 +123,12 @@ export const IdempotencyKeyClaim = createParamDecorator(
 );
 
 /**
- * Marks a create route as honouring `Idempotency-Key`. `claimedByHandler`: the handler takes the claim
- * (`@IdempotencyKeyClaim()`) and inserts the key row in its own statement instead of the interceptor doing it first.
+ * Marks a create route as honouring `Idempotency-Key`. `recordedByHandler`: the handler's own rows are the record
+ * (`@IdempotencyKeyClaim()`, IdempotentReplay, idempotencyMismatch) instead of an idempotency_keys row.
  */
-export const Idempotent = (options: { claimedByHandler?: boolean } = {}) =>
+export const Idempotent = (options: { recordedByHandler?: boolean } = {}) =>
   applyDecorators(
-    SetMetadata(CLAIMED_BY_HANDLER, options.claimedByHandler === true),
+    SetMetadata(RECORDED_BY_HANDLER, options.recordedByHandler === true),
     UseInterceptors(IdempotencyInterceptor),
     ApiHeader({
       name: 'Idempotency-Key',

@@ -503,11 +503,9 @@ export const AUDIT_INSERT_COLUMNS = 'id, organization_id, at, actor, action, ent
 export function auditInsertSql(rows: AuditRow[], sealed?: { seq: bigint; prevHash: string; hash: string; sealedAt: Date }): Prisma.Sql {
   if (rows.length === 0) throw new Error('auditInsertSql: no rows');
   if (sealed && rows.length !== 1) throw new Error('auditInsertSql: one sealed row at a time');
-  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
   const values = rows.map(
-    // Every placeholder cast: a deferred insert is then prepared once per connection (RawSession.defer).
-    (r) => Prisma.sql`(${r.id}::uuid, ${r.organizationId}::uuid, ${r.at.toISOString()}::timestamptz, ${r.actor}::text, ${r.action}::text,
-      ${r.entityType}::text, ${r.entityId}::text, ${json(r.before)}::jsonb, ${json(r.after)}::jsonb, ${r.requestId}::text, ${r.mac}::text${
+    (r) =>
+      Prisma.sql`(${auditRowValues(r)}${
         sealed
           ? Prisma.sql`, ${sealed.seq.toString()}::bigint, ${sealed.prevHash}::text, ${sealed.hash}::text, ${sealed.sealedAt.toISOString()}::timestamptz`
           : Prisma.empty
@@ -515,6 +513,17 @@ export function auditInsertSql(rows: AuditRow[], sealed?: { seq: bigint; prevHas
   );
   return Prisma.sql`INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)}${Prisma.raw(sealed ? ', seq, prev_hash, hash, sealed_at' : '')})
     VALUES ${Prisma.join(values)}`;
+}
+
+/**
+ * A pending row's values in the order of AUDIT_INSERT_COLUMNS, comma-separated, for an INSERT … SELECT of a
+ * statement of its own (payment creation inserts its entry only if the payment was inserted). Every placeholder
+ * is cast, so the statement is prepared once per connection (RawSession).
+ */
+export function auditRowValues(r: AuditRow): Prisma.Sql {
+  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
+  return Prisma.sql`${r.id}::uuid, ${r.organizationId}::uuid, ${r.at.toISOString()}::timestamptz, ${r.actor}::text, ${r.action}::text,
+      ${r.entityType}::text, ${r.entityId}::text, ${json(r.before)}::jsonb, ${json(r.after)}::jsonb, ${r.requestId}::text, ${r.mac}::text`;
 }
 
 interface NormalisedInput {

@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { createTestPrisma, describeOnPostgres, makeOrganization, makeUser } from '../../testing';
+import { TEST_AUDIT_MAC_KEY, createTestPrisma, describeOnPostgres, makeOrganization, makeUser } from '../../testing';
 import { makePayment } from '../../testing/factories/payments';
 import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, sqlState } from '../errors';
 import type { PrismaService } from '../prisma.service';
-import { PaymentRepository } from './payment.repository';
+import { AuditLogRepository } from './audit-log.repository';
+import { PaymentRepository, type CreatePaymentInput, type PaymentRecord } from './payment.repository';
 
 describe(PaymentRepository.name, () => {
   let prisma: PrismaService;
   let sut: PaymentRepository;
+  let audit: AuditLogRepository;
 
   beforeAll(() => {
     prisma = createTestPrisma();
     sut = new PaymentRepository(prisma);
+    audit = new AuditLogRepository(prisma, TEST_AUDIT_MAC_KEY);
   });
   afterAll(() => prisma.$disconnect());
 
@@ -124,6 +127,70 @@ describe(PaymentRepository.name, () => {
         }),
       ).rejects.toThrow('abort');
       expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(1);
+    });
+  });
+
+  describe('createAudited (the API\'s creation: payment row as the idempotency record, audit entry in the same statement)', () => {
+    const entryFor = (organizationId: string) => (payment: PaymentRecord) =>
+      audit.buildRow(organizationId, { actor: 'key:test role:owner', action: 'payment.create', entityType: 'payment', entityId: payment.id, after: payment, requestId: 'req-1' });
+    const createAudited = (organizationId: string, input: Partial<CreatePaymentInput> & { requestHash?: string } = {}, options: { commit?: boolean } = {}) =>
+      prisma.rawTransaction(organizationId, (db) =>
+        sut.createAudited(organizationId, { amount: '100.00', currency: 'USD', idempotencyKey: key(), ...input }, entryFor(organizationId), db, options),
+      );
+
+    it('inserts the payment and its audit entry together, the entry (MAC included) built from the payment as inserted', async () => {
+      const org = await makeOrganization(prisma);
+      const result = await createAudited(org.id, { amount: '12.3', metadata: { b: 1, a: 2 }, requestHash: 'the request' });
+      if (!('created' in result)) throw new Error('not created');
+      const { created, audit: entry } = result;
+      expect(created).toMatchObject({ amount: '12.30', status: 'pending', refundedAmount: '0.00', metadata: { a: 2, b: 1 } });
+      expect(created.updatedAt).toEqual(created.createdAt);
+      const entries = await prisma.auditLog.findMany({ where: { organizationId: org.id } });
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ id: entry.id, entityId: created.id, mac: entry.mac, seq: null });
+      expect(entries[0].after).toEqual(JSON.parse(JSON.stringify(created)));
+      expect(await audit.verify(org.id)).toMatchObject({ ok: true, pending: 1 });
+      expect((await prisma.payment.findUniqueOrThrow({ where: { id: created.id } })).requestHash).toBe('the request');
+    });
+
+    it('writes nothing when the key is taken (and the replay reads the payment, its first view and any key record) or the user is foreign', async () => {
+      const org = await makeOrganization(prisma);
+      const idempotencyKey = key();
+      const first = await createAudited(org.id, { idempotencyKey, requestHash: 'h1' }, { commit: true });
+      expect(await createAudited(org.id, { idempotencyKey, requestHash: 'h2', amount: '5.00' }, { commit: true })).toEqual({ keyTaken: true });
+      const stranger = await makeUser(prisma, (await makeOrganization(prisma)).id);
+      await expect(createAudited(org.id, { userId: stranger.id }, { commit: true })).rejects.toThrow(NotFoundError);
+      expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(1);
+      expect(await prisma.auditLog.count({ where: { organizationId: org.id } })).toBe(1);
+
+      if (!('created' in first)) throw new Error('not created');
+      const scope = 'POST /api/v1/payments';
+      const found = await prisma.rawTransaction(org.id, (db) => sut.findForReplay(org.id, idempotencyKey, { action: 'payment.create', scope }, db, { commit: true }));
+      expect(found).toEqual({ payment: first.created, requestHash: 'h1', createdView: JSON.parse(JSON.stringify(first.created)), keyRecord: null });
+      await prisma.idempotencyKey.create({ data: { organizationId: org.id, scope, key: idempotencyKey, requestHash: 'h0', responseStatus: 201, responseBody: { id: 'stored' } } });
+      expect(await sut.findForReplay(org.id, idempotencyKey, { action: 'payment.create', scope }, prisma)).toMatchObject({ keyRecord: { requestHash: 'h0', responseBody: { id: 'stored' } } });
+      expect(await sut.findForReplay(org.id, key(), { action: 'payment.create', scope }, prisma)).toBeNull();
+    });
+
+    it('commit: the statement commits with the transaction it began; a later statement runs in a new one', async () => {
+      const org = await makeOrganization(prisma);
+      await expect(
+        prisma.rawTransaction(org.id, async (db) => {
+          await sut.createAudited(org.id, { amount: '1.00', currency: 'USD', idempotencyKey: key() }, entryFor(org.id), db, { commit: true });
+          throw new Error('after the commit');
+        }),
+      ).rejects.toThrow('after the commit');
+      expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(1);
+      expect(await prisma.auditLog.count({ where: { organizationId: org.id } })).toBe(1);
+      // Without commit it stays in the caller's transaction and rolls back with it.
+      await expect(
+        prisma.rawTransaction(org.id, async (db) => {
+          await sut.createAudited(org.id, { amount: '1.00', currency: 'USD', idempotencyKey: key() }, entryFor(org.id), db);
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(1);
+      expect(await prisma.auditLog.count({ where: { organizationId: org.id } })).toBe(1);
     });
   });
 
@@ -312,6 +379,20 @@ describe(PaymentRepository.name, () => {
   });
 
   describeOnPostgres('concurrency', () => {
+    it('20 concurrent audited creates with one key make one payment and one audit entry', async () => {
+      const org = await makeOrganization(prisma);
+      const idempotencyKey = key();
+      const entry = (payment: PaymentRecord) => audit.buildRow(org.id, { actor: 'key:test role:owner', action: 'payment.create', entityType: 'payment', entityId: payment.id, after: payment });
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          prisma.rawTransaction(org.id, (db) => sut.createAudited(org.id, { amount: '9.99', currency: 'EUR', idempotencyKey }, entry, db, { commit: true })),
+        ),
+      );
+      expect(results.filter((r) => 'created' in r)).toHaveLength(1);
+      expect(await prisma.payment.count({ where: { organizationId: org.id } })).toBe(1);
+      expect(await prisma.auditLog.count({ where: { organizationId: org.id } })).toBe(1);
+    });
+
     it('20 concurrent creates with one key make exactly one payment', async () => {
       const org = await makeOrganization(prisma);
       const idempotencyKey = key();

@@ -1,13 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import type { PaymentStatus } from '../../generated/prisma/client';
 import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, sqlState } from '../errors';
 import { formatAmount, parseAmount, parseCurrency } from '../money';
-import { Db, PrismaService } from '../prisma.service';
+import { Db, PrismaService, type SqlStatement } from '../prisma.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
 import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
-import type { IdempotencyClaim } from './idempotency-key.repository';
+import { AUDIT_INSERT_COLUMNS, auditRowValues, type AuditRow } from './audit-log.repository';
 
 export const PAYMENT_SELECT = {
   id: true,
@@ -36,6 +37,8 @@ type PaymentTextRow = Omit<PaymentRow, 'amount' | 'refundedAmount'> & { amount: 
 type PaymentWithHash = PaymentTextRow & { requestHash: string };
 
 interface CreateArgs {
+  /** null: the database's gen_random_uuid() */
+  id: string | null;
   organizationId: string;
   userId: string | null;
   amount: string;
@@ -44,50 +47,61 @@ interface CreateArgs {
   metadata: string;
   idempotencyKey: string;
   requestHash: string;
-  claim: IdempotencyClaim | null;
+  /** created_at = updated_at; null: the database's now() */
+  createdAt: Date | null;
 }
 
 /**
- * Payment creation in one statement, sent with BEGIN on the API's raw transaction (measured: the Prisma version
- * took five round trips — key claim, key lookup, user check, insert, key completion — and ~2 ms of CPU a
- * request; tools/bench api-data). The Idempotency-Key claim (none without `claim`) and the payment are inserted
- * together, the payment only if the claim was made and the user (if any) belongs to the organization: row-level
- * security hides another organization's user from the API, but a foreign key check does not, so the
- * organization is checked here. One row always comes back: the payment, or why there is none. A key row
- * inserted concurrently is waited for by ON CONFLICT but is invisible to this statement's snapshot, so reading
- * the winner takes the caller's next statement. Every placeholder is cast, so it is prepared once per connection.
+ * Payment creation in one statement (measured: the Prisma version took five round trips — key claim, key lookup,
+ * user check, insert, key completion — and ~2 ms of CPU a request; tools/bench api-data). The payment is inserted
+ * only if the user (if any) belongs to the organization: row-level security hides another organization's user from
+ * the API, but a foreign key check does not, so the organization is checked here. With `audit`, the entry is
+ * inserted by the same statement, and only with the payment. One row always comes back: the payment, or why there
+ * is none. A payment with the key inserted concurrently is waited for by ON CONFLICT but is invisible to this
+ * statement's snapshot, so reading it takes the caller's next statement. Every placeholder is cast, so the
+ * statement is prepared once per connection.
  */
-function createPaymentSql(a: CreateArgs): Prisma.Sql {
-  return Prisma.sql`
+function createPaymentSql(a: CreateArgs, audit: AuditRow | null): SqlStatement {
+  const audited = audit
+    ? Prisma.sql`, audited AS (
+    INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)})
+    SELECT ${auditRowValues(audit)} WHERE EXISTS (SELECT 1 FROM inserted)
+  )`
+    : Prisma.empty;
+  const sql = Prisma.sql`
   WITH args AS (
     SELECT ${a.organizationId}::uuid AS organization_id, ${a.userId}::uuid AS user_id, ${a.amount}::numeric AS amount,
            ${a.currency}::text AS currency, ${a.description}::text AS description, ${a.metadata}::jsonb AS metadata,
            ${a.idempotencyKey}::text AS idempotency_key, ${a.requestHash}::text AS request_hash,
-           ${a.claim?.scope ?? null}::text AS claim_scope, ${a.claim?.key ?? null}::text AS claim_key,
-           ${a.claim?.requestHash ?? null}::text AS claim_hash
-  ), claim AS (
-    INSERT INTO idempotency_keys (organization_id, scope, key, request_hash)
-    SELECT organization_id, claim_scope, claim_key, claim_hash FROM args WHERE claim_scope IS NOT NULL
-    ON CONFLICT DO NOTHING
-    RETURNING 1
+           COALESCE(${a.id}::uuid, gen_random_uuid()) AS id, COALESCE(${a.createdAt?.toISOString() ?? null}::timestamptz, now()) AS created_at
   ), user_ok AS (
     SELECT a.user_id IS NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id AND u.organization_id = a.organization_id) AS ok
       FROM args a
   ), inserted AS (
     INSERT INTO payments AS p (id, organization_id, user_id, amount, currency, description, metadata, idempotency_key,
                                request_hash, created_at, updated_at)
-    SELECT gen_random_uuid(), a.organization_id, a.user_id, a.amount, a.currency, a.description, a.metadata,
-           a.idempotency_key, a.request_hash, now(), now()
+    SELECT a.id, a.organization_id, a.user_id, a.amount, a.currency, a.description, a.metadata,
+           a.idempotency_key, a.request_hash, a.created_at, a.created_at
       FROM args a, user_ok
-     WHERE user_ok.ok AND (a.claim_scope IS NULL OR EXISTS (SELECT 1 FROM claim))
+     WHERE user_ok.ok
     ON CONFLICT (organization_id, idempotency_key) DO NOTHING
     RETURNING ${PAYMENT_COLUMNS}
-  )
-  SELECT CASE WHEN p.id IS NOT NULL THEN 'created'
-              WHEN a.claim_scope IS NOT NULL AND NOT EXISTS (SELECT 1 FROM claim) THEN 'claim_taken'
-              WHEN NOT user_ok.ok THEN 'no_user'
-              ELSE 'key_used' END AS outcome, p.*
-    FROM args a CROSS JOIN user_ok LEFT JOIN inserted p ON true`;
+  )${audited}
+  SELECT CASE WHEN p.id IS NOT NULL THEN 'created' WHEN NOT user_ok.ok THEN 'no_user' ELSE 'key_used' END AS outcome, p.*
+    FROM user_ok LEFT JOIN inserted p ON true`;
+  return fixedText(audit ? 'audited' : 'plain', sql);
+}
+
+/**
+ * Every value of the statement is a placeholder, so its text is the same for every call of a variant: built once
+ * and kept, instead of a new ~2 kB string per call (Prisma.Sql joins it anew at each `.text`) that the raw
+ * session then hashes to find its prepared statement.
+ */
+const statementTexts = new Map<string, string>();
+function fixedText(variant: string, sql: Prisma.Sql): SqlStatement {
+  let text = statementTexts.get(variant);
+  if (text === undefined) statementTexts.set(variant, (text = sql.text));
+  return { text, values: sql.values };
 }
 
 export const REFUND_SELECT = {
@@ -138,8 +152,24 @@ export interface CreatedPayment {
   payment: PaymentRecord;
   replayed: boolean;
 }
-/** `claimTaken`: the request's Idempotency-Key record was already claimed; nothing was written. */
-export type ClaimedPayment = CreatedPayment | { claimTaken: true };
+
+/** A payment already made with an idempotency key, as a replay of its creation needs it (`findForReplay`). */
+export interface PaymentForReplay {
+  /** the payment as it is now */
+  payment: PaymentRecord;
+  /** the hash stored with the payment (`requestHash` of `createAudited`, else the canonical request's) */
+  requestHash: string;
+  /** `after` of the payment's creation audit entry (`action`): the view its creation answered with; null if none */
+  createdView: unknown;
+  /**
+   * The Idempotency-Key record of the key under `scope`, if one exists: the API kept one per payment (request hash
+   * and stored response) before the payment row itself became the record.
+   */
+  keyRecord: { requestHash: string; responseBody: unknown } | null;
+}
+
+/** `createAudited`: the payment and its audit entry inserted; or the key was taken and nothing was written. */
+export type AuditedPaymentCreation = { created: PaymentRecord; audit: AuditRow } | { keyTaken: true };
 
 const MAX_IDEMPOTENCY_KEY = 255;
 const MAX_TEXT = 1000;
@@ -161,33 +191,116 @@ export class PaymentRepository {
    * key insert with ON CONFLICT DO NOTHING on (organization_id, idempotency_key), so exactly one wins and the
    * others read it (also inside a caller's transaction, which a raised unique violation would abort).
    *
-   * With `claim` (the API's Idempotency-Key record, IdempotencyKeyRepository), the key row is inserted by
-   * the same statement, and the payment only when that claim succeeds: a request whose key is already claimed
-   * (committed, or committed while it waited on the key's unique index) gets `{ claimTaken: true }` and writes
-   * nothing, and the caller replays the stored response.
-   *
    * `userId` of another organization (or of nobody) is a `NotFoundError('User')`, like any foreign id.
    */
-  async create(organizationId: string, input: CreatePaymentInput & { claim: IdempotencyClaim }, db?: Db): Promise<ClaimedPayment>;
-  async create(organizationId: string, input: CreatePaymentInput, db?: Db): Promise<CreatedPayment>;
-  async create(organizationId: string, input: CreatePaymentInput & { claim?: IdempotencyClaim }, db: Db = this.prisma): Promise<ClaimedPayment> {
+  async create(organizationId: string, input: CreatePaymentInput, db: Db = this.prisma): Promise<CreatedPayment> {
     const request = validateCreate(input);
     const requestHash = sha256Hex(canonicalJson(request));
-    const claim = input.claim ?? null;
-    const [row] = await this.prisma.queryRows<PaymentTextRow & { outcome: 'created' | 'claim_taken' | 'no_user' | 'key_used' }>(
-      db,
-      createPaymentSql({ organizationId, ...request, metadata: JSON.stringify(request.metadata), idempotencyKey: input.idempotencyKey, requestHash, claim }),
-      { prepare: true },
-    );
-    const { outcome, ...payment } = row;
-    if (outcome === 'created') return { payment: toPayment(payment), replayed: false };
-    if (outcome === 'claim_taken') return { claimTaken: true };
-    if (outcome === 'no_user') throw new NotFoundError('User', request.userId!);
+    const outcome = await this.insert(db, organizationId, input.idempotencyKey, request, { id: null, createdAt: null, requestHash }, null, false);
+    if ('payment' in outcome) return { payment: outcome.payment, replayed: false };
 
-    // The payment's own key is taken: replay it (the API's key record may have been purged since).
+    // The key is taken: replay its payment.
     const existing = await this.findByIdempotencyKey(db, organizationId, input.idempotencyKey);
     if (!existing) throw new ConflictError('idempotency key is being used by a request that did not finish');
     return replay(existing, requestHash);
+  }
+
+  /**
+   * The API's payment creation: the payment and its audit entry in one statement, the payment row itself being
+   * the Idempotency-Key record (its unique (organization_id, idempotency_key) and `requestHash`). `audit` builds
+   * the entry from the payment as it will be inserted (id and time chosen here, so that the entry's MAC can cover
+   * them before the statement runs); the entry is inserted only with the payment. A key already used — committed,
+   * or committed while this statement waited on the key's unique index — is `{ keyTaken: true }` with nothing
+   * written (`findForReplay` reads the payment in a new statement). `requestHash` is stored for replays to compare
+   * (default: the canonical request's). `commit`: the statement goes out with COMMIT (PrismaService.queryRows) —
+   * the request's transaction ends with it.
+   *
+   * `userId` of another organization (or of nobody) is a `NotFoundError('User')`, nothing written.
+   */
+  async createAudited(
+    organizationId: string,
+    input: CreatePaymentInput & { requestHash?: string },
+    audit: (payment: PaymentRecord) => AuditRow,
+    db: Db,
+    options: { commit?: boolean } = {},
+  ): Promise<AuditedPaymentCreation> {
+    const request = validateCreate(input);
+    const requestHash = input.requestHash ?? sha256Hex(canonicalJson(request));
+    const id = randomUUID();
+    const createdAt = new Date();
+    const entry = audit({
+      id,
+      userId: request.userId,
+      amount: request.amount,
+      currency: request.currency,
+      status: 'pending',
+      refundedAmount: formatAmount('0', request.currency),
+      description: request.description,
+      failureReason: null,
+      metadata: request.metadata as Prisma.JsonObject,
+      createdAt,
+      updatedAt: createdAt,
+    });
+    const outcome = await this.insert(db, organizationId, input.idempotencyKey, request, { id, createdAt, requestHash }, entry, options.commit === true);
+    return 'payment' in outcome ? { created: outcome.payment, audit: entry } : { keyTaken: true };
+  }
+
+  /**
+   * What a replay of the payment created with `idempotencyKey` needs (see PaymentForReplay), in one statement;
+   * null if there is none. `action`: the creation's audit action; `scope`: the route of its Idempotency-Key record.
+   */
+  async findForReplay(
+    organizationId: string,
+    idempotencyKey: string,
+    keys: { action: string; scope: string },
+    db: Db,
+    options: { commit?: boolean } = {},
+  ): Promise<PaymentForReplay | null> {
+    const [row] = await this.prisma.queryRows<
+      PaymentWithHash & { createdView: unknown; keyHash: string | null; keyResponse: unknown }
+    >(
+      db,
+      Prisma.sql`
+        SELECT ${PAYMENT_COLUMNS}, p.request_hash AS "requestHash",
+               (SELECT a.after FROM audit_logs a
+                 WHERE a.organization_id = p.organization_id AND a.entity_type = 'payment' AND a.entity_id = p.id::text
+                   AND a.action = ${keys.action}::text
+                 ORDER BY a.at LIMIT 1) AS "createdView",
+               k.request_hash AS "keyHash", k.response_body AS "keyResponse"
+          FROM payments p
+          LEFT JOIN idempotency_keys k ON k.organization_id = p.organization_id AND k.scope = ${keys.scope}::text AND k.key = p.idempotency_key
+         WHERE p.organization_id = ${organizationId}::uuid AND p.idempotency_key = ${idempotencyKey}::text`,
+      { prepare: true, commit: options.commit },
+    );
+    if (!row) return null;
+    const { requestHash, createdView, keyHash, keyResponse, ...payment } = row;
+    return {
+      payment: toPayment(payment),
+      requestHash,
+      createdView: createdView ?? null,
+      keyRecord: keyHash === null ? null : { requestHash: keyHash, responseBody: keyResponse ?? null },
+    };
+  }
+
+  /** createPaymentSql's statement: the payment, or `keyTaken` (NotFoundError for a user not in the organization). */
+  private async insert(
+    db: Db,
+    organizationId: string,
+    idempotencyKey: string,
+    request: CanonicalCreateRequest,
+    row: { id: string | null; createdAt: Date | null; requestHash: string },
+    audit: AuditRow | null,
+    commit: boolean,
+  ): Promise<{ payment: PaymentRecord } | { keyTaken: true }> {
+    const [result] = await this.prisma.queryRows<PaymentTextRow & { outcome: 'created' | 'no_user' | 'key_used' }>(
+      db,
+      createPaymentSql({ organizationId, ...request, metadata: JSON.stringify(request.metadata), idempotencyKey, ...row }, audit),
+      { prepare: true, commit },
+    );
+    const { outcome, ...payment } = result;
+    if (outcome === 'created') return { payment: toPayment(payment) };
+    if (outcome === 'no_user') throw new NotFoundError('User', request.userId!);
+    return { keyTaken: true };
   }
 
   async findById(organizationId: string, id: string, db: Db = this.prisma): Promise<PaymentRecord | null> {
@@ -343,6 +456,15 @@ function assertReason(reason: unknown): void {
   const problems: Problem[] = [];
   checkText(reason, 'reason', problems, MAX_TEXT);
   throwIfProblems(problems, 'invalid reason');
+}
+
+/**
+ * The hash `create` stores for a request (SHA-256 of its canonical form), for a caller that replays a payment made
+ * without its own hash (`createAudited` without `requestHash`: imports, other callers of the repository).
+ * InvalidInputError for an invalid request.
+ */
+export function paymentRequestHash(input: CreatePaymentInput): string {
+  return sha256Hex(canonicalJson(validateCreate(input)));
 }
 
 function validateCreate(input: CreatePaymentInput): CanonicalCreateRequest {
