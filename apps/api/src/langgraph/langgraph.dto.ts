@@ -9,6 +9,7 @@ const base64 = z
   .max(256 * 1024 * 1024)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
   .describe('bytes, base64');
+// In the path: a segment holds up to 100 characters percent-encoded (Fastify's maxParamLength; longer is a 414).
 const threadId = z.string().min(1).max(1000);
 const checkpointId = z.string().min(1).max(200);
 const checkpointNs = z.string().max(1000).describe("the checkpoint namespace; '' (default) is the root graph");
