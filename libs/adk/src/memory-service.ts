@@ -1,6 +1,6 @@
 import type { BaseMemoryService, SearchMemoryRequest, SearchMemoryResponse, Session } from '@google/adk';
-import { paginate, type AgentHubClient } from '@agenthub/client';
-import { clientOf, type AgentHubConnection } from './session-service';
+import { clientOf, paginate, type AgentHubClient, type AgentHubConnection } from '@agenthub/client';
+import { findAppUser, findConversation } from './lookups';
 
 /** Embeds texts for AgentHub's vector search (e.g. an embeddings API); one vector per text, of the API's dimension. */
 export type Embedder = (texts: string[]) => Promise<Array<number[] | Float32Array>>;
@@ -67,16 +67,11 @@ export class AgentHubMemoryService implements BaseMemoryService {
   }
 
   async searchMemory({ appName, userId, query }: SearchMemoryRequest): Promise<SearchMemoryResponse> {
-    const [agent, user] = await Promise.all([
-      this.client.GET('/api/v1/agents', { params: { query: { name: appName, limit: 1 } } }),
-      this.client.GET('/api/v1/users', { params: { query: { externalId: userId, limit: 1 } } }),
-    ]);
-    const agentId = agent.data!.data[0]?.id;
-    const uid = user.data!.data[0]?.id;
-    if (!agentId || !uid || !query.trim()) return { memories: [] };
+    const ids = await findAppUser(this.client, appName, userId);
+    if (!ids || !query.trim()) return { memories: [] };
     const [embedding] = await this.options.embed([query]);
     const { data } = await this.client.POST('/api/v1/memories/search', {
-      body: { query, mode: 'hybrid', embedding: embedding as number[], k: this.options.k ?? 10, filter: { agentId, userId: uid, kind: KIND } },
+      body: { query, mode: 'hybrid', embedding: embedding as number[], k: this.options.k ?? 10, filter: { agentId: ids.agentId, userId: ids.userId, kind: KIND } },
     });
     return {
       memories: data!.data.map((m) => {
@@ -92,14 +87,7 @@ export class AgentHubMemoryService implements BaseMemoryService {
   }
 
   private async conversation(appName: string, userId: string, sessionId: string) {
-    const [agent, user] = await Promise.all([
-      this.client.GET('/api/v1/agents', { params: { query: { name: appName, limit: 1 } } }),
-      this.client.GET('/api/v1/users', { params: { query: { externalId: userId, limit: 1 } } }),
-    ]);
-    const agentId = agent.data!.data[0]?.id;
-    const uid = user.data!.data[0]?.id;
-    if (!agentId || !uid) return undefined;
-    const { data } = await this.client.GET('/api/v1/conversations', { params: { query: { agentId, userId: uid, sessionId, limit: 1 } } });
-    return data!.data[0];
+    const ids = await findAppUser(this.client, appName, userId);
+    return ids && findConversation(this.client, ids.agentId, ids.userId, sessionId);
   }
 }

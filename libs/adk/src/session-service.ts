@@ -13,19 +13,13 @@ import {
   type ListSessionsResponse,
   type Session,
 } from '@google/adk';
-import { AgentHubError, createAgentHubClient, paginate, type AgentHubClient, type components } from '@agenthub/client';
+import { AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { findAgentId, findConversation, findUserId } from './lookups';
 import { eventIdOf, eventMessages, eventOf } from './mapping';
 
 type Conversation = components['schemas']['ConversationDto_Output'];
 type Message = components['schemas']['MessageDto_Output'];
 type StateMap = Record<string, unknown>;
-
-/** How to reach AgentHub: a client of your own, or its address and an API key (role admin: ADK users become AgentHub users). */
-export type AgentHubConnection = { client: AgentHubClient } | { baseUrl: string; apiKey: string };
-
-export function clientOf(connection: AgentHubConnection): AgentHubClient {
-  return 'client' in connection ? connection.client : createAgentHubClient({ baseUrl: connection.baseUrl, apiKey: connection.apiKey });
-}
 
 /** What a conversation started by this service (or by the ADK importer) keeps in its metadata. */
 interface SessionMetadata {
@@ -66,6 +60,7 @@ export class AgentHubSessionService extends BaseSessionService {
   /** user: state writes of this process, one at a time per user (fewer lost races; If-Match guards across processes) */
   private readonly userWrites = new Map<string, Promise<unknown>>();
 
+  /** `connection`: its API key needs role admin (ADK users become AgentHub users). */
   constructor(connection: AgentHubConnection) {
     super();
     this.client = clientOf(connection);
@@ -74,7 +69,7 @@ export class AgentHubSessionService extends BaseSessionService {
   override async createSession({ appName, userId, state, sessionId }: CreateSessionRequest): Promise<Session> {
     const id = sessionId?.trim() || randomUUID();
     const [agentId, uid] = await Promise.all([this.agentId(appName, true), this.userId(userId, true)]);
-    if (await this.findConversation(agentId!, uid!, id)) throw new Error(`Session with id ${id} already exists.`);
+    if (await findConversation(this.client, agentId!, uid!, id)) throw new Error(`Session with id ${id} already exists.`);
     const { app, user, session } = splitState(state ?? {});
     const [appState, userState] = await Promise.all([this.updateAppState(agentId!, app), this.updateUserState(appName, uid!, user)]);
     const metadata: SessionMetadata = { source: { kind: 'adk', appName, userId, sessionId: id }, state: session, stateSeq: 0 };
@@ -297,14 +292,9 @@ export class AgentHubSessionService extends BaseSessionService {
     }
     const agentId = await this.agentId(appName, false);
     const uid = agentId && (await this.userId(userId, false));
-    const found = agentId && uid ? await this.findConversation(agentId, uid, sessionId) : undefined;
+    const found = agentId && uid ? await findConversation(this.client, agentId, uid, sessionId) : undefined;
     if (found) this.conversations.set(cacheKey, found.id);
     return found;
-  }
-
-  private async findConversation(agentId: string, userId: string, sessionId: string): Promise<Conversation | undefined> {
-    const { data } = await this.client.GET('/api/v1/conversations', { params: { query: { agentId, userId, sessionId, limit: 1 } } });
-    return data!.data[0];
   }
 
   /** The agent of an app: the oldest active one with its name (as the importer picks), created when asked to. */
@@ -314,9 +304,8 @@ export class AgentHubSessionService extends BaseSessionService {
     const cached = this.agents.get(appName);
     if (cached) return cached;
     const lookup = (async () => {
-      const { data } = await this.client.GET('/api/v1/agents', { params: { query: { name: appName, limit: 1 } } });
-      if (data!.data[0]) return data!.data[0].id;
-      if (!create) return undefined;
+      const found = await findAgentId(this.client, appName);
+      if (found || !create) return found;
       // The key makes two processes starting the same app at once create one agent. It is kept after the agent is
       // deactivated or renamed, and then answers with that agent: create a new one under a fresh key.
       const body = { name: appName, metadata: { adk: { appName } } };
@@ -341,10 +330,7 @@ export class AgentHubSessionService extends BaseSessionService {
   private async userId(externalId: string, create: boolean): Promise<string | undefined> {
     const cached = this.users.get(externalId);
     if (cached) return cached;
-    const find = async () => {
-      const { data } = await this.client.GET('/api/v1/users', { params: { query: { externalId, limit: 1 } } });
-      return data!.data[0]?.id;
-    };
+    const find = () => findUserId(this.client, externalId);
     const lookup = (async () => {
       const found = await find();
       if (found || !create) return found;

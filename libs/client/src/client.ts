@@ -63,6 +63,14 @@ export function createAgentHubClient(options: AgentHubClientOptions): AgentHubCl
   });
 }
 
+/** How an integration reaches AgentHub: a client of your own, or its address and an API key. */
+export type AgentHubConnection = { client: AgentHubClient } | { baseUrl: string; apiKey: string };
+
+/** The connection's client (a new one with the default options for an address and a key). */
+export function clientOf(connection: AgentHubConnection): AgentHubClient {
+  return 'client' in connection ? connection.client : createAgentHubClient({ baseUrl: connection.baseUrl, apiKey: connection.apiKey });
+}
+
 /** `POST /api/v1/conversations/{id}/messages` → a test of a method and a URL path. */
 const IDEMPOTENT = idempotentOperations.map((operation) => {
   const [method, template] = operation.split(' ');

@@ -1,5 +1,5 @@
 // @agenthub/client — the typed client for the AgentHub HTTP API.
-export { createAgentHubClient, retryingFetch, takesIdempotencyKey, type AgentHubClient, type AgentHubClientOptions } from './client';
+export { clientOf, createAgentHubClient, retryingFetch, takesIdempotencyKey, type AgentHubClient, type AgentHubClientOptions, type AgentHubConnection } from './client';
 export { retryAfterMs, sleep } from './timing';
 export { decodeEmbedding, encodeEmbedding, serializeBody } from './embeddings';
 export { AgentHubError, type Problem } from './errors';

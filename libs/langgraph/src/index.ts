@@ -1,3 +1,4 @@
 // @agenthub/langgraph — LangGraph.js persistence in AgentHub.
-export { AgentHubSaver, clientOf, type AgentHubConnection } from './saver';
+export { clientOf, type AgentHubConnection } from '@agenthub/client';
+export { AgentHubSaver } from './saver';
 export { AgentHubStore, type AgentHubPutOperation, type AgentHubStoreOptions } from './store';

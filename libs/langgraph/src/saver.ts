@@ -14,16 +14,9 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
-import { AgentHubError, createAgentHubClient, type AgentHubClient, type components } from '@agenthub/client';
+import { AgentHubError, clientOf, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
 
 type Tuple = components['schemas']['CheckpointPageDto_Output']['data'][number];
-
-/** How to reach AgentHub: a client of your own, or its address and an API key (role member or above). */
-export type AgentHubConnection = { client: AgentHubClient } | { baseUrl: string; apiKey: string };
-
-export function clientOf(connection: AgentHubConnection): AgentHubClient {
-  return 'client' in connection ? connection.client : createAgentHubClient({ baseUrl: connection.baseUrl, apiKey: connection.apiKey });
-}
 
 const PAGE = 200;
 const bytes = (data: string) => new Uint8Array(Buffer.from(data, 'base64'));
@@ -44,6 +37,7 @@ const base64 = (data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, d
 export class AgentHubSaver extends BaseCheckpointSaver {
   readonly client: AgentHubClient;
 
+  /** `connection`: its API key needs role member or above. */
   constructor(connection: AgentHubConnection, serde?: SerializerProtocol) {
     super(serde);
     this.client = clientOf(connection);

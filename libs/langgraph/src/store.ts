@@ -10,8 +10,7 @@ import {
   type SearchItem,
   type SearchOperation,
 } from '@langchain/langgraph-checkpoint';
-import type { AgentHubClient, components } from '@agenthub/client';
-import { clientOf, type AgentHubConnection } from './saver';
+import { clientOf, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
 
 type ApiOperation = components['schemas']['StoreBatchDto']['operations'][number];
 type ApiItem = NonNullable<components['schemas']['StoreBatchResultDto_Output']['results'][number]['items']>[number];
