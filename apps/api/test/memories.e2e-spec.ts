@@ -202,8 +202,35 @@ describe('memories and documents over HTTP', () => {
     expect(await api.prisma.documentChunk.count({ where: { documentId: id } })).toBe(0);
   });
 
+  it('finds documents by exact title and changes title and metadata, keeping the chunks', async () => {
+    const title = `trace-${random().toString(36).slice(2)}`;
+    const created = await api.post('/api/v1/documents', org.key, { title, content: 'verbatim', agentId, metadata: { a: 1 }, chunks: [{ content: 'c' }] });
+    await api.post('/api/v1/documents', org.key, { title: `${title}-other`, content: 'x' });
+    const found = await api.get(`/api/v1/documents?title=${encodeURIComponent(title)}`, org.key);
+    expect(found.body.data.map((d: { id: string }) => d.id)).toEqual([created.body.id]);
+    expect((await api.get(`/api/v1/documents?title=${encodeURIComponent(title)}&agentId=${agentId}`, org.key)).body.data).toHaveLength(1);
+    expect((await api.get(`/api/v1/documents?title=${encodeURIComponent(title.toUpperCase())}`, org.key)).body.data).toEqual([]);
+
+    const patched = await api.patch(`/api/v1/documents/${created.body.id}`, org.key, { metadata: { a: 2, lastAccessedAt: 5 } });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ id: created.body.id, title, content: 'verbatim', metadata: { a: 2, lastAccessedAt: 5 }, chunkCount: 1 });
+    const renamed = await api.patch(`/api/v1/documents/${created.body.id}`, org.key, { title: 'renamed' });
+    expect(renamed.body).toMatchObject({ title: 'renamed', metadata: { a: 2, lastAccessedAt: 5 } });
+    expect((await api.get(`/api/v1/documents/${created.body.id}`, org.key)).body).toEqual(renamed.body);
+    expect((await api.get(`/api/v1/documents?title=${encodeURIComponent(title)}`, org.key)).body.data).toEqual([]);
+    expect(expectProblem(await api.patch(`/api/v1/documents/${created.body.id}`, org.key, { title: '' }), 400).errors).toEqual([expect.objectContaining({ path: 'title' })]);
+    expect(expectProblem(await api.patch(`/api/v1/documents/${created.body.id}`, org.key, { chunks: [] }), 400).errors).toBeDefined();
+    expectProblem(await api.patch('/api/v1/documents/00000000-0000-4000-8000-000000000000', org.key, { title: 'x' }), 404);
+    const other = await api.createOrganization();
+    expectProblem(await api.patch(`/api/v1/documents/${created.body.id}`, other.key, { title: 'x' }), 404);
+    expect((await api.get(`/api/v1/documents/${created.body.id}`, org.key)).body.title).toBe('renamed');
+    const audit = await api.get(`/api/v1/audit-logs?entityType=document&entityId=${created.body.id}`, org.key);
+    expect(audit.body.data.map((e: { action: string }) => e.action).sort()).toEqual(['document.create', 'document.update', 'document.update']);
+  });
+
   it('lets viewers read and search but not write', async () => {
     const viewer = await api.createKey(org, 'viewer');
+    expectProblem(await api.patch('/api/v1/documents/00000000-0000-4000-8000-000000000000', viewer, { title: 'x' }), 403);
     expect((await api.get('/api/v1/memories', viewer)).status).toBe(200);
     expect((await api.post('/api/v1/memories/search', viewer, { embedding: intVector(random) })).status).toBe(200);
     expect((await api.post('/api/v1/documents/search', viewer, { query: 'anything' })).status).toBe(200);

@@ -167,6 +167,40 @@ describe('messages over HTTP', () => {
     expect((await api.get(`/api/v1/conversations/${empty}/messages`, org.key)).body).toEqual({ data: [], nextCursor: null });
     expectProblem(await api.get(`/api/v1/conversations/00000000-0000-4000-8000-000000000000/messages`, org.key), 404);
   });
+
+  it('finds messages by clientId across the organization, and deletes one for good', async () => {
+    const [a, b] = [await newConversation(), await newConversation()];
+    const inA = await api.post(`/api/v1/conversations/${a}/messages`, org.key, { messages: [messageBody({ clientId: 'shared-id' }), messageBody({ clientId: 'only-a' }), messageBody()] });
+    const inB = await api.post(`/api/v1/conversations/${b}/messages`, org.key, messageBody({ clientId: 'shared-id' }));
+    const found = await api.get('/api/v1/messages?clientId=shared-id', org.key);
+    expect(found.status).toBe(200);
+    expect(found.body).toEqual({ data: [inA.body.data[0], inB.body.data[0]], nextCursor: null });
+    expect((await api.get(`/api/v1/messages?clientId=shared-id&conversationId=${b}`, org.key)).body.data).toEqual([inB.body.data[0]]);
+    expect((await api.get('/api/v1/messages?clientId=nobody', org.key)).body).toEqual({ data: [], nextCursor: null });
+    expect(expectProblem(await api.get('/api/v1/messages', org.key), 400).errors).toEqual([expect.objectContaining({ path: 'clientId' })]);
+    // another organization sees none of them, and cannot delete them
+    const other = await api.createOrganization();
+    expect((await api.get('/api/v1/messages?clientId=shared-id', other.key)).body.data).toEqual([]);
+    expectProblem(await api.delete(`/api/v1/messages/${inA.body.data[1].id}`, other.key), 404);
+    // a viewer cannot delete
+    expectProblem(await api.delete(`/api/v1/messages/${inA.body.data[1].id}`, await api.createKey(org, 'viewer')), 403);
+
+    const deleted = await api.delete(`/api/v1/messages/${inA.body.data[1].id}`, org.key);
+    expect(deleted.status).toBe(204);
+    expectProblem(await api.get(`/api/v1/messages/${inA.body.data[1].id}`, org.key), 404);
+    expectProblem(await api.delete(`/api/v1/messages/${inA.body.data[1].id}`, org.key), 404);
+    expect((await api.get('/api/v1/messages?clientId=only-a', org.key)).body.data).toEqual([]);
+    const left = await allMessages(a);
+    expect(left.map((m) => m.seq)).toEqual([1, 3]);
+    expect((await api.get(`/api/v1/conversations/${a}`, org.key)).body.messageCount).toBe(2);
+    // seqs are never reused; the clientId is free again
+    const next = await api.post(`/api/v1/conversations/${a}/messages`, org.key, messageBody({ clientId: 'only-a' }));
+    expect(next.body.data[0].seq).toBe(4);
+    const audit = await api.get(`/api/v1/audit-logs?entityType=message&entityId=${inA.body.data[1].id}`, org.key);
+    expect(audit.body.data).toEqual([
+      expect.objectContaining({ action: 'message.delete', before: { conversationId: a, seq: 2, role: inA.body.data[1].role } }),
+    ]);
+  });
 });
 
 describeOnPostgres('writes of one organization wait only on the rows they touch', () => {

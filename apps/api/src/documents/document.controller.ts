@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import type { Page } from '@agenthub/db';
@@ -15,6 +15,7 @@ import {
   DocumentSearchDto,
   GetDocumentQuery,
   ListDocumentsQuery,
+  UpdateDocumentDto,
   type ChunkHitView,
   type DocumentView,
 } from './document.dto';
@@ -53,6 +54,13 @@ export class DocumentController {
   @ZodResponse({ status: 200, type: DocumentDto })
   get(@Param('id', UuidPipe) id: string, @Query() query: GetDocumentQuery): Promise<DocumentView> {
     return this.documents.get(id, query.includeChunks);
+  }
+
+  @Patch(':id')
+  @ApiProblems(403, 404, 413, 415)
+  @ZodResponse({ status: 200, type: DocumentDto, description: 'the document with its new title and/or metadata' })
+  update(@Param('id', UuidPipe) id: string, @Body() body: UpdateDocumentDto): Promise<DocumentView> {
+    return this.documents.update(id, body);
   }
 
   @Delete(':id')

@@ -27,7 +27,16 @@ export const createDocumentSchema = z.strictObject({
 export type CreateDocumentBody = z.infer<typeof createDocumentSchema>;
 export class CreateDocumentDto extends createZodDto(createDocumentSchema) {}
 
-export class ListDocumentsQuery extends createZodDto(z.object({ ...pageQuery, agentId: uuid.optional() })) {}
+export class ListDocumentsQuery extends createZodDto(
+  z.object({ ...pageQuery, agentId: uuid.optional(), title: z.string().min(1).max(1000).optional().describe('exact title') }),
+) {}
+
+export const updateDocumentSchema = z.strictObject({
+  title: z.string().trim().min(1, 'required').max(1000).optional(),
+  metadata: jsonObject.optional().describe('replaces the metadata'),
+});
+export type UpdateDocumentBody = z.infer<typeof updateDocumentSchema>;
+export class UpdateDocumentDto extends createZodDto(updateDocumentSchema) {}
 export class GetDocumentQuery extends createZodDto(
   z.object({ includeChunks: booleanQuery.optional().describe('add the chunks in position order (without embeddings)') }),
 ) {}

@@ -10,6 +10,7 @@ import {
   type CreateDocumentBody,
   type DocumentSearchBody,
   type DocumentView,
+  type UpdateDocumentBody,
 } from './document.dto';
 
 @Injectable()
@@ -52,7 +53,25 @@ export class DocumentService {
     return toDocumentView(row);
   }
 
-  async list(query: { agentId?: string; limit?: number; cursor?: string }): Promise<Page<DocumentView>> {
+  async update(id: string, body: UpdateDocumentBody): Promise<DocumentView> {
+    const before = await this.documents.findById(this.context.organizationId, id, {}, this.context.db);
+    if (!before) throw new NotFoundError('document', id);
+    const row = await this.documents.update(
+      this.context.organizationId,
+      id,
+      { title: body.title, metadata: body.metadata as Prisma.InputJsonObject | undefined },
+      this.context.db,
+    );
+    if (!row) throw new NotFoundError('document', id);
+    const view = toDocumentView(row);
+    await this.audit.record('document.update', 'document', id, {
+      before: { title: before.title, metadata: before.metadata },
+      after: { title: view.title, metadata: view.metadata },
+    });
+    return view;
+  }
+
+  async list(query: { agentId?: string; title?: string; limit?: number; cursor?: string }): Promise<Page<DocumentView>> {
     const page = await this.documents.listPage(this.context.organizationId, query, this.context.db);
     return { data: page.data.map(toDocumentView), nextCursor: page.nextCursor };
   }

@@ -17,7 +17,7 @@ export class ConversationEventsController {
   constructor(private readonly events: ConversationEventFeed) {}
 
   /**
-   * Server-Sent Events of one conversation: message.created, message.delta, message.completed,
+   * Server-Sent Events of one conversation: message.created, message.delta, message.completed, message.deleted,
    * conversation.updated, from whichever replica the change was made on. Each event's `id` is its seq in the
    * conversation; reconnecting with `Last-Event-ID` replays everything after it.
    */

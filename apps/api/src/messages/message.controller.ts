@@ -1,16 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import { z } from 'zod';
 import type { Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import {
   appendMessagesSchema,
   ChunkDto,
   CompleteDto,
+  FindMessagesQuery,
   ListMessagesQuery,
   MessageDto,
   MessageListDto,
@@ -49,6 +50,21 @@ export class MessageController {
   @ZodResponse({ status: 200, type: MessagePageDto })
   list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<Page<MessageView>> {
     return this.messages.list(conversationId, query);
+  }
+
+  @Get('messages')
+  @RawReadTransaction()
+  @ApiProblems()
+  @ZodResponse({ status: 200, type: MessagePageDto, description: 'the messages with this clientId, oldest first; nextCursor is always null' })
+  findByClientId(@Query() query: FindMessagesQuery): Promise<Page<MessageView>> {
+    return this.messages.findByClientId(query);
+  }
+
+  @Delete('messages/:id')
+  @NoContent()
+  @ApiProblems(403, 404)
+  delete(@Param('id', UuidPipe) id: string): Promise<void> {
+    return this.messages.delete(id);
   }
 
   @Get('messages/:id')

@@ -42,6 +42,14 @@ export class ListMessagesQuery extends createZodDto(
   }),
 ) {}
 
+export class FindMessagesQuery extends createZodDto(
+  z.object({
+    clientId: z.string().min(1).max(MESSAGE_LIMITS.clientId).describe('exact clientId: the messages with it, one per conversation at most'),
+    conversationId: uuid.optional().describe('only within this conversation'),
+    limit: pageQuery.limit,
+  }),
+) {}
+
 export const chunkSchema = z.strictObject({ delta: z.string().min(1).max(MESSAGE_LIMITS.content) });
 export class ChunkDto extends createZodDto(chunkSchema) {}
 

@@ -53,6 +53,23 @@ export class MessageService {
     return toMessageView(row);
   }
 
+  /** The organization's messages with this clientId (one per conversation at most), oldest first. */
+  async findByClientId(query: { clientId: string; conversationId?: string; limit?: number }): Promise<Page<MessageView>> {
+    const rows = await this.messages.findByClientId(this.context.organizationId, query.clientId, query, this.context.db);
+    return { data: rows.map(toMessageView), nextCursor: null };
+  }
+
+  /**
+   * Deletes a message for good: its conversation's messageCount goes down, a message.deleted event (id and seq, no
+   * content) goes to live subscribers, and the audit entry keeps the seq and role, never the content.
+   */
+  async delete(id: string): Promise<void> {
+    const row = await this.messages.deleteById(this.context.organizationId, id, this.context.db);
+    if (!row) throw new NotFoundError('message', id);
+    await this.events.record(row.conversationId, [{ type: 'message.deleted', payload: { messageId: row.id, seq: row.seq } }]);
+    await this.audit.record('message.delete', 'message', id, { before: { conversationId: row.conversationId, seq: row.seq, role: row.role } });
+  }
+
   async appendChunk(id: string, delta: string): Promise<MessageView> {
     const row = await this.messages.appendChunk(this.context.organizationId, id, delta, this.context.db);
     if (!row) throw new NotFoundError('message', id);

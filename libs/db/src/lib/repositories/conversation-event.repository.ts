@@ -7,6 +7,7 @@ export const CONVERSATION_EVENT_TYPES = [
   'message.created',
   'message.delta',
   'message.completed',
+  'message.deleted',
   'conversation.updated',
 ] as const;
 export type ConversationEventType = (typeof CONVERSATION_EVENT_TYPES)[number];

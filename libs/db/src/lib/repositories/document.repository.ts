@@ -166,6 +166,21 @@ export class DocumentRepository {
     return { ...document, chunkCount: _count.chunks };
   }
 
+  /** Changes the title and/or replaces the metadata; null when not found. The chunks stay as they are. */
+  async update(
+    organizationId: string,
+    id: string,
+    patch: { title?: string; metadata?: Prisma.InputJsonObject },
+    db: Db = this.prisma,
+  ): Promise<DocumentDetail | null> {
+    if (!isUuid(id)) return null;
+    const problems: Problem[] = [];
+    checkJson(patch.metadata, 'metadata', problems);
+    throwIfProblems(problems, 'invalid document');
+    const { count } = await db.document.updateMany({ where: { id, organizationId }, data: { title: patch.title, metadata: patch.metadata } });
+    return count === 1 ? this.findById(organizationId, id, {}, db) : null;
+  }
+
   /** false when not found; the chunks go with the document (ON DELETE CASCADE). */
   async delete(organizationId: string, id: string, db: Db = this.prisma): Promise<boolean> {
     if (!isUuid(id)) return false;
@@ -176,7 +191,7 @@ export class DocumentRepository {
   /** Newest first; the cursor is (createdAt, id) of the last row. */
   async listPage(
     organizationId: string,
-    options: { agentId?: string; limit?: number; cursor?: string | null } = {},
+    options: { agentId?: string; title?: string; limit?: number; cursor?: string | null } = {},
     db: Db = this.prisma,
   ): Promise<Page<DocumentSummary>> {
     const limit = pageSize(options.limit);
@@ -185,6 +200,7 @@ export class DocumentRepository {
       where: {
         organizationId,
         ...(agentId && { agentId }),
+        ...(options.title !== undefined && { title: options.title }),
         ...createdAtBefore(options.cursor),
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],

@@ -463,6 +463,58 @@ export class MessageRepository {
     return this.stateOrNull(organizationId, messageId, db, 'the message is already complete');
   }
 
+  /**
+   * Deletes one message for good (an integration whose framework deletes messages, e.g. AgentOS's storage
+   * adapter; a user's erasure request). The conversation's messageCount goes down in the same statement; the seqs
+   * of the other messages stay as they are, so a deleted message leaves a hole in a conversation's seqs (new appends
+   * still take last_seq + 1: seqs are never reused). null when the message is not found (or its conversation is
+   * deleted).
+   */
+  async deleteById(organizationId: string, id: string, db: Db = this.prisma): Promise<MessageRow | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.prisma.queryRows<MessageRow>(
+      db,
+      Prisma.sql`
+        WITH d AS (
+          DELETE FROM messages m USING conversations c
+           WHERE m.id = ${id}::uuid AND m.organization_id = ${organizationId}::uuid
+             AND c.id = m.conversation_id AND c.status <> 'deleted'
+          RETURNING m.*
+        ), u AS (
+          UPDATE conversations c SET message_count = greatest(c.message_count - 1, 0), updated_at = now()
+            FROM d WHERE c.id = d.conversation_id
+        )
+        SELECT ${MESSAGE_COLUMNS} FROM d m`,
+      { prepare: true },
+    );
+    return row ?? null;
+  }
+
+  /**
+   * The organization's messages with this clientId (unique within a conversation, so one per conversation at most),
+   * oldest first, optionally within one conversation. Reads the unique (conversation_id, client_id) index once per
+   * conversation of the organization: no index of its own, so appends pay nothing for this lookup.
+   */
+  async findByClientId(
+    organizationId: string,
+    clientId: string,
+    options: { conversationId?: string; limit?: number } = {},
+    db: Db = this.prisma,
+  ): Promise<MessageRow[]> {
+    if (options.conversationId !== undefined && !isUuid(options.conversationId)) return [];
+    return this.prisma.queryRows<MessageRow>(
+      db,
+      Prisma.sql`
+        SELECT ${MESSAGE_COLUMNS}
+          FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.client_id = ${clientId}::text
+         WHERE c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
+           AND (${options.conversationId ?? null}::uuid IS NULL OR c.id = ${options.conversationId ?? null}::uuid)
+         ORDER BY m.created_at, m.id
+         LIMIT ${pageSize(options.limit)}::int`,
+      { prepare: true },
+    );
+  }
+
   private async stateOrNull(organizationId: string, id: string, db: Db, problem: string): Promise<null> {
     if (await this.findById(organizationId, id, db)) throw new InvalidStateError(problem);
     return null;

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "documents_title_idx" ON "documents" USING HASH ("title");
