@@ -8,6 +8,7 @@ import type {
   EntityCounts,
   EventRecord,
   ExpectedConversation,
+  MemoryRecord,
   OnConflict,
   PaymentRecord,
   UserRecord,
@@ -443,7 +444,43 @@ export class ImportTargetRepository {
     return { written: r.inserted, updated: r.updated, skipped: rows.length - r.inserted - r.updated };
   }
 
-  private async failIfExists(c: SqlClient, table: 'analytics_events' | 'documents', entity: string, ids: string[]): Promise<void> {
+  /**
+   * Memories by stable id. `replace` rewrites every column the source supplies (counted as updated only when one
+   * differs); the embedding is compared as text, the form pgvector prints it in.
+   */
+  async writeMemories(c: SqlClient, org: string, memories: MemoryRecord[], refs: RefIds, mode: OnConflict): Promise<WriteCounts> {
+    if (!memories.length) return { written: 0, updated: 0, skipped: 0 };
+    const rows = memories.map((m) => ({
+      id: stableId(org, 'memory', m.sourceId),
+      agent_id: m.agentName ? (refs.agents.get(m.agentName) ?? null) : null,
+      user_id: m.userExternalId ? (refs.users.get(m.userExternalId) ?? null) : null,
+      content: m.content,
+      embedding: toSql(m.embedding) as string,
+      importance: m.importance,
+      kind: m.kind,
+      metadata: m.metadata,
+      created_at: iso(m.createdAt),
+    }));
+    if (mode === 'fail') await this.failIfExists(c, 'memories', 'memory', rows.map((r) => r.id));
+    const onConflict =
+      mode === 'replace'
+        ? Prisma.sql`DO UPDATE SET agent_id = excluded.agent_id, user_id = excluded.user_id, content = excluded.content, embedding = excluded.embedding,
+                        importance = excluded.importance, kind = excluded.kind, metadata = excluded.metadata, created_at = excluded.created_at, updated_at = now()
+                      WHERE (memories.agent_id, memories.user_id, memories.content, memories.embedding::text, memories.importance, memories.kind, memories.metadata, memories.created_at)
+                            IS DISTINCT FROM (excluded.agent_id, excluded.user_id, excluded.content, excluded.embedding::text, excluded.importance, excluded.kind, excluded.metadata, excluded.created_at)`
+        : Prisma.sql`DO NOTHING`;
+    const [r] = await c.query<{ inserted: number; updated: number }>(Prisma.sql`
+      WITH i AS (SELECT * FROM jsonb_to_recordset(${json(rows)}::jsonb)
+                   AS i(id uuid, agent_id uuid, user_id uuid, content text, embedding text, importance float8, kind text, metadata jsonb, created_at timestamptz)),
+           up AS (INSERT INTO memories (id, organization_id, agent_id, user_id, content, embedding, importance, kind, metadata, created_at, updated_at)
+                  SELECT id, ${org}::uuid, agent_id, user_id, content, embedding::vector, importance, kind, metadata, created_at, now() FROM i
+                  ON CONFLICT (id) ${onConflict}
+                  RETURNING (xmax = 0) AS inserted)
+      SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM up`);
+    return { written: r.inserted, updated: r.updated, skipped: rows.length - r.inserted - r.updated };
+  }
+
+  private async failIfExists(c: SqlClient, table: 'analytics_events' | 'documents' | 'memories', entity: string, ids: string[]): Promise<void> {
     const taken = await c.query<{ id: string }>(Prisma.sql`
       SELECT id::text FROM ${Prisma.raw(`"${table}"`)} WHERE id = ANY(${ids}::uuid[]) LIMIT 5`);
     if (taken.length) throw conflict(entity, taken.map((t) => t.id));
@@ -472,7 +509,7 @@ export class ImportTargetRepository {
   }
 
   /** How many of these stable ids exist in a table. */
-  async countIds(c: SqlClient, org: string, table: 'analytics_events' | 'documents' | 'refunds', entity: string, sourceIds: string[]): Promise<number> {
+  async countIds(c: SqlClient, org: string, table: 'analytics_events' | 'documents' | 'memories' | 'refunds', entity: string, sourceIds: string[]): Promise<number> {
     if (!sourceIds.length) return 0;
     const ids = sourceIds.map((s) => stableId(org, entity, s));
     const [r] = await c.query<{ n: number }>(Prisma.sql`

@@ -231,6 +231,7 @@ export class ImportService {
     }
     if (batch.events.length) add(state, 'events', await this.target.writeEvents(tx, org, batch.events, ids, mode), 0);
     if (batch.documents.length) add(state, 'documents', await this.target.writeDocuments(tx, org, batch.documents, ids, mode), 0);
+    if (batch.memories.length) add(state, 'memories', await this.target.writeMemories(tx, org, batch.memories, ids, mode), 0);
     for (const [entity, n] of Object.entries(batch.read)) add(state, entity, null, n);
     note(state, batch.rejections, batch.warnings);
     state.done += batch.units;
@@ -249,7 +250,7 @@ export class ImportService {
   /**
    * Source against target, read afresh from both: every accepted conversation is there with the same number of
    * imported messages and the same (role, content) sequence; payments with the same count and total per
-   * currency; refunds, events, documents, agents and users all present.
+   * currency; refunds, events, documents, memories, agents and users all present.
    */
   async verify(source: ImportSource, org: string, db: SqlClient): Promise<VerificationResult> {
     const checks: VerificationResult['checks'] = [];
@@ -264,6 +265,7 @@ export class ImportService {
     const refundIds: string[] = [];
     const eventIds: string[] = [];
     const documentIds: string[] = [];
+    const memoryIds: string[] = [];
     const P = Prisma;
     for await (const batch of source.batches(null, 2000)) {
       if (batch.conversations.length) {
@@ -292,6 +294,7 @@ export class ImportService {
       }
       eventIds.push(...batch.events.map((e) => e.sourceId));
       documentIds.push(...batch.documents.map((d) => d.sourceId));
+      memoryIds.push(...batch.memories.map((m) => m.sourceId));
     }
     const refs = await source.refs();
     const present = await this.target.countAgentsAndUsers(db, org, refs.agents.map((a) => a.name), refs.users.map((u) => u.externalId));
@@ -314,6 +317,7 @@ export class ImportService {
     }
     if (eventIds.length) check('events present', eventIds.length, await this.target.countIds(db, org, 'analytics_events', 'event', eventIds));
     if (documentIds.length) check('documents present', documentIds.length, await this.target.countIds(db, org, 'documents', 'document', documentIds));
+    if (memoryIds.length) check('memories present', memoryIds.length, await this.target.countIds(db, org, 'memories', 'memory', memoryIds));
     for (const c of checks) if (!c.ok && mismatches.length < 20) mismatches.push(`${c.name}: expected ${c.expected}, found ${c.actual}`);
     return { ok: checks.every((c) => c.ok), checks, mismatches };
   }

@@ -104,6 +104,21 @@ export interface DocumentRecord {
   createdAt: Date | null;
 }
 
+/** A memory (AgentOS cognitive memory trace): imported only with a usable embedding of the target's dimension. */
+export interface MemoryRecord {
+  /** hashed into the memory's id */
+  sourceId: string;
+  agentName: string | null;
+  userExternalId: string | null;
+  content: string;
+  embedding: number[];
+  /** 0..1 */
+  importance: number;
+  kind: string;
+  metadata: JsonObject;
+  createdAt: Date;
+}
+
 /** A source row that was not imported, and why. */
 export interface Rejection {
   entity: string;
@@ -120,6 +135,7 @@ export interface ImportBatch {
   payments: PaymentRecord[];
   events: EventRecord[];
   documents: DocumentRecord[];
+  memories: MemoryRecord[];
   rejections: Rejection[];
   warnings: Warning[];
   /** rows read from the source for this batch, per entity (`messages`, `adkEvents`, …) */

@@ -19,7 +19,7 @@ export interface ImportSource {
 }
 
 export function emptyBatch(checkpoint: Checkpoint): ImportBatch {
-  return { conversations: [], payments: [], events: [], documents: [], rejections: [], warnings: [], read: {}, units: 0, checkpoint };
+  return { conversations: [], payments: [], events: [], documents: [], memories: [], rejections: [], warnings: [], read: {}, units: 0, checkpoint };
 }
 
 export function addRead(batch: ImportBatch, entity: string, n = 1): void {
