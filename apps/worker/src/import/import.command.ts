@@ -89,7 +89,7 @@ abstract class ImportSubCommand extends CliCommand {
 
 }
 
-@SubCommand({ name: 'agentos-sqlite', arguments: '<file>', description: 'import an AgentOS SqliteMemoryAdapter file' })
+@SubCommand({ name: 'agentos-sqlite', arguments: '<file>', description: 'import an AgentOS SQLite file (conversations of any AgentOS version, a cognitive-memory brain)' })
 export class ImportAgentosCommand extends ImportSubCommand {
   protected readonly kind = 'agentos-sqlite' as const;
 }

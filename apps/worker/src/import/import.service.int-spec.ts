@@ -6,29 +6,9 @@ import { makeOrganization } from '@agenthub/db/testing';
 import { AGENTOS_T0, makeAgentosFile } from '../../test/fixtures/legacy-stores';
 import { tenantSnapshot } from '../../test/fixtures/snapshots';
 import { ImportService } from './import.service';
-import type { ImportBatch } from './import.types';
 import { AgentosSqliteSource } from './sources/agentos-sqlite.source';
-import type { ImportSource } from './sources/import-source';
 import { openImportKit } from '../../test/import-kit';
-
-/** A source that dies after `n` batches, as a killed process would (the batches before it have committed). */
-function interruptedAfter(source: ImportSource, n: number): ImportSource {
-  return {
-    kind: source.kind,
-    digest: source.digest,
-    clientIdPrefix: source.clientIdPrefix,
-    total: () => source.total(),
-    refs: () => source.refs(),
-    close: () => source.close(),
-    async *batches(from, size): AsyncIterable<ImportBatch> {
-      let i = 0;
-      for await (const b of source.batches(from, size)) {
-        if (i++ === n) throw new Error('simulated crash');
-        yield b;
-      }
-    },
-  };
-}
+import { interruptedAfter } from './testing/import-test-sources';
 
 describe(ImportService.name, () => {
   let kit: ReturnType<typeof openImportKit>;

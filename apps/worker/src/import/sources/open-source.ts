@@ -6,13 +6,13 @@ import { MemoryDumpSource } from './memory-dump.source';
 
 /**
  * Opens the legacy store at `location` (a file, or for ADK also a postgres:// URL). `embeddingDimensions`: what the
- * target database's vector columns hold (ImportService.embeddingDimensions); embeddings of another length are
- * imported without the vector, with a warning.
+ * target database's vector columns hold (ImportService.embeddingDimensions); document embeddings of another length
+ * are imported without the vector, with a warning; AgentOS memory traces (a memory needs its vector) are rejected.
  */
 export function openSource(kind: ImportSourceKind, location: string, options: { embeddingDimensions?: number } = {}): Promise<ImportSource> {
   switch (kind) {
     case 'agentos-sqlite':
-      return AgentosSqliteSource.open(location);
+      return AgentosSqliteSource.open(location, options.embeddingDimensions);
     case 'adk':
       return AdkSource.open(location);
     case 'memory-dump':
