@@ -1,5 +1,6 @@
 // @agenthub/client — the typed client for the AgentHub HTTP API.
 export { clientOf, createAgentHubClient, retryingFetch, takesIdempotencyKey, type AgentHubClient, type AgentHubClientOptions, type AgentHubConnection } from './client';
+export { AgentHubDirectory } from './directory';
 export { retryAfterMs, sleep } from './timing';
 export { decodeEmbedding, encodeEmbedding, serializeBody } from './embeddings';
 export { AgentHubError, type Problem } from './errors';
