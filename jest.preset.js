@@ -26,7 +26,7 @@ module.exports = {
     '^@agenthub/db$': path.join(__dirname, 'libs/db/src/index.ts'),
     '^@agenthub/db/testing$': path.join(__dirname, 'libs/db/src/testing/index.ts'),
     '^@agenthub/client$': path.join(__dirname, 'libs/client/src/index.ts'),
-    '^@agenthub/client/testing$': path.join(__dirname, 'libs/client/src/testing/api-process.ts'),
+    '^@agenthub/client/testing$': path.join(__dirname, 'libs/client/src/testing/index.ts'),
     '^@agenthub/langgraph$': path.join(__dirname, 'libs/langgraph/src/index.ts'),
     '^@agenthub/adk$': path.join(__dirname, 'libs/adk/src/index.ts'),
     '^@agenthub/adk/mapping$': path.join(__dirname, 'libs/adk/src/mapping.ts'),

@@ -9,7 +9,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export default defineConfig({
   resolve: {
     alias: {
-      '@agenthub/client/testing': path.join(root, 'libs/client/src/testing/api-process.ts'),
+      '@agenthub/client/testing': path.join(root, 'libs/client/src/testing/index.ts'),
       '@agenthub/client': path.join(root, 'libs/client/src/index.ts'),
       '@agenthub/langgraph': path.join(root, 'libs/langgraph/src/index.ts'),
     },

@@ -13,8 +13,8 @@ import {
   type ListSessionsResponse,
   type Session,
 } from '@google/adk';
-import { AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
-import { findAgentId, findConversation, findUserId } from './lookups';
+import { AgentHubDirectory, AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { findConversation } from './lookups';
 import { eventIdOf, eventMessages, eventOf } from './mapping';
 
 type Conversation = components['schemas']['ConversationDto_Output'];
@@ -54,8 +54,8 @@ const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve
  */
 export class AgentHubSessionService extends BaseSessionService {
   readonly client: AgentHubClient;
-  private readonly agents = new Map<string, Promise<string>>();
-  private readonly users = new Map<string, Promise<string>>();
+  /** apps' agents (created with the Idempotency-Key `adk-app:<appName>`) and users by externalId */
+  private readonly directory: AgentHubDirectory;
   private readonly conversations = new Map<string, string>();
   /** user: state writes of this process, one at a time per user (fewer lost races; If-Match guards across processes) */
   private readonly userWrites = new Map<string, Promise<unknown>>();
@@ -64,11 +64,12 @@ export class AgentHubSessionService extends BaseSessionService {
   constructor(connection: AgentHubConnection) {
     super();
     this.client = clientOf(connection);
+    this.directory = new AgentHubDirectory(this.client, 'adk-app');
   }
 
   override async createSession({ appName, userId, state, sessionId }: CreateSessionRequest): Promise<Session> {
     const id = sessionId?.trim() || randomUUID();
-    const [agentId, uid] = await Promise.all([this.agentId(appName, true), this.userId(userId, true)]);
+    const [agentId, uid] = await Promise.all([this.directory.agentId(appName, { metadata: { adk: { appName } } }), this.directory.userId(userId, true)]);
     if (await findConversation(this.client, agentId!, uid!, id)) throw new Error(`Session with id ${id} already exists.`);
     const { app, user, session } = splitState(state ?? {});
     const [appState, userState] = await Promise.all([this.updateAppState(agentId!, app), this.updateUserState(appName, uid!, user)]);
@@ -107,8 +108,8 @@ export class AgentHubSessionService extends BaseSessionService {
   }
 
   override async listSessions({ appName, userId, limit, offset, page, order }: ListSessionsRequest): Promise<ListSessionsResponse> {
-    const agentId = await this.agentId(appName, false);
-    const uid = agentId && userId !== undefined ? await this.userId(userId, false) : undefined;
+    const agentId = await this.directory.agentId(appName);
+    const uid = agentId && userId !== undefined ? await this.directory.userId(userId) : undefined;
     const all: Session[] = [];
     if (agentId && (userId === undefined || uid)) {
       const conversations = paginate((cursor) =>
@@ -290,66 +291,11 @@ export class AgentHubSessionService extends BaseSessionService {
         this.conversations.delete(cacheKey);
       }
     }
-    const agentId = await this.agentId(appName, false);
-    const uid = agentId && (await this.userId(userId, false));
+    const agentId = await this.directory.agentId(appName);
+    const uid = agentId && (await this.directory.userId(userId));
     const found = agentId && uid ? await findConversation(this.client, agentId, uid, sessionId) : undefined;
     if (found) this.conversations.set(cacheKey, found.id);
     return found;
-  }
-
-  /** The agent of an app: the oldest active one with its name (as the importer picks), created when asked to. */
-  private agentId(appName: string, create: true): Promise<string>;
-  private agentId(appName: string, create: false): Promise<string | undefined>;
-  private async agentId(appName: string, create: boolean): Promise<string | undefined> {
-    const cached = this.agents.get(appName);
-    if (cached) return cached;
-    const lookup = (async () => {
-      const found = await findAgentId(this.client, appName);
-      if (found || !create) return found;
-      // The key makes two processes starting the same app at once create one agent. It is kept after the agent is
-      // deactivated or renamed, and then answers with that agent: create a new one under a fresh key.
-      const body = { name: appName, metadata: { adk: { appName } } };
-      const { data: created } = await this.client.POST('/api/v1/agents', { params: { header: { 'Idempotency-Key': `adk-app:${appName}` } }, body });
-      // (a replayed answer shows the agent as it was created: read how it is now)
-      const { data: agent } = await this.client.GET('/api/v1/agents/{id}', { params: { path: { id: created!.id } } });
-      if (agent!.isActive && agent!.name === appName.trim()) return agent!.id;
-      const { data: fresh } = await this.client.POST('/api/v1/agents', { body });
-      return fresh!.id;
-    })();
-    this.agents.set(appName, lookup as Promise<string>);
-    const id = await lookup.catch((e: unknown) => {
-      this.agents.delete(appName);
-      throw e;
-    });
-    if (!id) this.agents.delete(appName);
-    return id;
-  }
-
-  private userId(externalId: string, create: true): Promise<string>;
-  private userId(externalId: string, create: false): Promise<string | undefined>;
-  private async userId(externalId: string, create: boolean): Promise<string | undefined> {
-    const cached = this.users.get(externalId);
-    if (cached) return cached;
-    const find = () => findUserId(this.client, externalId);
-    const lookup = (async () => {
-      const found = await find();
-      if (found || !create) return found;
-      try {
-        const { data: user } = await this.client.POST('/api/v1/users', { body: { externalId } });
-        return user!.id;
-      } catch (e) {
-        // Another process created the user first: externalId is unique within the organization.
-        if (e instanceof AgentHubError && e.status === 409) return find();
-        throw e;
-      }
-    })();
-    this.users.set(externalId, lookup as Promise<string>);
-    const id = await lookup.catch((e: unknown) => {
-      this.users.delete(externalId);
-      throw e;
-    });
-    if (!id) this.users.delete(externalId);
-    return id;
   }
 }
 

@@ -1,8 +1,8 @@
 import type { TestProject } from 'vitest/node';
-import { startApiProcess, type ApiProcess } from '@agenthub/client/testing';
+import { startSuiteApi } from '@agenthub/client/testing';
 // The test database (PostgreSQL at TEST_DATABASE_URL, else a fresh embedded one) as every project's suites get it.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { setupTestDatabase, type TestDatabase } from '../../db/src/testing/test-database';
+import { setupTestDatabase } from '../../db/src/testing/test-database';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,29 +10,14 @@ declare module 'vitest' {
   }
 }
 
-let api: ApiProcess | undefined;
-let db: TestDatabase | undefined;
+let api: Awaited<ReturnType<typeof startSuiteApi>> | undefined;
 
-/**
- * A real API process for the suites: on PostgreSQL, this project's own test database (`<TEST_DATABASE_URL>_langgraph`);
- * otherwise its own embedded database, as `npm start` makes one (an API pointed at another process's embedded
- * database by URL would take it for PostgreSQL and name prepared statements, which that shared backend cannot keep apart).
- */
+/** One real API process for the suites, on this project's own test database (`<TEST_DATABASE_URL>_langgraph`) or an embedded one. */
 export async function setup(project: TestProject): Promise<void> {
-  const env = { RATE_LIMIT_MAX: '1000000' };
-  if (process.env.TEST_DATABASE_URL?.trim() && process.env.AGENTHUB_TEST_DB_MODE !== 'embedded') {
-    db = await setupTestDatabase({ suffix: 'langgraph' });
-    api = await startApiProcess({ databaseUrl: db.url, env: { ...env, AGENTHUB_MIGRATE_ON_START: 'false' } });
-  } else {
-    api = await startApiProcess({ env });
-  }
+  api = await startSuiteApi({ suffix: 'langgraph', setupTestDatabase });
   project.provide('agenthub', { baseUrl: api.baseUrl, adminToken: api.adminToken });
 }
 
 export async function teardown(): Promise<void> {
-  // The API's own errors (a 500's cause is only in its log), for whoever reads a failed run.
-  const errors = (api?.output() ?? '').split('\n').filter((line) => line.includes('"level":50'));
-  if (errors.length) process.stderr.write(`\n[agenthub api] ${errors.length} error lines; the last ones:\n${errors.slice(-10).join('\n')}\n`);
   await api?.stop();
-  await db?.teardown();
 }
