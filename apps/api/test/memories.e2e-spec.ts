@@ -210,6 +210,7 @@ describe('memories and documents over HTTP', () => {
     expect(found.body.data.map((d: { id: string }) => d.id)).toEqual([created.body.id]);
     expect((await api.get(`/api/v1/documents?title=${encodeURIComponent(title)}&agentId=${agentId}`, org.key)).body.data).toHaveLength(1);
     expect((await api.get(`/api/v1/documents?title=${encodeURIComponent(title.toUpperCase())}`, org.key)).body.data).toEqual([]);
+    expect(expectProblem(await api.get('/api/v1/documents?title=a%00b', org.key), 400).errors).toEqual([expect.objectContaining({ path: 'title' })]);
 
     const patched = await api.patch(`/api/v1/documents/${created.body.id}`, org.key, { metadata: { a: 2, lastAccessedAt: 5 } });
     expect(patched.status).toBe(200);

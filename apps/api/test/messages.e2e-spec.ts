@@ -178,6 +178,7 @@ describe('messages over HTTP', () => {
     expect((await api.get(`/api/v1/messages?clientId=shared-id&conversationId=${b}`, org.key)).body.data).toEqual([inB.body.data[0]]);
     expect((await api.get('/api/v1/messages?clientId=nobody', org.key)).body).toEqual({ data: [], nextCursor: null });
     expect(expectProblem(await api.get('/api/v1/messages', org.key), 400).errors).toEqual([expect.objectContaining({ path: 'clientId' })]);
+    expect(expectProblem(await api.get('/api/v1/messages?clientId=%00abc', org.key), 400).errors).toEqual([expect.objectContaining({ path: 'clientId' })]);
     // another organization sees none of them, and cannot delete them
     const other = await api.createOrganization();
     expect((await api.get('/api/v1/messages?clientId=shared-id', other.key)).body.data).toEqual([]);
@@ -192,10 +193,19 @@ describe('messages over HTTP', () => {
     expect((await api.get('/api/v1/messages?clientId=only-a', org.key)).body.data).toEqual([]);
     const left = await allMessages(a);
     expect(left.map((m) => m.seq)).toEqual([1, 3]);
-    expect((await api.get(`/api/v1/conversations/${a}`, org.key)).body.messageCount).toBe(2);
     // seqs are never reused; the clientId is free again
     const next = await api.post(`/api/v1/conversations/${a}/messages`, org.key, messageBody({ clientId: 'only-a' }));
     expect(next.body.data[0].seq).toBe(4);
+    await api.delete(`/api/v1/messages/${next.body.data[0].id}`, org.key);
+    const afterDelete = (await api.get(`/api/v1/conversations/${a}`, org.key)).body;
+    expect(afterDelete.messageCount).toBe(2);
+    expect(afterDelete.lastMessageAt).toBe((inA.body.data[2] as { createdAt: string }).createdAt);
+    // the newest message deleted: lastMessageAt falls back to the one before; none left, null
+    await api.delete(`/api/v1/messages/${inA.body.data[2].id}`, org.key);
+    expect((await api.get(`/api/v1/conversations/${a}`, org.key)).body.lastMessageAt).toBe((inA.body.data[0] as { createdAt: string }).createdAt);
+    await api.delete(`/api/v1/messages/${inA.body.data[0].id}`, org.key);
+    expect((await api.get(`/api/v1/conversations/${a}`, org.key)).body).toMatchObject({ messageCount: 0, lastMessageAt: null });
+
     const audit = await api.get(`/api/v1/audit-logs?entityType=message&entityId=${inA.body.data[1].id}`, org.key);
     expect(audit.body.data).toEqual([
       expect.objectContaining({ action: 'message.delete', before: { conversationId: a, seq: 2, role: inA.body.data[1].role } }),

@@ -143,10 +143,12 @@ export class AgentHubMemoryArchive implements IMemoryArchive {
     if (sha256(verbatimContent) !== record.contentHash) return null;
     const previous = accessOf(document)?.lastAccessedAt ?? 0;
     const access: ArchiveAccess = { lastAccessedAt: Math.max(previous, Date.now()), requestContext: requestContext ?? null };
-    await this.client.PATCH('/api/v1/documents/{id}', {
-      params: { path: { id: document.id } },
-      body: { metadata: { ...document.metadata, agentosArchiveAccess: access } },
-    });
+    await this.client
+      .PATCH('/api/v1/documents/{id}', { params: { path: { id: document.id } }, body: { metadata: { ...document.metadata, agentosArchiveAccess: access } } })
+      .catch((e: unknown) => {
+        // A viewer key reads the archive but may not write: the content is still given, the access not recorded.
+        if (!(e instanceof AgentHubError && e.status === 403)) throw e;
+      });
     return { traceId, verbatimContent, contentHash: record.contentHash, archivedAt: record.archivedAt, archiveReason: record.archiveReason };
   }
 

@@ -9,7 +9,7 @@ type Role = IConversationMessage['role'];
 export interface AgentHubStorageAdapterOptions {
   /**
    * The AgentHub agent of conversations that name no `agentId` (AgentHub files every conversation under an agent).
-   * Default `agentos`.
+   * Default `agentos-default` (the importer's name for it).
    */
   defaultAgentName?: string;
 }
@@ -29,7 +29,11 @@ interface ConversationRecord {
 type MessageRecord = Omit<IConversationMessage, 'content' | 'conversationId'>;
 
 const SOURCE = 'agentos';
+/** `source.kind` of what `agenthub import agentos-sqlite` wrote: read alike (its conversations keep the same record). */
+const IMPORTED = 'agentos-sqlite';
 const CLIENT_ID_PREFIX = 'agentos:';
+/** The AgentHub agent of conversations without an agentId, as the importer names it too. */
+const DEFAULT_AGENT = 'agentos-default';
 
 /**
  * AgentOS's `IStorageAdapter` (conversations and messages) on AgentHub, over its HTTP API: the tenant, backups,
@@ -55,7 +59,7 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
   constructor(connection: AgentHubConnection, options: AgentHubStorageAdapterOptions = {}) {
     this.client = clientOf(connection);
     this.directory = new AgentHubDirectory(this.client, 'agentos-agent');
-    this.defaultAgentName = options.defaultAgentName ?? SOURCE;
+    this.defaultAgentName = options.defaultAgentName ?? DEFAULT_AGENT;
   }
 
   /** Checks the key reaches the API (AgentHub's schema is its own: nothing to create). */
@@ -72,15 +76,40 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
   async createConversation(conversation: IConversation): Promise<IConversation> {
     if (await this.findConversation(conversation.id)) throw new Error(`Conversation already exists: ${conversation.id}`);
     const record = conversationRecord(conversation);
-    const [agentId, userId] = await Promise.all([
-      this.directory.agentId(record.agentId ?? this.defaultAgentName, { metadata: { agentos: { agentId: record.agentId ?? null } } }),
-      this.directory.userId(record.userId, true),
-    ]);
-    const { data } = await this.client.POST('/api/v1/conversations', {
-      body: { agentId, userId, sessionId: record.id, title: record.title ?? null, metadata: conversationMetadata(record) },
+    const agentName = record.agentId ?? this.defaultAgentName;
+    const body = async () => {
+      const [agentId, userId] = await Promise.all([
+        this.directory.agentId(agentName, { metadata: { agentos: { agentId: agentName } } }),
+        this.directory.userId(record.userId, true),
+      ]);
+      return { agentId, userId, sessionId: record.id, title: record.title ?? null, metadata: conversationMetadata(record) };
+    };
+    // The key makes two processes creating the same id at once make one conversation: the second gets the first's
+    // answer (same record: as if it had created it) or a 409 (another record: the id exists, as AgentOS's primary key
+    // would say). A replay of a conversation deleted since is no conversation: then it is created anew, without key.
+    let created: HubConversation;
+    try {
+      created = await this.postConversation(await body(), `agentos-conversation:${record.id}`).catch(async (e: unknown) => {
+        if (!(e instanceof AgentHubError && e.status === 409 && /inactive/.test(e.detail ?? ''))) throw e;
+        this.directory.forgetAgent(agentName); // deactivated since this process cached it: find or make it again
+        return this.postConversation(await body(), `agentos-conversation:${record.id}:${Date.now()}`);
+      });
+    } catch (e) {
+      if (e instanceof AgentHubError && e.status === 409) throw new Error(`Conversation already exists: ${conversation.id}`);
+      throw e;
+    }
+    if (!isDeepStrictEqual(agentosRecord(created.metadata), record)) throw new Error(`Conversation already exists: ${conversation.id}`);
+    const live = await this.client.GET('/api/v1/conversations/{id}', { params: { path: { id: created.id } } }).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
     });
-    this.conversationIds.set(record.id, data!.id);
+    this.conversationIds.set(record.id, live ? created.id : (await this.postConversation(await body())).id);
     return conversation;
+  }
+
+  private async postConversation(body: components['schemas']['CreateConversationDto'], key?: string): Promise<HubConversation> {
+    const { data } = await this.client.POST('/api/v1/conversations', { params: { header: key ? { 'Idempotency-Key': key } : {} }, body });
+    return data!;
   }
 
   async getConversation(conversationId: string): Promise<IConversation | null> {
@@ -142,8 +171,10 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
   // ——— messages ———
 
   async storeMessage(message: IConversationMessage): Promise<IConversationMessage> {
-    const conversation = await this.findConversation(message.conversationId);
+    const [conversation, existing] = await Promise.all([this.findConversation(message.conversationId), this.findMessage(message.id)]);
     if (!conversation) throw new Error(`Conversation not found: ${message.conversationId}`);
+    // A message id is unique across conversations in AgentOS (its primary key); AgentHub's clientId only within one.
+    if (existing && existing.conversationId !== conversation.id) throw new Error(`Message already exists: ${message.id}`);
     const record = messageRecord(message);
     const clientId = CLIENT_ID_PREFIX + message.id;
     let stored: HubMessage;
@@ -162,14 +193,10 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     }
     // A clientId AgentHub already has returns the stored message: the same message again (a retry) is fine, another
     // message under the same id is refused as AgentOS's SQL primary key refuses it.
-    if (stored.content !== message.content || !isDeepStrictEqual(agentosRecord(stored.metadata), record)) {
+    if (!isDeepStrictEqual(toMessage(stored, message.conversationId), { ...record, conversationId: message.conversationId, content: message.content })) {
       throw new Error(`Message already exists: ${message.id}`);
     }
-    // Storing a message sets the conversation's lastActivity to its timestamp (AgentOS's adapter does the same).
-    const current = agentosRecord<ConversationRecord>(conversation.metadata);
-    if (current && current.lastActivity !== message.timestamp) {
-      await this.patchRecord(conversation, { ...current, lastActivity: message.timestamp });
-    }
+    await this.touch(conversation.id, message.timestamp);
     return message;
   }
 
@@ -177,13 +204,13 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     const found = await this.findMessage(messageId);
     if (!found) return null;
     const conversation = await this.conversationOfMessage(found);
-    return conversation ? toMessage(found, conversation) : null;
+    return conversation ? (toMessage(found, conversation) ?? null) : null;
   }
 
   async getMessages(conversationId: string, options: IMessageQueryOptions = {}): Promise<IConversationMessage[]> {
     const conversation = await this.findConversation(conversationId);
     if (!conversation) return [];
-    let messages = (await this.allMessages(conversation.id)).map((m) => toMessage(m, conversationId));
+    let messages = await this.allMessages(conversation.id, conversationId);
     // AgentOS's adapter reads 0 as "no bound" (its `if (options.since)`): so does this one.
     if (options.since) messages = messages.filter((m) => m.timestamp >= options.since!);
     if (options.until) messages = messages.filter((m) => m.timestamp <= options.until!);
@@ -204,13 +231,14 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     const conversation = await this.findConversation(conversationId);
     if (!conversation) return 0;
     let deleted = 0;
-    for (const m of await this.allMessages(conversation.id)) if (await this.deleteHubMessage(m.id)) deleted++;
+    for (const m of await this.allHubMessages(conversation.id)) if (await this.deleteHubMessage(m.id)) deleted++;
     return deleted;
   }
 
+  /** The conversation's AgentOS messages (an AgentHub conversation may also hold messages written by other clients). */
   async getMessageCount(conversationId: string): Promise<number> {
     const conversation = await this.findConversation(conversationId);
-    return conversation ? conversation.messageCount : 0;
+    return conversation ? (await this.allHubMessages(conversation.id)).length : 0;
   }
 
   async getConversationTokenUsage(conversationId: string): Promise<ITokenUsage> {
@@ -219,8 +247,8 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     if (!conversation) return usage;
     let cacheRead: number | undefined;
     let cacheCreation: number | undefined;
-    for (const m of await this.allMessages(conversation.id)) {
-      const u = agentosRecord<MessageRecord>(m.metadata)?.usage;
+    for (const m of await this.allMessages(conversation.id, conversationId)) {
+      const u = m.usage;
       if (!u) continue;
       usage.promptTokens += u.promptTokens || 0;
       usage.completionTokens += u.completionTokens || 0;
@@ -256,8 +284,9 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
   }
 
   private async findMessage(messageId: string): Promise<HubMessage | undefined> {
+    if (!messageId) return undefined;
     const { data } = await this.client.GET('/api/v1/messages', { params: { query: { clientId: CLIENT_ID_PREFIX + messageId } } });
-    return data!.data.find((m) => agentosRecord(m.metadata)) as HubMessage | undefined;
+    return (data!.data as HubMessage[]).find((m) => toMessage(m, ''));
   }
 
   /** The AgentOS id of the conversation an AgentHub message is in. */
@@ -274,14 +303,19 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     }
   }
 
-  private async allMessages(hubConversationId: string): Promise<HubMessage[]> {
+  /** The AgentHub messages of a conversation that are AgentOS messages, in seq order. */
+  private async allHubMessages(hubConversationId: string): Promise<HubMessage[]> {
     const out: HubMessage[] = [];
     for await (const m of paginate((cursor) =>
       this.client.GET('/api/v1/conversations/{id}/messages', { params: { path: { id: hubConversationId }, query: { cursor, limit: 200 } } }),
     )) {
-      if (agentosRecord(m.metadata)) out.push(m as HubMessage);
+      if (toMessage(m as HubMessage, '')) out.push(m as HubMessage);
     }
     return out;
+  }
+
+  private async allMessages(hubConversationId: string, conversationId: string): Promise<IConversationMessage[]> {
+    return (await this.allHubMessages(hubConversationId)).map((m) => toMessage(m, conversationId)!);
   }
 
   private async deleteHubMessage(id: string): Promise<boolean> {
@@ -294,10 +328,18 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     }
   }
 
-  private async patchRecord(conversation: HubConversation, record: ConversationRecord): Promise<void> {
+  /**
+   * Storing a message sets the conversation's lastActivity to its timestamp (AgentOS's adapter does the same, in a
+   * statement of its own). Read right before the write and skipped when nothing changes, so a concurrent
+   * updateConversation is overwritten only within that moment (conversations have no version to make it conditional).
+   */
+  private async touch(hubConversationId: string, lastActivity: number): Promise<void> {
+    const { data: fresh } = await this.client.GET('/api/v1/conversations/{id}', { params: { path: { id: hubConversationId } } });
+    const current = agentosRecord<ConversationRecord>(fresh!.metadata);
+    if (!current || current.lastActivity === lastActivity) return;
     await this.client.PATCH('/api/v1/conversations/{id}', {
-      params: { path: { id: conversation.id } },
-      body: { metadata: conversationMetadata(record, conversation.metadata) },
+      params: { path: { id: hubConversationId } },
+      body: { metadata: conversationMetadata({ ...current, lastActivity }, fresh!.metadata) },
     });
   }
 }
@@ -359,14 +401,38 @@ function messageColumns(m: IConversationMessage) {
   };
 }
 
-function toMessage(m: HubMessage, conversationId: string): IConversationMessage {
-  const { id, role, timestamp, ...rest } = agentosRecord<MessageRecord>(m.metadata)!;
-  return { id, conversationId, role, content: m.content, timestamp, ...rest };
+/** The AgentOS message of an AgentHub message this adapter (or the importer) wrote; undefined for any other message. */
+function toMessage(m: HubMessage, conversationId: string): IConversationMessage | undefined {
+  const source = (m.metadata?.['source'] as { kind?: unknown } | undefined)?.kind;
+  if (source === SOURCE) {
+    const record = m.metadata['agentos'] as MessageRecord | undefined;
+    if (!record) return undefined;
+    const { id, role, timestamp, ...rest } = record;
+    return { id, conversationId, role, content: m.content, timestamp, ...rest };
+  }
+  if (source !== IMPORTED || !m.clientId?.startsWith(CLIENT_ID_PREFIX)) return undefined;
+  // Imported (`agenthub import agentos-sqlite`): AgentOS's fields are AgentHub's columns, plus its token counts in
+  // metadata.tokens, its name in metadata.agentos.name and its own metadata in metadata.legacy.
+  const md = m.metadata as { tokens?: Record<string, number | null>; agentos?: { name?: unknown }; legacy?: unknown };
+  const out: IConversationMessage = { id: m.clientId.slice(CLIENT_ID_PREFIX.length), conversationId, role: m.role as Role, content: m.content, timestamp: Date.parse(m.createdAt) };
+  if (m.model) out.model = m.model;
+  const t = md.tokens;
+  if (t && (t['prompt'] || t['completion'] || t['total'] || t['cacheRead'] != null || t['cacheCreation'] != null)) {
+    out.usage = { promptTokens: t['prompt'] || 0, completionTokens: t['completion'] || 0, totalTokens: t['total'] || 0 };
+    if (t['cacheRead'] != null) out.usage.cacheReadTokens = t['cacheRead'];
+    if (t['cacheCreation'] != null) out.usage.cacheCreationTokens = t['cacheCreation'];
+  }
+  if (m.messageType === 'tool_call' && m.toolArgs != null) out.toolCalls = m.toolArgs as unknown as unknown[];
+  if (m.toolCallId) out.toolCallId = m.toolCallId;
+  if (typeof md.agentos?.name === 'string' && md.agentos.name) out.name = md.agentos.name;
+  if (md.legacy !== null && typeof md.legacy === 'object') out.metadata = md.legacy as Record<string, unknown>;
+  return out;
 }
 
+/** The AgentOS record a conversation keeps in `metadata.agentos` (written by this adapter or the importer). */
 function agentosRecord<T = unknown>(metadata: Record<string, unknown> | null | undefined): T | undefined {
-  const source = metadata?.['source'] as { kind?: unknown } | undefined;
-  return source?.kind === SOURCE ? (metadata!['agentos'] as T | undefined) : undefined;
+  const kind = (metadata?.['source'] as { kind?: unknown } | undefined)?.kind;
+  return kind === SOURCE || kind === IMPORTED ? (metadata!['agentos'] as T | undefined) : undefined;
 }
 
 function window<T>(items: T[], options: { limit?: number; offset?: number }): T[] {

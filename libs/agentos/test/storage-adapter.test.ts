@@ -140,10 +140,16 @@ describe('IStorageAdapter: AgentOS SqlStorageAdapter and AgentHubStorageAdapter 
       const m = msg('r');
       await s.storeMessage(m);
       const results = [];
-      for (const attempt of [() => s.storeMessage(msg('nowhere')), () => s.storeMessage({ ...m, content: 'other content' })]) {
+      await s.createConversation(conv('r2'));
+      const attempts = [
+        () => s.storeMessage(msg('nowhere')),
+        () => s.storeMessage({ ...m, content: 'other content' }),
+        () => s.storeMessage({ ...m, conversationId: 'r2' }), // the same id in another conversation
+      ];
+      for (const attempt of attempts) {
         results.push(await attempt().then(() => 'stored', () => 'refused'));
       }
-      return { results, messages: await s.getMessages('r') };
+      return { results, messages: await s.getMessages('r'), other: await s.getMessages('r2') };
     });
   });
 
@@ -256,6 +262,22 @@ describe('AgentHubStorageAdapter: what AgentHub adds or does differently', () =>
     });
     expect(reference).toEqual({ message: expect.any(String), messages: 2, count: 2 });
     expect(subject).toEqual({ message: null, messages: 0, count: 0 });
+  });
+
+  it('makes one conversation when two processes create the same id at once', async () => {
+    const key = await newOrganizationKey();
+    const [a, b] = [(await agenthub(key)).storage, (await agenthub(key)).storage];
+    const results = await Promise.allSettled([a.createConversation(conv('race', { title: 'same' })), b.createConversation(conv('race', { title: 'same' }))]);
+    // the same record twice is one create (each gets its answer); another record under the id is refused
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    const other = await Promise.allSettled([(await agenthub(key)).storage.createConversation(conv('race', { title: 'other' }))]);
+    expect(other[0].status).toBe('rejected');
+    const listed = await fetch(`${apiBaseUrl()}/api/v1/conversations?sessionId=race`, { headers: { authorization: `Bearer ${key}` } });
+    expect(((await listed.json()) as { data: unknown[] }).data).toHaveLength(1);
+    // deleted, the id can be used again (the earlier create's key does not bring the deleted conversation back)
+    expect(await a.deleteConversation('race')).toBe(true);
+    await b.createConversation(conv('race', { title: 'same' }));
+    expect(await a.getConversation('race')).toMatchObject({ id: 'race', title: 'same' });
   });
 
   it('accepts the same message stored again (a retry) where SQLite refuses it, and refuses moving a conversation', async () => {

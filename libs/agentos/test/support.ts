@@ -14,3 +14,8 @@ export async function newOrganizationKey(name = 'agentos'): Promise<string> {
 export function apiBaseUrl(): string {
   return inject('agenthub').baseUrl;
 }
+
+/** The database the test API serves on PostgreSQL (null on the embedded database, which only the API process opens). */
+export function apiDatabaseUrl(): string | null {
+  return inject('agenthub').databaseUrl;
+}

@@ -42,7 +42,17 @@ export class AgentHubDirectory {
       // The key is kept after the agent is deactivated or renamed, and then answers with that agent: create a new
       // one under a fresh key.
       const body = { name, metadata: create.metadata };
-      const { data: created } = await this.client.POST('/api/v1/agents', { params: { header: { 'Idempotency-Key': `${this.keyPrefix}:${name}` } }, body });
+      let created: { id: string } | undefined;
+      try {
+        ({ data: created } = await this.client.POST('/api/v1/agents', { params: { header: { 'Idempotency-Key': `${this.keyPrefix}:${name}` } }, body }));
+      } catch (e) {
+        // The key was used with another body (another caller's metadata for the same name): look again, else create.
+        if (!(e instanceof AgentHubError && e.status === 409)) throw e;
+        const again = await this.findAgentId(name);
+        if (again) return again;
+        const { data: fresh } = await this.client.POST('/api/v1/agents', { body });
+        return fresh!.id;
+      }
       // (a replayed answer shows the agent as it was created: read how it is now)
       const { data: agent } = await this.client.GET('/api/v1/agents/{id}', { params: { path: { id: created!.id } } });
       if (agent!.isActive && agent!.name === name.trim()) return agent!.id;

@@ -10,7 +10,7 @@ export type SetupTestDatabase = (options: { suffix: string }) => Promise<{ url: 
  * for PostgreSQL and name prepared statements, which that shared backend cannot keep apart). `stop` prints the API's
  * error lines first (a 500's cause is only in its log), for whoever reads a failed run.
  */
-export async function startSuiteApi(options: { suffix: string; setupTestDatabase: SetupTestDatabase }): Promise<{ baseUrl: string; adminToken: string; stop(): Promise<void> }> {
+export async function startSuiteApi(options: { suffix: string; setupTestDatabase: SetupTestDatabase }): Promise<{ baseUrl: string; adminToken: string; databaseUrl?: string; stop(): Promise<void> }> {
   const env = { RATE_LIMIT_MAX: '1000000' };
   let db: Awaited<ReturnType<SetupTestDatabase>> | undefined;
   let api: ApiProcess;
@@ -23,6 +23,8 @@ export async function startSuiteApi(options: { suffix: string; setupTestDatabase
   return {
     baseUrl: api.baseUrl,
     adminToken: api.adminToken,
+    /** on PostgreSQL, the database the API serves (for a tool run beside it, e.g. the importer); embedded: undefined */
+    databaseUrl: db?.url,
     async stop() {
       const errors = api.output().split('\n').filter((line) => line.includes('"level":50'));
       if (errors.length) process.stderr.write(`\n[agenthub api] ${errors.length} error lines; the last ones:\n${errors.slice(-10).join('\n')}\n`);

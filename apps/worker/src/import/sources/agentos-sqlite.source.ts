@@ -170,6 +170,8 @@ export class AgentosSqliteSource implements ImportSource {
     const spec = LAYOUTS[this.layout!];
     const present = kind === 'conversation' ? this.conversationColumns : this.turnColumns;
     const list = Object.entries(spec[kind]).map(([alias, column]) => `${present.has(column) ? `"${column}"` : 'NULL'} AS "${alias}"`);
+    // rowid: the order rows were written in, which is how AgentOS reads back messages of equal timestamps.
+    if (kind === 'turn') list.push('rowid AS "rowOrder"');
     return `SELECT ${list.join(', ')} FROM ${kind === 'conversation' ? spec.conversations : spec.turns}`;
   }
 
@@ -239,7 +241,10 @@ export class AgentosSqliteSource implements ImportSource {
     const conversations = conversationsStmt.all(...params) as unknown as ConversationRow[];
     const byId = new Map(conversations.map((c, i) => [c.conversationId, i]));
     // Turns of one conversation arrive together; the statement is stepped lazily, so memory stays at one batch.
-    const turnsStmt = this.db.prepare(`SELECT * FROM (${this.select('turn')}) ${cond} ORDER BY "conversationId", "timestamp", "storageId"`);
+    // Equal timestamps: by storageId in the SqliteMemoryAdapter files (IMPORT-FORMATS.md §1), in the order written in
+    // today's files (AgentOS's own adapters return them so).
+    const ties = this.layout === 'memory-adapter' ? '"storageId"' : '"rowOrder", "storageId"';
+    const turnsStmt = this.db.prepare(`SELECT * FROM (${this.select('turn')}) ${cond} ORDER BY "conversationId", "timestamp", ${ties}`);
     turnsStmt.setReadBigInts(true);
     const turns = turnsStmt.iterate(...params) as unknown as IterableIterator<TurnRow>;
 
@@ -346,10 +351,20 @@ export class AgentosSqliteSource implements ImportSource {
     putJson(metadata, 'legacy', c.conversation_metadata, warn);
     const lastActivity = this.time(c.lastActivity) ?? messages.at(-1)?.createdAt ?? createdAt;
     if (c.lastActivity != null && !this.time(c.lastActivity)) warn(`lastActivity ${String(c.lastActivity)} is not a time; used the last turn's`);
+    const agentName = this.agentOf(c, turns);
+    const userExternalId = nonEmpty(c.userId) ? cleanText(c.userId) : (turns.map((t) => t.userId).find(nonEmpty) ?? null);
+    // The conversation as AgentOS's IStorageAdapter knows it, in the shape @agenthub/agentos's storage adapter keeps
+    // (metadata.agentos): so an imported conversation reads back through that adapter as a live one does.
+    const record: JsonObject = { id: c.conversationId, userId: userExternalId ?? '', createdAt: createdAt.getTime(), lastActivity: lastActivity.getTime() };
+    if (agentName !== AGENTOS_DEFAULT_AGENT) record['agentId'] = agentName;
+    if (nonEmpty(c.title)) record['title'] = cleanText(c.title);
+    const legacy = metadata['legacy'];
+    if (legacy !== null && typeof legacy === 'object' && !Array.isArray(legacy)) record['metadata'] = legacy;
+    metadata['agentos'] = record;
     batch.conversations.push({
       sourceId: c.conversationId,
-      agentName: this.agentOf(c, turns),
-      userExternalId: nonEmpty(c.userId) ? cleanText(c.userId) : (turns.map((t) => t.userId).find(nonEmpty) ?? null),
+      agentName,
+      userExternalId,
       title: c.title == null ? null : cleanText(c.title),
       metadata: cleanJson(metadata) as JsonObject,
       createdAt,

@@ -56,8 +56,8 @@ describe(`${AgentosSqliteSource.name} (files today's AgentOS writes)`, () => {
          VALUES ('cm-4', 'user-b', NULL, NULL, NULL, '{"activePersonaId":', NULL, 'not json', ${T0}, ${T0 + 90_000}),
                 ('cm-5', 'user-b', 'gmi-instance-0005', 'bad time', NULL, '{}', 0, '[]', 'yesterday', ${T0});
        INSERT INTO conversation_messages (id, conversation_id, role, content, timestamp, tool_calls, tool_call_id, metadata) VALUES
-         ('w-tie-b', 'cm-4', 'user', 'second by id', ${T0 + 1000}, NULL, NULL, NULL),
-         ('w-tie-a', 'cm-4', 'user', 'first by id', ${T0 + 1000}, NULL, NULL, 'not json'),
+         ('w-tie-b', 'cm-4', 'user', 'written first', ${T0 + 1000}, NULL, NULL, NULL),
+         ('w-tie-a', 'cm-4', 'user', 'written second', ${T0 + 1000}, NULL, NULL, 'not json'),
          ('w-iso', 'cm-4', 'assistant', 'at an ISO time', '2025-01-23T10:00:05.000Z', '[{"broken', NULL, '{}'),
          ('w-robot', 'cm-4', 'robot', 'beep', ${T0 + 6000}, NULL, NULL, '{}'),
          ('w-orphan', 'cm-gone', 'user', 'nobody', ${T0}, NULL, NULL, '{}'),
@@ -165,11 +165,12 @@ describe(`${AgentosSqliteSource.name} (files today's AgentOS writes)`, () => {
     expect(wild).toMatchObject({ title: null, agent: { name: 'agentos-default' }, metadata: { sessionDetailsRaw: '{"activePersonaId":', tagsRaw: 'not json', gmiInstanceId: null } });
     expect(wild.metadata).not.toHaveProperty('language');
     expect(wild.messages.map((m) => [m.clientId, m.content, m.createdAt])).toEqual([
-      ['agentos:w-tie-a', 'first by id', new Date(T0 + 1000)],
-      ['agentos:w-tie-b', 'second by id', new Date(T0 + 1000)],
+      // equal timestamps in the order written (rowid), as ConversationManager reads them back — not by id
+      ['agentos:w-tie-b', 'written first', new Date(T0 + 1000)],
+      ['agentos:w-tie-a', 'written second', new Date(T0 + 1000)],
       ['agentos:w-iso', 'at an ISO time', new Date(T0 + 5000)],
     ]);
-    expect(wild.messages[0].metadata).toMatchObject({ legacyRaw: 'not json' });
+    expect(wild.messages[1].metadata).toMatchObject({ legacyRaw: 'not json' });
     expect(wild.messages[2]).toMatchObject({ messageType: 'text', toolArgs: null, metadata: expect.objectContaining({ toolCallsRaw: '[{"broken' }) });
     expect(snap.conversations.find((c) => c.sessionId === 'cm-3')).toMatchObject({ agent: { name: 'gmi-instance-0003' }, messageCount: 1 });
   });

@@ -196,6 +196,11 @@ export class DocumentRepository {
   ): Promise<Page<DocumentSummary>> {
     const limit = pageSize(options.limit);
     const agentId = filterId(options.agentId, 'agentId');
+    if (options.title !== undefined) {
+      const problems: Problem[] = [];
+      checkText(options.title, 'title', problems);
+      throwIfProblems(problems, 'invalid title');
+    }
     const rows = await db.document.findMany({
       where: {
         organizationId,

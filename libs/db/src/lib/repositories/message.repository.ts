@@ -481,7 +481,9 @@ export class MessageRepository {
              AND c.id = m.conversation_id AND c.status <> 'deleted'
           RETURNING m.*
         ), u AS (
-          UPDATE conversations c SET message_count = greatest(c.message_count - 1, 0), updated_at = now()
+          -- (the statement's snapshot still holds the deleted row: the newest other message gives last_message_at)
+          UPDATE conversations c SET message_count = greatest(c.message_count - 1, 0), updated_at = now(),
+                 last_message_at = (SELECT max(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.id <> d.id)
             FROM d WHERE c.id = d.conversation_id
         )
         SELECT ${MESSAGE_COLUMNS} FROM d m`,
@@ -492,8 +494,10 @@ export class MessageRepository {
 
   /**
    * The organization's messages with this clientId (unique within a conversation, so one per conversation at most),
-   * oldest first, optionally within one conversation. Reads the unique (conversation_id, client_id) index once per
-   * conversation of the organization: no index of its own, so appends pay nothing for this lookup.
+   * oldest first, optionally within one conversation. Across the organization through the partial index on
+   * (organization_id, client_id) (migration message_client_id_lookup: only messages that have a clientId pay for it);
+   * within a conversation through its unique (conversation_id, client_id) index. Two statements, so that each keeps
+   * its own plan once prepared.
    */
   async findByClientId(
     organizationId: string,
@@ -501,16 +505,30 @@ export class MessageRepository {
     options: { conversationId?: string; limit?: number } = {},
     db: Db = this.prisma,
   ): Promise<MessageRow[]> {
-    if (options.conversationId !== undefined && !isUuid(options.conversationId)) return [];
+    const problems: Problem[] = [];
+    checkText(clientId, 'clientId', problems);
+    throwIfProblems(problems, 'invalid clientId');
+    const limit = pageSize(options.limit);
+    if (options.conversationId !== undefined) {
+      if (!isUuid(options.conversationId)) return [];
+      return this.prisma.queryRows<MessageRow>(
+        db,
+        Prisma.sql`
+          SELECT ${MESSAGE_COLUMNS}
+            FROM messages m JOIN conversations c ON c.id = m.conversation_id AND c.status <> 'deleted'
+           WHERE m.conversation_id = ${options.conversationId}::uuid AND m.client_id = ${clientId}::text
+             AND m.organization_id = ${organizationId}::uuid`,
+        { prepare: true },
+      );
+    }
     return this.prisma.queryRows<MessageRow>(
       db,
       Prisma.sql`
         SELECT ${MESSAGE_COLUMNS}
-          FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.client_id = ${clientId}::text
-         WHERE c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
-           AND (${options.conversationId ?? null}::uuid IS NULL OR c.id = ${options.conversationId ?? null}::uuid)
+          FROM messages m JOIN conversations c ON c.id = m.conversation_id AND c.status <> 'deleted'
+         WHERE m.organization_id = ${organizationId}::uuid AND m.client_id = ${clientId}::text
          ORDER BY m.created_at, m.id
-         LIMIT ${pageSize(options.limit)}::int`,
+         LIMIT ${limit}::int`,
       { prepare: true },
     );
   }
