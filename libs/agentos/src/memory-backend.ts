@@ -51,7 +51,14 @@ interface TraceRecord {
 const DEFAULT_STABILITY_MS = 86_400_000;
 const DEFAULT_REINFORCEMENT_INTERVAL_MS = 86_400_000;
 const PAGE = 200;
+/** The search API's largest `k`; it has no offset or cursor, so no recall sees past the 100 best hits. */
 const MAX_K = 100;
+
+/**
+ * The feedback of this process still being written, per trace: a trace's signals are applied one after the other
+ * (each a read and a write of its metadata), so signals sent together, as AgentMemory sends them, all count.
+ */
+const feedbackQueue = new Map<string, Promise<void>>();
 
 type Backend = Pick<Memory, 'remember' | 'recall' | 'consolidate' | 'health' | 'close' | 'ingest' | 'importFrom' | 'export' | 'feedback'>;
 
@@ -92,9 +99,11 @@ export class AgentHubMemoryBackend implements Backend {
 
   /**
    * Stores a memory; as AgentOS's facade, the same content with the same type, scope and scopeId returns the memory
-   * stored before instead of a second one. The create carries an Idempotency-Key derived from those, so two
-   * processes remembering the same thing at once store it once. An embedder failure fails the call (AgentOS would
-   * store the trace without a vector; AgentHub keeps one with every memory).
+   * stored before instead of a second one: found by the content's hash in the trace metadata's `content_hash` (what
+   * `remember` writes) or `import_hash` (what AgentOS's importers write), a missing scopeId counting as ''. The
+   * create carries an Idempotency-Key derived from those, so two processes remembering the same thing at once store
+   * it once. An embedder failure fails the call (AgentOS would store the trace without a vector; AgentHub keeps one
+   * with every memory).
    */
   async remember(content: string, options?: RememberOptions): Promise<MemoryTrace> {
     const type = options?.type ?? 'episodic';
@@ -103,7 +112,7 @@ export class AgentHubMemoryBackend implements Backend {
     const contentHash = sha256(content);
     const [vector] = await this.options.embed([content]);
     const embedding = Array.from(vector!);
-    const duplicate = () => this.findByHash(embedding, type, scope, scopeId, contentHash);
+    const duplicate = () => this.findDuplicate(embedding, type, scope, scopeId, contentHash);
     const existing = await duplicate();
     if (existing) return toTrace(existing);
 
@@ -158,12 +167,22 @@ export class AgentHubMemoryBackend implements Backend {
   /**
    * The brain's memories most relevant to the query (AgentHub's hybrid search), best first; `score` is AgentHub's
    * (the RRF score). Filters as AgentOS's: `type`, `scope`, `scopeId`, `minStrength`, `after`, `before` (creation
-   * time, exclusive); `limit` default 10, at most 100. `policy` is not applied. An empty query finds nothing.
+   * time, exclusive); `limit` default 10, at most 100 (0 or less: none). `policy` is not applied. An empty query
+   * finds nothing.
+   *
+   * `type`, `scope`, `scopeId` and the brain are filters of the search itself. `minStrength`, `after` and `before`
+   * are not (the search API filters on kind, agent, user and metadata containment only: no ranges, and strength is
+   * in metadata), so they are applied to the hits: with any of them the search asks for its maximum, the 100 best
+   * hits, and keeps those that pass. The search has no offset or cursor, so the bound is exact: a memory that passes
+   * them but ranks below the 100th hit of the search (only possible when more than 100 of the brain's memories match
+   * type, scope and scopeId) is not returned, and fewer than `limit` come back although more match.
    */
   async recall(query: string, options?: RecallOptions): Promise<ScoredTrace[]> {
     if (!query.trim()) return [];
     const limit = Math.min(options?.limit ?? 10, MAX_K);
-    const postFilter = (options?.minStrength ?? 0) > 0 || options?.after != null || options?.before != null;
+    if (limit <= 0) return [];
+    const minStrength = options?.minStrength ?? 0;
+    const postFilter = minStrength > 0 || options?.after != null || options?.before != null;
     const [vector] = await this.options.embed([query]);
     const agentos: Record<string, unknown> = {};
     if (options?.scope) agentos['scope'] = options.scope;
@@ -173,7 +192,7 @@ export class AgentHubMemoryBackend implements Backend {
         query,
         mode: 'hybrid',
         embedding: Array.from(vector!),
-        k: postFilter ? Math.min(MAX_K, Math.max(limit * 3, 50)) : limit,
+        k: postFilter ? MAX_K : limit,
         ...(this.options.minSimilarity !== undefined ? { minSimilarity: this.options.minSimilarity } : {}),
         filter: { ...(options?.type ? { kind: options.type } : {}), metadata: { source: { brainId: this.options.brainId }, ...(Object.keys(agentos).length ? { agentos } : {}) } },
       },
@@ -181,7 +200,7 @@ export class AgentHubMemoryBackend implements Backend {
     return data!.data
       .map((hit) => ({ trace: toTrace(hit), score: hit.score }))
       .filter(({ trace }) => {
-        if ((options?.minStrength ?? 0) > 0 && trace.encodingStrength < options!.minStrength!) return false;
+        if (minStrength > 0 && trace.encodingStrength < minStrength) return false;
         if (options?.after != null && !(trace.createdAt > options.after)) return false;
         if (options?.before != null && !(trace.createdAt < options.before)) return false;
         return true;
@@ -200,12 +219,28 @@ export class AgentHubMemoryBackend implements Backend {
 
   /**
    * Records that a recalled memory was used or ignored, in its `metadata.agentos`: `feedback` counts the signals
-   * (with the last query); `used` also counts a retrieval (`retrievalCount`, `decay.accessCount`) and sets
-   * `lastAccessed`. Unlike AgentOS's facade it does not recompute strength and stability (AgentOS's spaced-repetition
-   * model, which this library does not run), so `importance` is unchanged. Best effort, as in AgentOS: an unknown id or
-   * a failed request is ignored (AgentMemory does not await it, so it must not reject).
+   * (with the last query) and both set `lastAccessed`, as AgentOS's facade does; `used` also counts a retrieval
+   * (`retrievalCount`, `decay.accessCount`). Unlike AgentOS's facade it does not recompute strength and stability
+   * (AgentOS's spaced-repetition model, which this library does not run), so `importance` is unchanged. Best effort,
+   * as in AgentOS: an unknown id or a failed request is ignored (AgentMemory does not await it, so it must not
+   * reject).
+   *
+   * Each signal reads the memory and writes its metadata back. Within a process the signals for one trace are
+   * applied one after another (AgentMemory fires them without waiting), so none is lost. Across processes they are
+   * not: AgentHub has no conditional update of a memory, so two processes giving feedback on the same trace at the
+   * same moment can lose one count (the last write wins) — as AgentOS's own facade loses them within one process.
    */
-  async feedback(traceId: string, signal: 'used' | 'ignored', query?: string): Promise<void> {
+  feedback(traceId: string, signal: 'used' | 'ignored', query?: string): Promise<void> {
+    const previous = feedbackQueue.get(traceId) ?? Promise.resolve();
+    const next = previous.then(() => this.applyFeedback(traceId, signal, query));
+    feedbackQueue.set(traceId, next);
+    void next.then(() => {
+      if (feedbackQueue.get(traceId) === next) feedbackQueue.delete(traceId);
+    });
+    return next;
+  }
+
+  private async applyFeedback(traceId: string, signal: 'used' | 'ignored', query?: string): Promise<void> {
     try {
       const { data: memory } = await this.client.GET('/api/v1/memories/{id}', { params: { path: { id: traceId } } });
       const metadata = memory!.metadata;
@@ -213,16 +248,17 @@ export class AgentHubMemoryBackend implements Backend {
       const now = Date.now();
       const previous = record.feedback ?? { used: 0, ignored: 0 };
       record.feedback = { used: previous.used + (signal === 'used' ? 1 : 0), ignored: previous.ignored + (signal === 'ignored' ? 1 : 0), lastSignal: signal, lastQuery: query ?? null, lastAt: now };
+      record.lastAccessed = now;
       if (signal === 'used') {
         const retrievalCount = (record.retrievalCount ?? 0) + 1;
         const traceMetadata = { ...record.metadata };
         const decay = { ...(traceMetadata['decay'] as Record<string, unknown> | undefined) };
         decay['accessCount'] = (typeof decay['accessCount'] === 'number' ? decay['accessCount'] : retrievalCount - 1) + 1;
-        Object.assign(record, { retrievalCount, lastAccessed: now, metadata: { ...traceMetadata, decay } });
+        Object.assign(record, { retrievalCount, metadata: { ...traceMetadata, decay } });
       }
       await this.client.PATCH('/api/v1/memories/{id}', { params: { path: { id: traceId } }, body: { metadata: { ...metadata, agentos: record } } });
     } catch {
-      // best effort (see above)
+      // best effort (see feedback)
     }
   }
 
@@ -288,17 +324,27 @@ export class AgentHubMemoryBackend implements Backend {
     throw new Error(`AgentHubMemoryBackend.export(${JSON.stringify(outputPath)}): not supported; read memories with AgentHub's API`);
   }
 
-  /** A memory of this brain stored before with the same content, type, scope and scopeId, if any. */
-  private async findByHash(embedding: number[], type: string, scope: string, scopeId: string, contentHash: string): Promise<HubMemory | undefined> {
-    const { data } = await this.client.POST('/api/v1/memories/search', {
-      body: {
-        mode: 'vector',
-        embedding,
-        k: 1,
-        filter: { kind: type, metadata: { source: { brainId: this.options.brainId }, agentos: { scope, metadata: { content_hash: contentHash, scopeId } } } },
-      },
-    });
-    return data!.data[0];
+  /**
+   * A memory of this brain stored before with the same content, type, scope and scopeId, if any — AgentOS's
+   * `_findExistingTraceByHash`: the hash in `content_hash` or `import_hash`, `ifnull(scopeId, '')` equal to scopeId.
+   * Containment cannot say "or" nor "missing", so it is one search per hash key (in parallel); for scopeId '' (where
+   * a memory without one counts) the scopeId is checked on the hits of the same content, type and scope — the first
+   * 100 of them, so a duplicate is missed only behind 100 copies of the content under other scopeIds.
+   */
+  private async findDuplicate(embedding: number[], type: string, scope: string, scopeId: string, contentHash: string): Promise<HubMemory | undefined> {
+    const search = async (hashKey: 'content_hash' | 'import_hash') => {
+      const { data } = await this.client.POST('/api/v1/memories/search', {
+        body: {
+          mode: 'vector',
+          embedding,
+          k: scopeId ? 1 : MAX_K,
+          filter: { kind: type, metadata: { source: { brainId: this.options.brainId }, agentos: { scope, metadata: { [hashKey]: contentHash, ...(scopeId ? { scopeId } : {}) } } } },
+        },
+      });
+      return data!.data.find((hit) => ((recordOf(hit).metadata?.['scopeId'] as unknown) ?? '') === scopeId);
+    };
+    const [byContent, byImport] = await Promise.all([search('content_hash'), search('import_hash')]);
+    return byContent ?? byImport;
   }
 }
 

@@ -1,20 +1,9 @@
 import { createHash } from 'node:crypto';
 import { AgentMemory } from '@framers/agentos';
 import { createAgentHubClient } from '@agenthub/client';
-import { AgentHubMemoryBackend, type Embedder } from '../src/memory-backend';
+import { AgentHubMemoryBackend } from '../src/memory-backend';
+import { embed } from './memory-backend.embed';
 import { apiBaseUrl, newOrganizationKey } from './support';
-
-/** The test API's EMBEDDING_DIMENSIONS (global-setup leaves the default). */
-const DIMENSIONS = 1536;
-
-/** A deterministic embedder: hashed bag of words, normalised (texts sharing words point the same way). */
-const embed: Embedder = async (texts) =>
-  texts.map((text) => {
-    const vector = new Array<number>(DIMENSIONS).fill(0);
-    for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) vector[createHash('sha256').update(word).digest().readUInt32BE(0) % DIMENSIONS]! += 1;
-    const norm = Math.hypot(...vector) || 1;
-    return vector.map((x) => x / norm);
-  });
 
 async function newBrain(brainId = 'companion-alice') {
   const apiKey = await newOrganizationKey('agentos-memory');
