@@ -11,7 +11,7 @@ export interface AgentHubConversationMemoryOptions {
   /** The AgentOS agent id (an AgentHub agent by name; default `agentos`). */
   agentId?: string;
   title?: string;
-  /** How many earlier messages `getContext` gives the model at most (default 20). */
+  /** How many earlier messages `getContext` gives the model at most (default 20; it looks at the latest 200 stored). */
   historyMessages?: number;
 }
 
@@ -53,7 +53,8 @@ export class AgentHubConversationMemory implements AgentMemoryProvider {
   getContext = async (_text: string, opts: { tokenBudget?: number } = {}): Promise<{ contextText?: string } | null> => {
     await this.writes;
     const { conversationId, historyMessages } = this.options;
-    const newest = await this.storage.getMessages(conversationId, { order: 'desc', limit: historyMessages + this.own.size });
+    // The latest stored turns in one request, however long the conversation (not getMessages, which reads it all).
+    const newest = await this.storage.recentMessages(conversationId, historyMessages + this.own.size);
     const earlier = newest.filter((m) => !this.own.has(m.id)).slice(0, historyMessages);
     const budget = (opts.tokenBudget ?? 2000) * CHARS_PER_TOKEN;
     const lines: string[] = [];

@@ -221,6 +221,20 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     return window(messages, options);
   }
 
+  /**
+   * The conversation's most recently stored AgentOS messages, newest first, at most `limit` (≤ 200): one request, in
+   * the order AgentHub stored them (seq) rather than by AgentOS timestamp, for a caller that wants the latest turns of
+   * a long conversation without reading all of it (AgentHubConversationMemory). [] when the conversation is not found.
+   */
+  async recentMessages(conversationId: string, limit: number): Promise<IConversationMessage[]> {
+    const conversation = await this.findConversation(conversationId);
+    if (!conversation || limit < 1) return [];
+    const { data } = await this.client.GET('/api/v1/conversations/{id}/messages', {
+      params: { path: { id: conversation.id }, query: { order: 'desc', limit: Math.min(limit, 200) } },
+    });
+    return (data!.data as HubMessage[]).flatMap((m) => toMessage(m, conversationId) ?? []);
+  }
+
   async deleteMessage(messageId: string): Promise<boolean> {
     const found = await this.findMessage(messageId);
     if (!found) return false;

@@ -264,6 +264,16 @@ describe('AgentHubStorageAdapter: what AgentHub adds or does differently', () =>
     expect(subject).toEqual({ message: null, messages: 0, count: 0 });
   });
 
+  it('gives the latest stored messages of a long conversation in one request (recentMessages)', async () => {
+    const s = (await agenthub()).storage;
+    await s.createConversation(conv('long'));
+    const stored = Array.from({ length: 7 }, () => msg('long'));
+    for (const m of stored) await s.storeMessage(m);
+    expect(await (s as AgentHubStorageAdapter).recentMessages('long', 3)).toEqual(stored.slice(-3).reverse());
+    expect(await (s as AgentHubStorageAdapter).recentMessages('long', 0)).toEqual([]);
+    expect(await (s as AgentHubStorageAdapter).recentMessages('missing', 3)).toEqual([]);
+  });
+
   it('makes one conversation when two processes create the same id at once', async () => {
     const key = await newOrganizationKey();
     const [a, b] = [(await agenthub(key)).storage, (await agenthub(key)).storage];
