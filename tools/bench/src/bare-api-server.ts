@@ -92,26 +92,21 @@ async function main(): Promise<void> {
     let announce: { seq: number } | null = null;
     let witness: { id: string; mac: string } | null = null;
     const views = await prisma.rawTransaction(org, async (db) => {
-      const { messages: rows, inserted, lastEventSeq } = await messages.appendWithOutcome(org, conversationId, inputs, db, {
+      const { messages: rows, lastEventSeq, audit } = await messages.appendWithOutcome(org, conversationId, inputs, db, {
         recordCreatedEvents: true,
-      });
-      const created = inserted.map(toView);
-      if (lastEventSeq !== null) announce = { seq: lastEventSeq };
-      if (created.length) {
-        const entry = await auditLogs.append(
-          org,
-          {
+        audit: (created) =>
+          auditLogs.buildRow(org, {
             actor: `key:${principal.keyId} role:${principal.role}${principal.userId ? ` user:${principal.userId}` : ''}`,
             action: 'message.append',
             entityType: 'conversation',
             entityId: conversationId,
-            after: { messages: created.map((v) => ({ id: v.id, seq: v.seq, role: v.role })) },
+            after: { messages: created },
             requestId,
-          },
-          db,
-        );
-        witness = { id: entry.id, mac: entry.mac };
-      }
+          }),
+        commit: true,
+      });
+      if (lastEventSeq !== null) announce = { seq: lastEventSeq };
+      if (audit) witness = { id: audit.id, mac: audit.mac };
       return rows.map(toView);
     });
     // After commit, as the API does (conversation-event-recorder.ts, audit.service.ts).

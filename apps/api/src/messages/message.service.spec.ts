@@ -34,48 +34,68 @@ function row(seq: number, overrides: Partial<MessageRow> = {}): MessageRow {
 }
 
 /** The service over stubbed collaborators: the repository answers with `outcome`, the rest records its calls. */
-function setup(outcome: Partial<Awaited<ReturnType<MessageRepository['appendWithOutcome']>>> = {}) {
+function setup(outcome: Partial<Awaited<ReturnType<MessageRepository['appendWithOutcome']>>> = {}, lastWriteMayCommit = true) {
   const messages = {
-    appendWithOutcome: jest.fn(async () => ({ messages: [], inserted: [], lastEventSeq: null, ...outcome })),
+    appendWithOutcome: jest.fn(async () => ({ messages: [], inserted: [], lastEventSeq: null, audit: null, ...outcome })),
     listPage: jest.fn(async () => null),
     findById: jest.fn(async () => null),
     appendChunk: jest.fn(async () => row(1, { isStreaming: true, isComplete: false, content: 'Hi' })),
   };
   const events = { recorded: jest.fn(), record: jest.fn(async () => undefined) };
-  const audit = { record: jest.fn(async () => undefined) };
-  const context = { organizationId: ORG, db: TX } as unknown as RequestContext;
+  const audit = {
+    record: jest.fn(async () => undefined),
+    entry: jest.fn((action: string, entityType: string, entityId: string, change: unknown) => ({ action, entityType, entityId, change, mac: 'm' })),
+    witness: jest.fn(),
+  };
+  const context = { organizationId: ORG, db: TX, lastWriteMayCommit } as unknown as RequestContext;
   const sut = new MessageService(messages as unknown as MessageRepository, events as unknown as ConversationEventRecorder, context, audit as unknown as AuditService);
   return { sut, messages, events, audit };
 }
 
+type AppendOptions = NonNullable<Parameters<MessageRepository['appendWithOutcome']>[4]>;
+
 describe('MessageService', () => {
   describe('append', () => {
-    it("appends in the request's transaction, asking the statement for the message.created events", async () => {
-      const { sut, messages } = setup();
-      const inputs = [{ role: 'user' as const, content: 'hi' }];
-      await sut.append(CONVERSATION, inputs);
-      expect(messages.appendWithOutcome).toHaveBeenCalledWith(ORG, CONVERSATION, inputs, TX, { recordCreatedEvents: true });
+    it("appends in the request's transaction, with the message.created events, the audit entry's builder and commit when nothing follows", async () => {
+      for (const mayCommit of [true, false]) {
+        const { sut, messages } = setup({}, mayCommit);
+        const inputs = [{ role: 'user' as const, content: 'hi' }];
+        await sut.append(CONVERSATION, inputs);
+        expect(messages.appendWithOutcome).toHaveBeenCalledWith(ORG, CONVERSATION, inputs, TX, {
+          recordCreatedEvents: true,
+          audit: expect.any(Function),
+          commit: mayCommit,
+        });
+      }
     });
 
-    it('returns every message as stored, delivers the events up to the last seq, and audits only the messages written now', async () => {
+    it('builds one message.append entry listing the new messages by id and role', async () => {
+      const { sut, messages, audit } = setup();
+      await sut.append(CONVERSATION, [{ role: 'user', content: 'x' }]);
+      const options = (messages.appendWithOutcome.mock.calls[0] as unknown[])[4] as AppendOptions;
+      const created = [{ id: row(2).id, role: 'assistant' as const }];
+      expect(options.audit!(created)).toEqual({ action: 'message.append', entityType: 'conversation', entityId: CONVERSATION, change: { after: { messages: created } }, mac: 'm' });
+      expect(audit.entry).toHaveBeenCalledTimes(1);
+    });
+
+    it('returns every message as stored, delivers the events up to the last seq, and witnesses the entry inserted', async () => {
       const replayed = row(1, { clientId: 'again' });
       const fresh = [row(2, { role: 'assistant' }), row(3, { role: 'tool' })];
-      const { sut, events, audit } = setup({ messages: [replayed, ...fresh], inserted: fresh, lastEventSeq: 9 });
+      const entry = { id: 'entry', mac: 'mac' };
+      const { sut, events, audit } = setup({ messages: [replayed, ...fresh], inserted: fresh, lastEventSeq: 9, audit: entry as never });
       const views = await sut.append(CONVERSATION, [{ role: 'user', content: 'x', clientId: 'again' }, { role: 'assistant', content: 'y' }, { role: 'tool', content: 'z' }]);
       expect(views).toEqual([replayed, ...fresh].map(toMessageView));
       expect(events.recorded).toHaveBeenCalledWith(CONVERSATION, 9);
-      expect(audit.record).toHaveBeenCalledTimes(1);
-      expect(audit.record).toHaveBeenCalledWith('message.append', 'conversation', CONVERSATION, {
-        after: { messages: fresh.map((m) => ({ id: m.id, seq: m.seq, role: m.role })) },
-      });
+      expect(audit.witness).toHaveBeenCalledWith(entry);
+      expect(audit.record).not.toHaveBeenCalled();
     });
 
-    it('writes no event and no audit entry when every message was a replay', async () => {
+    it('delivers no event and witnesses nothing when every message was a replay', async () => {
       const replayed = row(1, { clientId: 'again' });
-      const { sut, events, audit } = setup({ messages: [replayed], inserted: [], lastEventSeq: null });
+      const { sut, events, audit } = setup({ messages: [replayed], inserted: [], lastEventSeq: null, audit: null });
       expect(await sut.append(CONVERSATION, [{ role: 'user', content: 'x', clientId: 'again' }])).toEqual([toMessageView(replayed)]);
       expect(events.recorded).not.toHaveBeenCalled();
-      expect(audit.record).not.toHaveBeenCalled();
+      expect(audit.witness).not.toHaveBeenCalled();
     });
 
     it('lets a repository error through, having recorded nothing', async () => {
@@ -83,7 +103,7 @@ describe('MessageService', () => {
       messages.appendWithOutcome.mockRejectedValueOnce(new NotFoundError('conversation', CONVERSATION));
       await expect(sut.append(CONVERSATION, [{ role: 'user', content: 'x' }])).rejects.toBeInstanceOf(NotFoundError);
       expect(events.recorded).not.toHaveBeenCalled();
-      expect(audit.record).not.toHaveBeenCalled();
+      expect(audit.witness).not.toHaveBeenCalled();
     });
   });
 

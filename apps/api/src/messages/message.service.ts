@@ -16,26 +16,26 @@ export class MessageService {
 
   /**
    * Appends in request order with gap-free seq (the repository's single statement); replays of a clientId come
-   * back as stored. message.created is recorded for the messages written now, in the same transaction.
+   * back as stored. message.created is recorded for the messages written now, and one audit entry per request
+   * lists them by id and role (per-message entries would copy every message body into the log, and write and seal
+   * an entry per message): all in the same transaction, for one message in the append statement itself, which
+   * also commits when nothing follows it in the request (no Idempotency-Key record to complete).
    */
   async append(conversationId: string, inputs: MessageInputBody[]): Promise<MessageView[]> {
-    const { messages, inserted, lastEventSeq } = await this.messages.appendWithOutcome(
+    const { messages, lastEventSeq, audit } = await this.messages.appendWithOutcome(
       this.context.organizationId,
       conversationId,
       inputs as MessageInput[],
       this.context.db,
-      { recordCreatedEvents: true },
+      {
+        recordCreatedEvents: true,
+        audit: (created) => this.audit.entry('message.append', 'conversation', conversationId, { after: { messages: created } }),
+        commit: this.context.lastWriteMayCommit,
+      },
     );
-    const views = messages.map(toMessageView);
-    // `inserted`: the messages written now, each once and in seq order (the rest of `messages` are replays); the
-    // append statement wrote their message.created events.
-    const created = inserted.map(toMessageView);
     if (lastEventSeq !== null) this.events.recorded(conversationId, lastEventSeq);
-    // One entry per append request (up to 1,000 messages), listing the new messages by id and seq: per-message
-    // entries would copy every message body into the log, and write and seal an entry per message.
-    const added = created.map((v) => ({ id: v.id, seq: v.seq, role: v.role }));
-    if (added.length > 0) await this.audit.record('message.append', 'conversation', conversationId, { after: { messages: added } });
-    return views;
+    if (audit) this.audit.witness(audit);
+    return messages.map(toMessageView);
   }
 
   async list(

@@ -31,7 +31,11 @@ function setup(options: { headers?: Record<string, string | string[]>; body?: un
     }),
     find: jest.fn(async (_org: string, _scope: string, key: string) => rows.get(key) ?? null),
   };
-  const context = { db: TX, organizationId: ORG } as unknown as RequestContext;
+  const context = {
+    db: TX,
+    organizationId: ORG,
+    willWriteAfterHandler: jest.fn(() => calls.push('handler must not commit')),
+  } as unknown as RequestContext;
   const reflector = { get: () => options.recordedByHandler } as unknown as Reflector;
   const sut = new IdempotencyInterceptor(context, keys as unknown as IdempotencyKeyRepository, reflector);
   const headersSent: Record<string, string> = {};
@@ -74,10 +78,10 @@ describe('IdempotencyInterceptor', () => {
     }
   });
 
-  it('claims the key before the work and stores the response, both in the request transaction', async () => {
+  it('claims the key before the work and stores the response, both in the request transaction, which the work must not commit', async () => {
     const { calls, rows, intercept } = setup({ headers: { 'idempotency-key': 'k-1' }, body: { amount: '1.00', at: new Date('2026-11-30T12:00:00Z') } });
     expect(await intercept(async () => ({ id: 'p1', createdAt: new Date('2026-11-30T12:00:00Z') }))).toEqual({ id: 'p1', createdAt: new Date('2026-11-30T12:00:00Z') });
-    expect(calls).toEqual(['claim ' + ORG + ' POST /api/v1/payments k-1 in tx', 'complete k-1 201 in tx']);
+    expect(calls).toEqual(['claim ' + ORG + ' POST /api/v1/payments k-1 in tx', 'handler must not commit', 'complete k-1 201 in tx']);
     // Stored as the client saw it: the date as its ISO string.
     expect(rows.get('k-1')!.responseBody).toEqual({ id: 'p1', createdAt: '2026-11-30T12:00:00.000Z' });
   });

@@ -72,6 +72,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const organizationId = this.context.organizationId;
     const claim = claimOf(request, key);
     if (!(await this.keys.claim(organizationId, claim.scope, key, claim.requestHash, db))) return this.replay(reply, claim);
+    // The key row is completed after the handler, in its transaction: the handler must not commit early.
+    this.context.willWriteAfterHandler();
     const result = await run();
     // Stored as the client saw it (dates as ISO strings), so a replay is byte-for-byte the same body.
     await this.keys.complete(organizationId, claim.scope, key, 201, result, db);

@@ -11,6 +11,8 @@ export interface TenantScope {
   tx: Db;
   /** run after the transaction commits (local delivery of live events) */
   afterCommit: Array<() => void>;
+  /** set when something writes in the transaction after the handler (an Idempotency-Key record to complete) */
+  writesAfterHandler?: boolean;
 }
 
 /**
@@ -39,6 +41,19 @@ export class RequestContext {
 
   get db(): Db {
     return this.scope.tx;
+  }
+
+  /**
+   * Whether the handler's last write may commit the transaction with it (PrismaService.queryRows' `commit`): no
+   * interceptor writes after the handler in this request.
+   */
+  get lastWriteMayCommit(): boolean {
+    return !this.scope.writesAfterHandler;
+  }
+
+  /** Called by an interceptor that will write in the request's transaction after the handler (see lastWriteMayCommit). */
+  willWriteAfterHandler(): void {
+    this.scope.writesAfterHandler = true;
   }
 
   afterCommit(fn: () => void): void {

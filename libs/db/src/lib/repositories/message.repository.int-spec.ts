@@ -1,6 +1,7 @@
-import { createTestPrisma, describeOnPostgres, makeConversation, makeTenant } from '../../testing';
+import { createTestPrisma, describeOnPostgres, makeConversation, makeTenant, TEST_AUDIT_MAC_KEY } from '../../testing';
 import { InvalidInputError, InvalidStateError, NotFoundError } from '../errors';
 import type { PrismaService } from '../prisma.service';
+import { AuditLogRepository } from './audit-log.repository';
 import { MESSAGE_LIMITS, MessageRepository, type MessageInput } from './message.repository';
 
 const userSays = (content: string, extra: Partial<MessageInput> = {}): MessageInput => ({ role: 'user', content, ...extra });
@@ -119,6 +120,40 @@ describe(MessageRepository.name, () => {
     expect((await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } })).messageCount).toBe(0);
     const [committed] = await sut.append(organization.id, conversation.id, [userSays('after', { clientId: 'tx-1' })]);
     expect(committed.seq).toBe(1);
+  });
+
+  it('inserts the audit entry of the messages written now with them: one message by its own statement (committing with it), a batch after it, a replay none', async () => {
+    const { organization, conversation } = await makeTenant(prisma);
+    const org = organization.id;
+    const audit = new AuditLogRepository(prisma, TEST_AUDIT_MAC_KEY);
+    const built: string[] = [];
+    const entry = (created: Array<{ id: string; role: string }>) => {
+      const row = audit.buildRow(org, { actor: 'test', action: 'message.append', entityType: 'conversation', entityId: conversation.id, after: { messages: created }, requestId: null });
+      built.push(row.id);
+      return row;
+    };
+    const one = await prisma.rawTransaction(org, (db) => sut.appendWithOutcome(org, conversation.id, [userSays('one', { clientId: 'a-1' })], db, { audit: entry, commit: true }));
+    expect(one.audit?.after).toEqual({ messages: [{ id: one.inserted[0].id, role: 'user' }] });
+    const replay = await prisma.rawTransaction(org, (db) => sut.appendWithOutcome(org, conversation.id, [userSays('again', { clientId: 'a-1' })], db, { audit: entry, commit: true }));
+    expect(replay).toMatchObject({ inserted: [], audit: null });
+    expect(replay.messages[0].id).toBe(one.inserted[0].id);
+    const batch = await prisma.rawTransaction(org, (db) =>
+      sut.appendWithOutcome(org, conversation.id, [userSays('b1'), userSays('again', { clientId: 'a-1' }), { role: 'assistant', content: 'b2' }], db, { audit: entry }),
+    );
+    expect(batch.audit?.after).toEqual({ messages: batch.inserted.map((m) => ({ id: m.id, role: m.role })) });
+    expect(batch.inserted.map((m) => m.role)).toEqual(['user', 'assistant']);
+    // Rolled back with its transaction: neither the message nor the entry stays.
+    await expect(
+      prisma.rawTransaction(org, async (db) => {
+        await sut.appendWithOutcome(org, conversation.id, [userSays('gone')], db, { audit: entry });
+        throw new Error('caller gives up');
+      }),
+    ).rejects.toThrow('caller gives up');
+    const stored = await prisma.auditLog.findMany({ where: { organizationId: org }, select: { id: true } });
+    expect(stored.map((r) => r.id).sort()).toEqual([one.audit!.id, batch.audit!.id].sort());
+    expect(built).toHaveLength(4); // built for the replay's statement too, but not inserted
+    expect(await seqsOf(prisma, conversation.id)).toEqual([1, 2, 3]);
+    expect(await audit.verify(org)).toMatchObject({ ok: true, pending: 2 });
   });
 
   it('streams: chunks append in order, completion ends it, chunks afterwards are refused', async () => {

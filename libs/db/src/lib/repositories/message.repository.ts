@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { MessageRole, MessageType } from '../../generated/prisma/enums';
-import { PrismaService, type Db } from '../prisma.service';
+import { fixedText, PrismaService, type Db } from '../prisma.service';
 import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, isUniqueViolation } from '../errors';
 import { isUuid, pageSize, type Page } from '../pagination';
 import { checkJson, checkText, MAX_TEXT_LENGTH, throwIfProblems, type Problem } from '../validation';
+import { AUDIT_INSERT_COLUMNS, auditInsertSql, auditRowValues, type AuditRow } from './audit-log.repository';
 
 export const MESSAGE_SELECT = {
   id: true,
@@ -158,6 +160,26 @@ function appendSql(
     ${result}`;
 }
 
+export interface AppendOptions {
+  /** write each new message's `message.created` live event in the same statement */
+  recordCreatedEvents?: boolean;
+  /** the audit entry of the messages written now (not called when every message was a clientId replay) */
+  audit?: (created: Array<{ id: string; role: MessageRole }>) => AuditRow;
+  /** in a raw transaction, commit with the append statement when it can (see appendWithOutcome) */
+  commit?: boolean;
+}
+
+export interface AppendOutcome {
+  /** every message of the request, in request order (replays as stored) */
+  messages: MessageRow[];
+  /** the messages written now, in seq order */
+  inserted: MessageRow[];
+  /** the last live event seq written (recordCreatedEvents), null when none */
+  lastEventSeq: number | null;
+  /** the audit entry inserted (AppendOptions.audit), null when none */
+  audit: AuditRow | null;
+}
+
 /** A message's roles and types: the schema's enums, as lists (for the API's DTO and the importers' mapping). */
 export const MESSAGE_ROLES = Object.values(MessageRole) as [MessageRole, ...MessageRole[]];
 export const MESSAGE_TYPES = Object.values(MessageType) as [MessageType, ...MessageType[]];
@@ -222,14 +244,20 @@ export class MessageRepository {
    * (tools/bench profile, append load, alternating runs): as a second INSERT sent with the COMMIT, its payloads the
    * message views as JSON text, 1,154 appends/s with 0.56 ms of the API's CPU and 0.81 ms of the database's per
    * append; in this statement 1,224/s, 0.53 ms and 0.76 ms.
+   *
+   * `audit` builds the audit entry of the messages written now (their ids and roles); it is inserted in the same
+   * transaction and returned, for the caller to witness once committed. For one message, by the append statement
+   * itself, and with `commit` (a raw transaction whose last write this is: nothing may be written after it in the
+   * same transaction) the statement also commits: one round trip for the whole request. For a batch, the entry
+   * follows the statement, with the COMMIT.
    */
   async appendWithOutcome(
     organizationId: string,
     conversationId: string,
     inputs: MessageInput[],
     db: Db = this.prisma,
-    options: { recordCreatedEvents?: boolean } = {},
-  ): Promise<{ messages: MessageRow[]; inserted: MessageRow[]; lastEventSeq: number | null }> {
+    options: AppendOptions = {},
+  ): Promise<AppendOutcome> {
     const reserve = options.recordCreatedEvents ?? false;
     const rows = validateInputs(inputs);
     if (!isUuid(conversationId)) throw new NotFoundError('conversation', conversationId);
@@ -241,22 +269,34 @@ export class MessageRepository {
       firstIndex.set(r.client_id, i);
       return true;
     });
+    // One message: its id is chosen here, so its audit entry (MAC included) can be built before the statement and
+    // inserted by it, only if the message is (a clientId replay writes neither).
+    const one = unique.length === 1 ? { id: randomUUID(), role: unique[0].role as MessageRole } : null;
+    const oneEntry = one && options.audit ? options.audit([one]) : null;
     for (let attempt = 0; ; attempt++) {
       try {
-        const inserted =
-          unique.length === 1
-            ? await this.insertOne(organizationId, conversationId, unique[0], reserve, db)
-            : await this.prisma.queryRows<MessageRow & { lastEventSeq?: number }>(
-                db,
-                appendSql(organizationId, unique.map((r) => ({ ...r, conversation_id: conversationId, id: null, created_at: null })), {
-                  recordCreatedEvents: reserve,
-                  returning: 'rows',
-                }),
-                { prepare: true },
-              );
+        const inserted = one
+          ? await this.insertOne(organizationId, conversationId, unique[0], one.id, reserve, oneEntry, db, options.commit ?? false)
+          : await this.prisma.queryRows<MessageRow & { lastEventSeq?: number }>(
+              db,
+              appendSql(organizationId, unique.map((r) => ({ ...r, conversation_id: conversationId, id: null, created_at: null })), {
+                recordCreatedEvents: reserve,
+                returning: 'rows',
+              }),
+              { prepare: true },
+            );
         const lastEventSeq = reserve && inserted.length ? (inserted[0] as { lastEventSeq?: number }).lastEventSeq ?? null : null;
         for (const row of inserted) delete (row as { lastEventSeq?: number }).lastEventSeq;
-        if (inserted.length === unique.length) return { messages: this.inRequestOrder(rows, inserted, []), inserted, lastEventSeq };
+        let audit: AuditRow | null = null;
+        if (inserted.length > 0 && options.audit) {
+          if (one) audit = oneEntry;
+          else {
+            // A batch: which messages are new is known only now. The entry goes out with the COMMIT.
+            audit = options.audit(inserted.map((m) => ({ id: m.id, role: m.role })));
+            await this.prisma.queryRows(db, auditInsertSql([audit]), { deferUntilCommit: true });
+          }
+        }
+        if (inserted.length === unique.length) return { messages: this.inRequestOrder(rows, inserted, []), inserted, lastEventSeq, audit };
         // Some clientIds already existed, or the conversation is not there: look both up.
         const clientIds = unique.map((r) => r.client_id).filter((c): c is string => !!c);
         const existing = await db.$queryRaw<MessageRow[]>`
@@ -266,7 +306,7 @@ export class MessageRepository {
         if (inserted.length + existing.length < unique.length || !(await this.conversationExists(organizationId, conversationId, db))) {
           throw new NotFoundError('conversation', conversationId);
         }
-        return { messages: this.inRequestOrder(rows, inserted, existing), inserted, lastEventSeq };
+        return { messages: this.inRequestOrder(rows, inserted, existing), inserted, lastEventSeq, audit };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
         // Outside a transaction the statement simply runs again on a fresh snapshot. Inside a caller's
@@ -298,12 +338,31 @@ export class MessageRepository {
    * in the smallest plan: no JSON input to unpack, no window function, no count. PostgreSQL spends less than half
    * the time initialising and running it (pgbench, same transaction, 16 clients: ~1.5× the appends per second of
    * the batch statement with one message). A clientId seen in the statement's snapshot leaves the conversation
-   * untouched and the row set empty, which the caller resolves like a replay in a batch.
+   * untouched and the row set empty, which the caller resolves like a replay in a batch. The message's id comes
+   * from the caller, so that `audit`, the entry naming it, is inserted by the same statement (only with the message).
+   * `commit`: sent with BEGIN and COMMIT when they are pending — a whole append in one round trip, holding the
+   * conversation's row lock for no round trip at all (RawSession; pgbench, the API's statements at 16 clients:
+   * 1,769–1,831 transactions/s in one round trip, 1,455–1,596 in two).
    */
-  private insertOne(organizationId: string, conversationId: string, r: MessageRecord, reserve: boolean, db: Db) {
+  private insertOne(
+    organizationId: string,
+    conversationId: string,
+    r: MessageRecord,
+    id: string,
+    reserve: boolean,
+    audit: AuditRow | null,
+    db: Db,
+    commit: boolean,
+  ) {
+    const audited = audit
+      ? Prisma.sql`, audited AS (
+          INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)})
+          SELECT ${auditRowValues(audit)} WHERE EXISTS (SELECT 1 FROM m)
+        )`
+      : Prisma.empty;
     return this.prisma.queryRows<MessageRow & { lastEventSeq?: number }>(
       db,
-      Prisma.sql`
+      fixedText(audit ? 'message.insertOne:audited' : 'message.insertOne', Prisma.sql`
         WITH conv AS (
           UPDATE conversations c
              SET last_seq = c.last_seq + 1, message_count = c.message_count + 1,
@@ -315,7 +374,7 @@ export class MessageRepository {
           RETURNING c.last_seq, c.last_event_seq
         ), m AS (
           INSERT INTO messages (${MESSAGE_INSERT_COLUMNS})
-          SELECT gen_random_uuid(), ${organizationId}::uuid, ${conversationId}::uuid, conv.last_seq, ${r.role}::message_role,
+          SELECT ${id}::uuid, ${organizationId}::uuid, ${conversationId}::uuid, conv.last_seq, ${r.role}::message_role,
                  ${r.content}::text, ${r.message_type}::message_type, ${r.tool_name}::text, ${r.tool_args === null ? null : JSON.stringify(r.tool_args)}::jsonb,
                  ${r.tool_call_id}::text, ${r.is_streaming}::boolean, NOT ${r.is_streaming}::boolean, ${r.model}::text, ${r.tokens_used}::int,
                  ${r.client_id}::text, ${JSON.stringify(r.metadata)}::jsonb, now(), now()
@@ -326,9 +385,9 @@ export class MessageRepository {
           SELECT m.organization_id, m.conversation_id, (SELECT last_event_seq FROM conv), 'message.created', ${CREATED_EVENT_PAYLOAD}
             FROM m
            WHERE ${reserve}::boolean
-        )
-        SELECT ${MESSAGE_COLUMNS}, CASE WHEN ${reserve}::boolean THEN (SELECT last_event_seq FROM conv) END AS "lastEventSeq" FROM m`,
-      { prepare: true },
+        )${audited}
+        SELECT ${MESSAGE_COLUMNS}, CASE WHEN ${reserve}::boolean THEN (SELECT last_event_seq FROM conv) END AS "lastEventSeq" FROM m`),
+      { prepare: true, commit },
     );
   }
 
@@ -394,7 +453,7 @@ export class MessageRepository {
     // so each is prepared once with its own plan.
     const rows = await this.prisma.queryRows<MessageRow>(
       db,
-      Prisma.sql`
+      fixedText(`message.listPage:${order}`, Prisma.sql`
         SELECT ${MESSAGE_COLUMNS}
           FROM conversations c
           LEFT JOIN LATERAL (
@@ -405,7 +464,7 @@ export class MessageRepository {
              LIMIT ${limit + 1}::int
           ) m ON true
          WHERE c.id = ${conversationId}::uuid AND c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
-         ORDER BY m.seq ${Prisma.raw(order === 'asc' ? 'ASC' : 'DESC')}`,
+         ORDER BY m.seq ${Prisma.raw(order === 'asc' ? 'ASC' : 'DESC')}`),
       { prepare: true },
     );
     if (rows.length === 0) return null;

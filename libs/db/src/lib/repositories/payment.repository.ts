@@ -4,7 +4,7 @@ import { Prisma } from '../../generated/prisma/client';
 import type { PaymentStatus } from '../../generated/prisma/client';
 import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, sqlState } from '../errors';
 import { formatAmount, parseAmount, parseCurrency } from '../money';
-import { Db, PrismaService, type SqlStatement } from '../prisma.service';
+import { Db, fixedText, PrismaService, type SqlStatement } from '../prisma.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
 import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
@@ -89,20 +89,9 @@ function createPaymentSql(a: CreateArgs, audit: AuditRow | null): SqlStatement {
   )${audited}
   SELECT CASE WHEN p.id IS NOT NULL THEN 'created' WHEN NOT user_ok.ok THEN 'no_user' ELSE 'key_used' END AS outcome, p.*
     FROM user_ok LEFT JOIN inserted p ON true`;
-  return fixedText(audit ? 'audited' : 'plain', sql);
+  return fixedText(audit ? 'payment.create:audited' : 'payment.create', sql);
 }
 
-/**
- * Every value of the statement is a placeholder, so its text is the same for every call of a variant: built once
- * and kept, instead of a new ~2 kB string per call (Prisma.Sql joins it anew at each `.text`) that the raw
- * session then hashes to find its prepared statement.
- */
-const statementTexts = new Map<string, string>();
-function fixedText(variant: string, sql: Prisma.Sql): SqlStatement {
-  let text = statementTexts.get(variant);
-  if (text === undefined) statementTexts.set(variant, (text = sql.text));
-  return { text, values: sql.values };
-}
 
 export const REFUND_SELECT = {
   id: true,
