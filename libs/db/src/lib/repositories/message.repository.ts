@@ -341,8 +341,10 @@ export class MessageRepository {
    * untouched and the row set empty, which the caller resolves like a replay in a batch. The message's id comes
    * from the caller, so that `audit`, the entry naming it, is inserted by the same statement (only with the message).
    * `commit`: sent with BEGIN and COMMIT when they are pending — a whole append in one round trip, holding the
-   * conversation's row lock for no round trip at all (RawSession; pgbench, the API's statements at 16 clients:
-   * 1,769–1,831 transactions/s in one round trip, 1,455–1,596 in two).
+   * conversation's row lock for no round trip at all (RawSession). Measured against the two round trips before
+   * (statement, then audit INSERT + COMMIT), alternating: the append bench 0.18×/0.18× → 0.21×/0.22× raw INSERT,
+   * CPU per append 0.82–0.96 → 0.75–0.81 ms in the API and 1.07–1.20 → 0.96–1.01 ms in PostgreSQL
+   * (tools/bench profile.main.ts --case append). pgbench alone shows no difference: the gain is the client's.
    */
   private insertOne(
     organizationId: string,
