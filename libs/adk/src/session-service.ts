@@ -13,7 +13,7 @@ import {
   type ListSessionsResponse,
   type Session,
 } from '@google/adk';
-import { AgentHubDirectory, AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { AgentHubDirectory, isStatus, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
 import { findConversation } from './lookups';
 import { eventIdOf, eventMessages, eventOf } from './mapping';
 
@@ -132,7 +132,7 @@ export class AgentHubSessionService extends BaseSessionService {
     try {
       await this.client.DELETE('/api/v1/conversations/{id}', { params: { path: { id: conversation.id } } });
     } catch (e) {
-      if (!(e instanceof AgentHubError && e.status === 404)) throw e;
+      if (!isStatus(e, 404)) throw e;
     }
   }
 
@@ -202,7 +202,7 @@ export class AgentHubSessionService extends BaseSessionService {
         });
         return next;
       } catch (e) {
-        if (!(e instanceof AgentHubError && e.status === 409) || attempt >= STATE_ATTEMPTS) throw e;
+        if (!isStatus(e, 409) || attempt >= STATE_ATTEMPTS) throw e;
         await backoff(attempt);
       }
     }
@@ -230,7 +230,7 @@ export class AgentHubSessionService extends BaseSessionService {
         });
         return next;
       } catch (e) {
-        if (!(e instanceof AgentHubError && e.status === 409) || attempt >= STATE_ATTEMPTS) throw e;
+        if (!isStatus(e, 409) || attempt >= STATE_ATTEMPTS) throw e;
         await backoff(attempt);
       }
     }
@@ -286,7 +286,7 @@ export class AgentHubSessionService extends BaseSessionService {
         const { data } = await this.client.GET('/api/v1/conversations/{id}', { params: { path: { id: known } } });
         return data;
       } catch (e) {
-        if (!(e instanceof AgentHubError && e.status === 404)) throw e;
+        if (!isStatus(e, 404)) throw e;
         // Deleted, perhaps by another process that has since created the session again: look it up afresh.
         this.conversations.delete(cacheKey);
       }

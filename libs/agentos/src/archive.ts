@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 // The archive's types are not re-exported by the package root; their declaration file is (node10 resolution).
 import type { ArchiveListEntry, ArchiveWriteResult, ArchivedTrace, IMemoryArchive, RehydratedTrace } from '@framers/agentos/dist/cognition/memory/archive/index';
-import { AgentHubDirectory, AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { AgentHubDirectory, isStatus, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { sha256 } from './sha256';
 
 type HubDocument = components['schemas']['DocumentDto_Output'];
 
@@ -110,7 +110,7 @@ export class AgentHubMemoryArchive implements IMemoryArchive {
         try {
           created = await this.client.POST('/api/v1/documents', { params: { header: { 'Idempotency-Key': key } }, body });
         } catch (e) {
-          if (e instanceof AgentHubError && e.status === 409 && (await this.find(traceId))) return { success: true, traceId, bytesWritten: 0 };
+          if (isStatus(e, 409) && (await this.find(traceId))) return { success: true, traceId, bytesWritten: 0 };
           throw e;
         }
         if (created.response.headers.get('idempotent-replayed') !== 'true') return { success: true, traceId, bytesWritten: byteSize };
@@ -147,7 +147,7 @@ export class AgentHubMemoryArchive implements IMemoryArchive {
       .PATCH('/api/v1/documents/{id}', { params: { path: { id: document.id } }, body: { metadata: { ...document.metadata, agentosArchiveAccess: access } } })
       .catch((e: unknown) => {
         // A viewer key reads the archive but may not write: the content is still given, the access not recorded.
-        if (!(e instanceof AgentHubError && e.status === 403)) throw e;
+        if (!isStatus(e, 403)) throw e;
       });
     return { traceId, verbatimContent, contentHash: record.contentHash, archivedAt: record.archivedAt, archiveReason: record.archiveReason };
   }
@@ -156,7 +156,7 @@ export class AgentHubMemoryArchive implements IMemoryArchive {
   async drop(traceId: string): Promise<void> {
     for (const document of await this.findAll(traceId)) {
       await this.client.DELETE('/api/v1/documents/{id}', { params: { path: { id: document.id } } }).catch((e: unknown) => {
-        if (!(e instanceof AgentHubError && e.status === 404)) throw e;
+        if (!isStatus(e, 404)) throw e;
       });
     }
   }
@@ -219,7 +219,7 @@ export class AgentHubMemoryArchive implements IMemoryArchive {
       await this.client.GET('/api/v1/documents/{id}', { params: { path: { id } } });
       return true;
     } catch (e) {
-      if (e instanceof AgentHubError && e.status === 404) return false;
+      if (isStatus(e, 404)) return false;
       throw e;
     }
   }
@@ -246,6 +246,3 @@ function asAgentName(agentId: string | undefined): string | undefined {
   return name && name.length <= 1000 ? name : undefined;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type {
   ImportResult,
   IngestResult,
@@ -12,7 +11,8 @@ import type {
   RememberOptions,
   ScoredTrace,
 } from '@framers/agentos';
-import { AgentHubDirectory, AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { AgentHubDirectory, isStatus, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { sha256 } from './sha256';
 
 type HubMemory = components['schemas']['MemoryDto_Output'];
 
@@ -156,7 +156,7 @@ export class AgentHubMemoryBackend implements Backend {
       return toTrace(fresh!);
     } catch (e) {
       // The same memory with other tags or importance, stored by another process just now: that one stands.
-      if (e instanceof AgentHubError && e.status === 409) {
+      if (isStatus(e, 409)) {
         const winner = await duplicate();
         if (winner) return toTrace(winner);
       }
@@ -399,6 +399,3 @@ export function toTrace(memory: Omit<HubMemory, 'embedding'>): MemoryTrace {
   };
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}

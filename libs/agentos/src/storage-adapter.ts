@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { IConversation, IConversationMessage, IMessageQueryOptions, IStorageAdapter, ITokenUsage } from '@framers/agentos';
-import { AgentHubDirectory, AgentHubError, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { AgentHubDirectory, isStatus, clientOf, paginate, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
 
 type HubConversation = components['schemas']['ConversationDto_Output'];
 type HubMessage = components['schemas']['MessageDto_Output'];
@@ -90,12 +90,12 @@ export class AgentHubStorageAdapter implements IStorageAdapter {
     let created: HubConversation;
     try {
       created = await this.postConversation(await body(), `agentos-conversation:${record.id}`).catch(async (e: unknown) => {
-        if (!(e instanceof AgentHubError && e.status === 409 && /inactive/.test(e.detail ?? ''))) throw e;
+        if (!(isStatus(e, 409) && /inactive/.test(e.detail ?? ''))) throw e;
         this.directory.forgetAgent(agentName); // deactivated since this process cached it: find or make it again
         return this.postConversation(await body(), `agentos-conversation:${record.id}:${Date.now()}`);
       });
     } catch (e) {
-      if (e instanceof AgentHubError && e.status === 409) throw new Error(`Conversation already exists: ${conversation.id}`);
+      if (isStatus(e, 409)) throw new Error(`Conversation already exists: ${conversation.id}`);
       throw e;
     }
     if (!isDeepStrictEqual(agentosRecord(created.metadata), record)) throw new Error(`Conversation already exists: ${conversation.id}`);
@@ -459,5 +459,5 @@ function jsonCopy<T>(value: T): T {
 }
 
 function isNotFound(e: unknown): boolean {
-  return e instanceof AgentHubError && e.status === 404;
+  return isStatus(e, 404);
 }

@@ -1,5 +1,5 @@
 import type { AgentHubClient } from './client';
-import { AgentHubError } from './errors';
+import { isStatus } from './errors';
 
 /**
  * Agents by name and users by externalId, found or created, as framework integrations map a framework's app or
@@ -47,7 +47,7 @@ export class AgentHubDirectory {
         ({ data: created } = await this.client.POST('/api/v1/agents', { params: { header: { 'Idempotency-Key': `${this.keyPrefix}:${name}` } }, body }));
       } catch (e) {
         // The key was used with another body (another caller's metadata for the same name): look again, else create.
-        if (!(e instanceof AgentHubError && e.status === 409)) throw e;
+        if (!isStatus(e, 409)) throw e;
         const again = await this.findAgentId(name);
         if (again) return again;
         const { data: fresh } = await this.client.POST('/api/v1/agents', { body });
@@ -73,7 +73,7 @@ export class AgentHubDirectory {
         return user!.id;
       } catch (e) {
         // Another process created the user first: externalId is unique within the organization.
-        if (e instanceof AgentHubError && e.status === 409) return this.findUserId(externalId);
+        if (isStatus(e, 409)) return this.findUserId(externalId);
         throw e;
       }
     });

@@ -45,3 +45,11 @@ export class AgentHubError extends Error implements Problem {
     return new AgentHubError(response.status, problem, requestId);
   }
 }
+
+/**
+ * Whether `error` is the API's answer with this status (`isStatus(e, 404)`: not found), the one spelling of that
+ * check for every integration (a network error or a bug is not an answer and is rethrown by callers).
+ */
+export function isStatus(error: unknown, status: number): error is AgentHubError {
+  return error instanceof AgentHubError && error.status === status;
+}

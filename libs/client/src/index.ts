@@ -3,7 +3,7 @@ export { clientOf, createAgentHubClient, retryingFetch, takesIdempotencyKey, typ
 export { AgentHubDirectory } from './directory';
 export { retryAfterMs, sleep } from './timing';
 export { decodeEmbedding, encodeEmbedding, serializeBody } from './embeddings';
-export { AgentHubError, type Problem } from './errors';
+export { AgentHubError, isStatus, type Problem } from './errors';
 export { subscribeEvents, type LiveEvent, type SubscribeOptions } from './events';
 export { paginate, type PageOf } from './paginate';
 export type { components, operations, paths } from './generated/openapi';

@@ -14,7 +14,7 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
-import { AgentHubError, clientOf, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
+import { isStatus, clientOf, type AgentHubClient, type AgentHubConnection, type components } from '@agenthub/client';
 
 type Tuple = components['schemas']['CheckpointPageDto_Output']['data'][number];
 
@@ -140,7 +140,7 @@ export class AgentHubSaver extends BaseCheckpointSaver {
     try {
       await this.client.DELETE('/api/v1/langgraph/threads/{threadId}', { params: { path: { threadId } } });
     } catch (e) {
-      if (!(e instanceof AgentHubError && e.status === 404)) throw e;
+      if (!isStatus(e, 404)) throw e;
     }
   }
 

@@ -41,7 +41,7 @@ export class MessageController {
     @Param('id', UuidPipe) conversationId: string,
     @Body(AppendMessagesPipe) body: AppendMessagesBody,
   ): Promise<{ data: MessageView[] }> {
-    return { data: await this.messages.append(conversationId, 'messages' in body ? body.messages : [body]) };
+    return { data: await this.messages.append(conversationId, 'messages' in body ? body.messages : [body], { lastWrite: true }) };
   }
 
   @Get('conversations/:id/messages')

@@ -57,14 +57,19 @@ type AppendOptions = NonNullable<Parameters<MessageRepository['appendWithOutcome
 describe('MessageService', () => {
   describe('append', () => {
     it("appends in the request's transaction, with the message.created events, the audit entry's builder and commit when nothing follows", async () => {
-      for (const mayCommit of [true, false]) {
+      // commit only for the request's last write (the caller says so) when no interceptor writes after the handler
+      for (const [lastWrite, mayCommit, commit] of [
+        [true, true, true],
+        [true, false, false],
+        [undefined, true, false],
+      ] as const) {
         const { sut, messages } = setup({}, mayCommit);
         const inputs = [{ role: 'user' as const, content: 'hi' }];
-        await sut.append(CONVERSATION, inputs);
+        await sut.append(CONVERSATION, inputs, { lastWrite });
         expect(messages.appendWithOutcome).toHaveBeenCalledWith(ORG, CONVERSATION, inputs, TX, {
           recordCreatedEvents: true,
           audit: expect.any(Function),
-          commit: mayCommit,
+          commit,
         });
       }
     });

@@ -18,10 +18,12 @@ export class MessageService {
    * Appends in request order with gap-free seq (the repository's single statement); replays of a clientId come
    * back as stored. message.created is recorded for the messages written now, and one audit entry per request
    * lists them by id and role (per-message entries would copy every message body into the log, and write and seal
-   * an entry per message): all in the same transaction, for one message in the append statement itself, which
-   * also commits when nothing follows it in the request (no Idempotency-Key record to complete).
+   * an entry per message): all in the same transaction, for one message in the append statement itself.
+   * `lastWrite`: the caller writes nothing after this in the request (the append route; not conversation
+   * creation, which reads the conversation back): the statement may then also commit, unless an interceptor
+   * still writes after the handler (an Idempotency-Key record to complete).
    */
-  async append(conversationId: string, inputs: MessageInputBody[]): Promise<MessageView[]> {
+  async append(conversationId: string, inputs: MessageInputBody[], options: { lastWrite?: boolean } = {}): Promise<MessageView[]> {
     const { messages, lastEventSeq, audit } = await this.messages.appendWithOutcome(
       this.context.organizationId,
       conversationId,
@@ -30,7 +32,7 @@ export class MessageService {
       {
         recordCreatedEvents: true,
         audit: (created) => this.audit.entry('message.append', 'conversation', conversationId, { after: { messages: created } }),
-        commit: this.context.lastWriteMayCommit,
+        commit: options.lastWrite === true && this.context.lastWriteMayCommit,
       },
     );
     if (lastEventSeq !== null) this.events.recorded(conversationId, lastEventSeq);

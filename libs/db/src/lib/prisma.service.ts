@@ -108,7 +108,8 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * every tenant transaction (tenancy.ts), entered in the same round trip as BEGIN. The `Db` handed to `fn`
    * answers raw SQL only (`queryRows`, `$queryRaw`, `$queryRawUnsafe`, `$executeRawUnsafe`); a model call throws,
    * so a repository that needs Prisma cannot end up here by accident. Serialization failures, deadlocks and
-   * domain errors marked `retryTransaction` run `fn` again on a fresh transaction, as `transaction()` does.
+   * domain errors marked `retryTransaction` run `fn` again on a fresh transaction, as `transaction()` does — unless
+   * a statement of `fn` already committed (queryRows `commit`): then the error goes to the caller as it is.
    */
   async rawTransaction<T>(
     organizationId: string | null,
@@ -132,7 +133,8 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
           return result;
         } catch (error) {
           await session.rollback().catch((e: Error) => (broken = e));
-          if (attempt >= retries || !(isRetryableTransactionError(error) || isStalePrepared(error))) throw error;
+          // After a statement that committed (`commit`), running `fn` again would repeat durable writes.
+          if (session.committedEarly || attempt >= retries || !(isRetryableTransactionError(error) || isStalePrepared(error))) throw error;
           this.logger.debug(`retrying transaction after ${(error as Error).message}`);
         } finally {
           // A connection whose ROLLBACK failed is in an unknown state: the pool must not hand it out again.

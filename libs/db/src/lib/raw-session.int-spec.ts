@@ -1,5 +1,6 @@
 import { Prisma } from '../generated/prisma/client';
 import { createTestPrisma, makeTenant, testDatabaseMode } from '../testing';
+import { ConflictError } from './errors';
 import { PrismaService } from './prisma.service';
 
 /** Raw transactions (PrismaService.rawTransaction over RawSession) against the real database. */
@@ -55,6 +56,39 @@ describe('raw transactions: statements deferred until commit', () => {
       }, { retries: 0 }),
     ).rejects.toThrow(/division by zero/);
     expect(await nameOf(agent.id)).toBe('deferred');
+  });
+
+  it('after a statement committed with `commit`, a failure is not retried (that would repeat the durable write) and nothing can be deferred', async () => {
+    const { organization, agent } = await makeTenant(prisma);
+    let runs = 0;
+    const retryable = Object.assign(new ConflictError('a retryable failure after the commit'), { retryTransaction: true });
+    await expect(
+      prisma.rawTransaction(organization.id, async (db) => {
+        runs++;
+        await prisma.queryRows(db, rename(agent.id, `committed ${runs}`), { commit: true });
+        throw retryable;
+      }),
+    ).rejects.toBe(retryable);
+    expect(runs).toBe(1);
+    expect(await nameOf(agent.id)).toBe('committed 1');
+    // Without the early commit the same failure is retried, as before.
+    runs = 0;
+    await expect(
+      prisma.rawTransaction(organization.id, async (db) => {
+        runs++;
+        await prisma.queryRows(db, rename(agent.id, `rolled back ${runs}`));
+        throw retryable;
+      }, { retries: 1 }),
+    ).rejects.toBe(retryable);
+    expect(runs).toBe(2);
+    expect(await nameOf(agent.id)).toBe('committed 1');
+    await expect(
+      prisma.rawTransaction(organization.id, async (db) => {
+        await prisma.queryRows(db, rename(agent.id, 'committed again'), { commit: true });
+        await prisma.queryRows(db, rename(agent.id, 'too late'), { deferUntilCommit: true });
+      }),
+    ).rejects.toThrow(/nothing can be deferred/);
+    expect(await nameOf(agent.id)).toBe('committed again');
   });
 
   it('a deferred statement runs prepared on the connection, and one the server lost is prepared again', async () => {

@@ -17,8 +17,9 @@ import type { Prisma } from '../generated/prisma/client';
  * - Statements deferred until commit (plain INSERTs whose results nobody reads: live events, audit entries) go
  *   out in front of COMMIT, in one message, as EXECUTEs of statements prepared the same way.
  *
- * An append is then two round trips (statement, commit) where a raw INSERT is one. Later statements of the same
- * transaction go the ordinary way (extended protocol, named when `prepare`).
+ * A transaction whose last write is its first statement (a one-message append, a payment) is then one round
+ * trip, like a raw INSERT (`query` with `commit`); otherwise two (statement, commit). Later statements of the
+ * same transaction go the ordinary way (extended protocol, named when `prepare`).
  *
  * The embedded database serves every connection from one backend, where one connection's prepared statement
  * name collides with another's: there, `prepare` is ignored and statements are written out in full.
@@ -33,6 +34,11 @@ export class RawSession {
   private readonly deferredNames = new Set<string>();
   /** read-only: a statement of the batch failed, so the connection sits in an aborted transaction */
   private aborted = false;
+  /**
+   * A statement went out with `commit` and committed: the caller's work is durable, so the transaction must not be
+   * run again (rawTransaction does not retry it), and nothing may be deferred to a commit that is no longer its.
+   */
+  committedEarly = false;
 
   /**
    * `readOnly`: every statement goes out as its own `BEGIN READ ONLY; <tenant settings>; <statement>; COMMIT`, one
@@ -91,6 +97,7 @@ export class RawSession {
     for (const name of prepares) known.add(name);
     // Committed: the next statement begins a new transaction.
     this.pending = this.begin;
+    this.committedEarly = true;
     return result;
   }
 
@@ -135,6 +142,7 @@ export class RawSession {
    */
   defer(sql: { text: string; values: unknown[] }, prepare = false): void {
     if (this.readOnly) throw new Error('a read-only transaction has nothing to defer');
+    if (this.committedEarly) throw new Error('the transaction committed with its last write; nothing can be deferred to it');
     const shape = prepare && this.serverPrepared ? statementShape(sql.text) : null;
     if (!shape) {
       this.deferred.push(inlineSql(sql));

@@ -35,8 +35,9 @@ export class AuditService implements OnApplicationBootstrap {
   }
 
   /**
-   * The entry `record` would insert, for a statement that inserts it itself (payment creation: with the payment,
-   * in one statement), with the same actor, request id, validation and MAC. Hand it to `witness` once inserted.
+   * The entry `record` would insert, for a statement that inserts it itself (payment creation and a one-message
+   * append: with the payment or message, in one statement), with the same actor, request id, validation and MAC.
+   * Hand it to `witness` once inserted.
    */
   entry(action: string, entityType: string, entityId: string | null, change: AuditChange = {}): AuditRow {
     return this.auditLogs.buildRow(this.context.organizationId, this.input(action, entityType, entityId, change));

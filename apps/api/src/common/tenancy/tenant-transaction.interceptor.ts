@@ -23,7 +23,9 @@ export const RawReadTransaction = () => RawTransaction('read');
  * Every request of an organization key runs in one transaction under row-level security for that organization:
  * the service layer scopes every query itself, and PostgreSQL refuses rows of other organizations as a second
  * wall. The transaction commits before the response is sent, so a 2xx means the write is durable; an error rolls
- * everything back (nothing half-written). Idempotency records, audit entries and live events share it.
+ * everything back (nothing half-written). Idempotency records, audit entries and live events share it. A handler
+ * whose last write commits with it (the one-message append, payment creation: queryRows `commit`) does nothing
+ * after it but read, and such a transaction is never run again.
  */
 @Injectable()
 export class TenantTransactionInterceptor implements NestInterceptor {

@@ -163,7 +163,10 @@ function appendSql(
 export interface AppendOptions {
   /** write each new message's `message.created` live event in the same statement */
   recordCreatedEvents?: boolean;
-  /** the audit entry of the messages written now (not called when every message was a clientId replay) */
+  /**
+   * the audit entry of the messages written now: for one message built before the statement (with the id chosen for
+   * it) and inserted only with it; for a batch built after it, and not at all when every message was a replay
+   */
   audit?: (created: Array<{ id: string; role: MessageRole }>) => AuditRow;
   /** in a raw transaction, commit with the append statement when it can (see appendWithOutcome) */
   commit?: boolean;
