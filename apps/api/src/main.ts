@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const config = loadApiConfig();
   const target = await resolveDatabase({
     DATABASE_URL: config.DATABASE_URL,
+    DATABASE_DIRECT_URL: config.DATABASE_DIRECT_URL,
     AGENTHUB_DATA_DIR: config.AGENTHUB_DATA_DIR,
     DATABASE_POOL_SIZE: String(config.DATABASE_POOL_SIZE),
   });

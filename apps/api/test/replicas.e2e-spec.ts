@@ -3,6 +3,7 @@ import pg from 'pg';
 import { agentBody, conversationBody, describeOnPostgres, messageBody } from '@agenthub/db/testing';
 import type { ApiResponse } from './support/api-harness';
 import { ApiProcess, SseClient, TEST_ADMIN_TOKEN, describeExit, type Json, type SseEvent } from './support/api-process';
+import { FreezableProxy } from './support/freezable-proxy';
 
 /**
  * The API as real processes on one PostgreSQL database: what only several processes can show — live events
@@ -70,6 +71,50 @@ describeOnPostgres('API processes (replicas, crash, shutdown, logs)', () => {
 
   afterAll(async () => {
     await Promise.all(started.map((api) => api.stop()));
+  });
+
+  describe('key revocation across replicas', () => {
+    const REVOCATION_DEADLINE_MS = 1000; // issue 16: every replica refuses a revoked key within 1 s
+
+    it('is honoured within 1 s by a replica whose LISTEN connection went silent (no error, no reset), which keeps serving valid keys', async () => {
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      const proxy = await FreezableProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
+      try {
+        // B's LISTEN connection goes through the proxy (DATABASE_DIRECT_URL); its pool does not.
+        const [a, b] = await Promise.all([start(), start({ DATABASE_DIRECT_URL: proxy.urlFor(process.env.TEST_DATABASE_URL!) })]);
+        const org = await a.createOrganization();
+        const created = async (name: string) => {
+          const res = await a.post('/api/v1/api-keys', org.key, { name, role: 'member' });
+          if (res.status !== 201) throw new Error(`api key: ${res.status} ${res.text}`);
+          return { id: res.body.id as string, key: res.body.key as string };
+        };
+        const [doomed, kept] = [await created('doomed'), await created('kept')];
+        for (const k of [doomed, kept]) expect((await b.get('/api/v1/agents', k.key)).status).toBe(200); // cached on B
+
+        proxy.freeze();
+        expect((await a.request('DELETE', `/api/v1/api-keys/${doomed.id}`, { key: org.key })).status).toBe(204);
+        const revokedAt = Date.now(); // the revocation has committed
+
+        // Every request B receives from the deadline on is refused; until then the answer may be either.
+        const late: number[] = [];
+        while (Date.now() - revokedAt < REVOCATION_DEADLINE_MS + 500) {
+          const sentAt = Date.now();
+          const res = await b.get('/api/v1/agents', doomed.key);
+          if (sentAt - revokedAt >= REVOCATION_DEADLINE_MS) late.push(res.status);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(late.length).toBeGreaterThan(0);
+        expect(new Set(late)).toEqual(new Set([401]));
+        // The valid key still works on B (looked up each time while its LISTEN connection is silent).
+        expect((await b.get('/api/v1/agents', kept.key)).status).toBe(200);
+        proxy.thaw();
+        expect((await b.get('/api/v1/agents', kept.key)).status).toBe(200);
+        expect((await b.get('/api/v1/agents', doomed.key)).status).toBe(401);
+      } finally {
+        proxy.thaw();
+        await proxy.close();
+      }
+    });
   });
 
   describe('live events across replicas', () => {

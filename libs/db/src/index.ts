@@ -13,7 +13,7 @@ export { reciprocalRankFusion, RRF_K } from './lib/search/fusion';
 export * from './lib/migrations';
 export * from './lib/pagination';
 export * from './lib/tenancy';
-export { PgListener } from './lib/notifications/pg-listener';
+export { LISTENER_HEARTBEAT_MS, PgListener } from './lib/notifications/pg-listener';
 export * from './lib/sessions/whole-database';
 export { WholeDatabase, type DatabaseSnapshot, type LoadSession } from './lib/sessions/whole-database.service';
 export { JobLockService, type HeldLock } from './lib/sessions/job-lock.service';

@@ -15,6 +15,11 @@ export const API_ENV_SCHEMA = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  /** A direct connection for LISTEN when DATABASE_URL goes through a transaction-mode pooler (default DATABASE_URL). */
+  DATABASE_DIRECT_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
   AGENTHUB_DATA_DIR: z.string().min(1).optional(),
   /** The operator's token: manages organizations and backups only. */

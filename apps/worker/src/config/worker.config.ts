@@ -30,6 +30,7 @@ export const workerEnvSchema = z
     DATABASE_URL: optionalString,
     AGENTHUB_DATA_DIR: optionalString,
     DATABASE_POOL_SIZE: optionalString,
+    DATABASE_DIRECT_URL: optionalString,
     /** Where backups go when no bucket is configured (default <AGENTHUB_DATA_DIR>/backups). */
     BACKUP_DIR: optionalString,
     BACKUP_BUCKET: z.preprocess(
@@ -94,7 +95,7 @@ export interface S3Settings {
 
 export interface WorkerConfig {
   /** What the data layer reads (DbModule.forRoot / resolveDatabase). */
-  database: { DATABASE_URL?: string; AGENTHUB_DATA_DIR?: string; DATABASE_POOL_SIZE?: string };
+  database: { DATABASE_URL?: string; DATABASE_DIRECT_URL?: string; AGENTHUB_DATA_DIR?: string; DATABASE_POOL_SIZE?: string };
   backup: {
     /** S3 when a bucket is configured, else a local directory. */
     storage: { kind: 's3'; s3: S3Settings } | { kind: 'local'; dir: string };
@@ -133,7 +134,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   const dataDir = e.AGENTHUB_DATA_DIR ?? '.agenthub';
   const off = (v: string) => (v.trim() === 'off' ? null : v.trim());
   return {
-    database: { DATABASE_URL: e.DATABASE_URL, AGENTHUB_DATA_DIR: e.AGENTHUB_DATA_DIR, DATABASE_POOL_SIZE: e.DATABASE_POOL_SIZE },
+    database: { DATABASE_URL: e.DATABASE_URL, DATABASE_DIRECT_URL: e.DATABASE_DIRECT_URL, AGENTHUB_DATA_DIR: e.AGENTHUB_DATA_DIR, DATABASE_POOL_SIZE: e.DATABASE_POOL_SIZE },
     backup: {
       storage: e.BACKUP_BUCKET
         ? {

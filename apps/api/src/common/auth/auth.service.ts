@@ -1,18 +1,26 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { API_KEYS_CHANGED_CHANNEL, ApiKeyRepository, PgListener, hashApiKey, type Db } from '@agenthub/db';
+import { API_KEYS_CHANGED_CHANNEL, ApiKeyRepository, LISTENER_HEARTBEAT_MS, PgListener, hashApiKey, type Db } from '@agenthub/db';
 import { ADMIN_TOKEN } from '../../config/tokens';
 import { TenantTransactions } from '../tenancy/tenant-transactions';
 import type { KeyPrincipal, Principal } from './principal';
 
 const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
+/**
+ * A revoked key is refused by every replica within 1 s of the revocation's commit: a cached key is used only while
+ * this replica's LISTEN connection has proven, within this long, that it delivers (PgListener.deliveredSince), so a
+ * revocation's NOTIFY committed before then has cleared the cache. Otherwise the key is looked up again.
+ */
+const REVOCATION_BOUND_MS = 1000;
+const TRUST_CACHE_MS = REVOCATION_BOUND_MS - LISTENER_HEARTBEAT_MS;
 
 /**
  * Resolves a bearer token to a principal. Organization keys are looked up by their SHA-256 hash (the secret
  * itself is never stored), under row-level security that shows only the row with that hash. Valid keys are cached
  * for 30 s per replica, so most requests cost no lookup; a revocation clears the cache at once on the replica
- * that revoked and, through NOTIFY, on every other one.
+ * that revoked and, through NOTIFY, on every other one — within 1 s even on a replica whose LISTEN connection went
+ * silent, which stops trusting its cache (REVOCATION_BOUND_MS).
  */
 @Injectable()
 export class AuthService implements OnModuleInit {
@@ -41,7 +49,8 @@ export class AuthService implements OnModuleInit {
     if (timingSafeEqual(digest, this.adminHash)) return { kind: 'admin' };
     const keyHash = hashApiKey(token);
     const cached = this.cache.get(keyHash);
-    if (cached && cached.expires > Date.now()) return cached.principal;
+    const now = Date.now();
+    if (cached && cached.expires > now && this.listener.deliveredSince(now - TRUST_CACHE_MS)) return cached.principal;
     let pending = this.inflight.get(keyHash);
     if (!pending) {
       const generation = this.generation;

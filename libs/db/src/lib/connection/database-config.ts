@@ -10,12 +10,18 @@ export interface DatabaseTarget {
   dataDir?: string;
   /** connections per process (DATABASE_POOL_SIZE, PostgreSQL only; default 10) */
   poolSize?: number;
+  /**
+   * PostgreSQL only: a direct connection for what needs a session of its own (LISTEN), when `url` goes through a
+   * pooler in transaction mode (DATABASE_DIRECT_URL; default `url`).
+   */
+  directUrl?: string;
   /** Stops the embedded server when this process owns it; a no-op for PostgreSQL. */
   close(): Promise<void>;
 }
 
 export interface DatabaseEnv {
   DATABASE_URL?: string;
+  DATABASE_DIRECT_URL?: string;
   AGENTHUB_DATA_DIR?: string;
   DATABASE_POOL_SIZE?: string;
 }
@@ -42,7 +48,11 @@ export async function resolveDatabase(
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
       throw new Error('DATABASE_POOL_SIZE must be an integer from 1 to 1000');
     }
-    return { mode: 'postgres', url, poolSize, close: async () => undefined };
+    const directUrl = env.DATABASE_DIRECT_URL?.trim() || undefined;
+    if (directUrl && !/^postgres(ql)?:\/\//.test(directUrl)) {
+      throw new Error('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL');
+    }
+    return { mode: 'postgres', url, poolSize, directUrl, close: async () => undefined };
   }
   const embedded = await startEmbeddedDatabase(path.join(dataDirFrom(env), 'db'), embeddedOptions);
   return { mode: 'embedded', url: embedded.url, dataDir: embedded.dataDir, close: embedded.close };
