@@ -95,16 +95,16 @@ describeOnPostgres('API processes (replicas, crash, shutdown, logs)', () => {
         expect((await a.request('DELETE', `/api/v1/api-keys/${doomed.id}`, { key: org.key })).status).toBe(204);
         const revokedAt = Date.now(); // the revocation has committed
 
-        // Every request B receives from the deadline on is refused; until then the answer may be either.
+        // Every request B receives from the deadline on is refused; until then the answer may be either. (revokedAt
+        // is when the DELETE answered, just after its commit: the deadline checked is a few ms late at most.)
         const late: number[] = [];
-        while (Date.now() - revokedAt < REVOCATION_DEADLINE_MS + 500) {
+        while (late.length < 5) {
           const sentAt = Date.now();
           const res = await b.get('/api/v1/agents', doomed.key);
           if (sentAt - revokedAt >= REVOCATION_DEADLINE_MS) late.push(res.status);
           await new Promise((r) => setTimeout(r, 50));
         }
-        expect(late.length).toBeGreaterThan(0);
-        expect(new Set(late)).toEqual(new Set([401]));
+        expect(late).toEqual([401, 401, 401, 401, 401]);
         // The valid key still works on B (looked up each time while its LISTEN connection is silent).
         expect((await b.get('/api/v1/agents', kept.key)).status).toBe(200);
         proxy.thaw();

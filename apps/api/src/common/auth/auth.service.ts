@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { API_KEYS_CHANGED_CHANNEL, ApiKeyRepository, LISTENER_HEARTBEAT_MS, PgListener, hashApiKey, type Db } from '@agenthub/db';
 import { ADMIN_TOKEN } from '../../config/tokens';
@@ -9,8 +10,8 @@ const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
 /**
  * A revoked key is refused by every replica within 1 s of the revocation's commit: a cached key is used only while
- * this replica's LISTEN connection has proven, within this long, that it delivers (PgListener.deliveredSince), so a
- * revocation's NOTIFY committed before then has cleared the cache. Otherwise the key is looked up again.
+ * this replica's LISTEN connection has proven within TRUST_CACHE_MS that it delivers (PgListener.deliveredWithin),
+ * so a revocation's NOTIFY committed before then has cleared the cache. Otherwise the key is looked up again.
  */
 const REVOCATION_BOUND_MS = 1000;
 const TRUST_CACHE_MS = REVOCATION_BOUND_MS - LISTENER_HEARTBEAT_MS;
@@ -27,7 +28,7 @@ export class AuthService implements OnModuleInit {
   private readonly adminHash: Buffer;
   private readonly cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
   /** Lookups under way: concurrent requests with an uncached key share one (no stampede when an entry expires). */
-  private readonly inflight = new Map<string, Promise<KeyPrincipal | null>>();
+  private readonly inflight = new Map<string, { lookup: Promise<KeyPrincipal | null>; startedAt: number }>();
   /** Bumped by every clear, so a lookup that started before a revocation does not put the key back. */
   private generation = 0;
 
@@ -49,9 +50,12 @@ export class AuthService implements OnModuleInit {
     if (timingSafeEqual(digest, this.adminHash)) return { kind: 'admin' };
     const keyHash = hashApiKey(token);
     const cached = this.cache.get(keyHash);
-    const now = Date.now();
-    if (cached && cached.expires > now && this.listener.deliveredSince(now - TRUST_CACHE_MS)) return cached.principal;
-    let pending = this.inflight.get(keyHash);
+    const trusted = this.listener.deliveredWithin(TRUST_CACHE_MS);
+    if (cached && cached.expires > Date.now() && trusted) return cached.principal;
+    const underWay = this.inflight.get(keyHash);
+    // A lookup under way is joined only if it cannot predate a revocation this replica has not heard of: it
+    // started within TRUST_CACHE_MS, or the LISTEN connection is trusted (a revocation would have cleared it).
+    let pending = underWay && (trusted || performance.now() - underWay.startedAt <= TRUST_CACHE_MS) ? underWay.lookup : undefined;
     if (!pending) {
       const generation = this.generation;
       const lookup: Promise<KeyPrincipal | null> = this.lookup(token, keyHash)
@@ -66,9 +70,9 @@ export class AuthService implements OnModuleInit {
           return principal;
         })
         .finally(() => {
-          if (this.inflight.get(keyHash) === lookup) this.inflight.delete(keyHash);
+          if (this.inflight.get(keyHash)?.lookup === lookup) this.inflight.delete(keyHash);
         });
-      this.inflight.set(keyHash, lookup);
+      this.inflight.set(keyHash, { lookup, startedAt: performance.now() });
       pending = lookup;
     }
     return pending;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import type { DatabaseTarget } from '../connection/database-config';
@@ -6,8 +7,10 @@ import { DATABASE_TARGET } from '../prisma.service';
 
 type Handler = (payload: string) => void;
 
-/** How often the LISTEN connection proves that it still delivers (deliveredSince). */
+/** How often the LISTEN connection proves that it still delivers (deliveredWithin). */
 export const LISTENER_HEARTBEAT_MS = 200;
+/** A heartbeat not back after this long: the connection is dropped and opened again. */
+const HEARTBEAT_GIVE_UP_MS = 2000;
 
 /**
  * One LISTEN connection per process for signals between processes (the API's live events and key revocations,
@@ -17,11 +20,14 @@ export const LISTENER_HEARTBEAT_MS = 200;
  * there: the API delivers to its own subscribers after commit, the worker polls.
  *
  * A connection can also go silent without an error (a network partition, a frozen pooler or host): notifications
- * stop and nothing says so. So every LISTENER_HEARTBEAT_MS the connection NOTIFYs a channel only this process
- * listens to and waits for it to come back; PostgreSQL delivers notifications in commit order, so a heartbeat
- * received proves that everything committed before it was sent has been delivered (`deliveredSince`): a cache
- * that NOTIFY invalidates (the API's key cache) trusts itself only that far. It uses DATABASE_DIRECT_URL when
- * set: LISTEN needs a session of its own, which a pooler in transaction mode does not give.
+ * stop and nothing says so. So, once someone asks (`deliveredWithin`), every LISTENER_HEARTBEAT_MS the connection
+ * NOTIFYs a channel only this process listens to and waits for it to come back from its own backend; PostgreSQL
+ * queues notifications in commit order and a backend reads the queue in order, so a heartbeat received proves that
+ * everything committed before it was sent has been delivered: a cache that NOTIFY invalidates (the API's key
+ * cache) trusts itself only that far. A heartbeat not back within HEARTBEAT_GIVE_UP_MS drops the connection (the
+ * reconnect tells every handler to re-read). The session commits its heartbeats asynchronously (no WAL flush
+ * under NOTIFY's commit lock). It uses DATABASE_DIRECT_URL when set: LISTEN needs a session of its own, which a
+ * pooler in transaction mode does not give (heartbeats then come back from another backend and are not counted).
  */
 @Injectable()
 export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,12 +39,17 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   private attempt = 0;
   /** this process's heartbeat channel */
   private readonly heartbeatChannel = `agenthub_listener_${randomUUID().replace(/-/g, '')}`;
-  /** heartbeats on their way: number → when it was sent (ms) */
+  /** heartbeats on their way: number → when it was sent (performance.now(), a monotonic clock) */
   private readonly heartbeats = new Map<number, number>();
   private heartbeatNumber = 0;
-  /** when the latest heartbeat that came back was sent (ms); 0: none yet on this connection */
+  /** when the latest heartbeat that came back was sent (performance.now()); 0: none yet on this connection */
   private confirmedAt = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** someone relies on deliveredWithin: heartbeats go out */
+  private heartbeatsWanted = false;
+  /** the backend of the LISTEN session (a heartbeat counts only when it comes from there) */
+  private backendPid = 0;
+  private warnedForeignHeartbeat = false;
 
   constructor(@Inject(DATABASE_TARGET) private readonly target: DatabaseTarget) {}
 
@@ -59,12 +70,17 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /**
-   * Whether every notification committed before `since` (ms since the epoch) has been delivered to the handlers:
-   * a heartbeat sent at or after it has come back. Always true on the embedded database (nothing crosses
-   * processes there).
+   * Whether every notification committed more than `ms` ago has been delivered to the handlers: a heartbeat sent
+   * within the last `ms` has come back. Always true on the embedded database (nothing crosses processes there).
+   * The first call starts the heartbeats.
    */
-  deliveredSince(since: number): boolean {
-    return !this.crossReplica || this.confirmedAt >= since;
+  deliveredWithin(ms: number): boolean {
+    if (!this.crossReplica) return true;
+    if (!this.heartbeatsWanted) {
+      this.heartbeatsWanted = true;
+      if (this.client) this.beat(this.client);
+    }
+    return this.confirmedAt > 0 && performance.now() - this.confirmedAt <= ms;
   }
 
   /** Channels registered during start-up are listened to before the application serves. */
@@ -74,21 +90,32 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.target.directUrl ?? this.target.url, application_name: 'agenthub-listen' });
+    const client = new pg.Client({ connectionString: this.target.directUrl ?? this.target.url, application_name: 'agenthub-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
     client.on('notification', (msg) => {
-      if (msg.channel === this.heartbeatChannel) this.heartbeatReturned(client, Number(msg.payload));
+      if (msg.channel === this.heartbeatChannel) this.heartbeatReturned(client, Number(msg.payload), msg.processId);
       else this.dispatch(msg.channel, msg.payload ?? '');
     });
     client.on('error', (error) => {
+      // A connection already given up (a silent one dropped by beat()) has been replaced.
+      if (this.client !== client && this.client !== null) return;
       this.logger.warn(`LISTEN connection lost: ${error.message}`);
       void client.end().catch(() => undefined);
       this.scheduleReconnect();
     });
     try {
       await client.connect();
+      if (this.stopped) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       // Set first, so that a channel registered meanwhile is listened to by on() itself (pg queues the queries).
       this.client = client;
-      for (const channel of [...this.handlers.keys(), this.heartbeatChannel]) await client.query(`listen ${client.escapeIdentifier(channel)}`);
+      // One message: through a pooler in transaction mode it runs on one backend, whose pid the heartbeats check.
+      const setup = [...this.handlers.keys(), this.heartbeatChannel].map((channel) => `listen ${client.escapeIdentifier(channel)}`);
+      const results = (await client.query(
+        [...setup, 'set synchronous_commit = off', 'select pg_backend_pid() as pid'].join('; '),
+      )) as unknown as pg.QueryResult[];
+      this.backendPid = Number(results[results.length - 1].rows[0].pid);
       this.startHeartbeat(client);
       const reconnected = this.attempt > 0;
       this.connecting = null;
@@ -101,30 +128,52 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     }
   }
 
-  /**
-   * Sends a heartbeat on this connection each LISTENER_HEARTBEAT_MS while none is on its way (a silent connection
-   * keeps the one it has, and nothing comes back); the first one goes out at once.
-   */
+  /** Heartbeats on this connection, every LISTENER_HEARTBEAT_MS once wanted (deliveredWithin). */
   private startHeartbeat(client: pg.Client): void {
     clearInterval(this.heartbeatTimer);
     this.heartbeats.clear();
     this.confirmedAt = 0;
-    const beat = () => {
-      if (this.client !== client || this.heartbeats.size > 0) return;
-      const n = ++this.heartbeatNumber;
-      this.heartbeats.set(n, Date.now());
-      client.query('select pg_notify($1, $2)', [this.heartbeatChannel, String(n)]).catch(() => this.heartbeats.delete(n));
-    };
-    this.heartbeatTimer = setInterval(beat, LISTENER_HEARTBEAT_MS);
+    this.heartbeatTimer = setInterval(() => this.beat(client), LISTENER_HEARTBEAT_MS);
     this.heartbeatTimer.unref();
-    beat();
+    this.beat(client);
   }
 
-  private heartbeatReturned(client: pg.Client, n: number): void {
+  /**
+   * Sends a heartbeat unless one is on its way; one on its way for HEARTBEAT_GIVE_UP_MS means the connection went
+   * silent: it is dropped and opened again.
+   */
+  private beat(client: pg.Client): void {
+    if (this.client !== client || !this.heartbeatsWanted) return;
+    const now = performance.now();
+    for (const sentAt of this.heartbeats.values()) {
+      if (now - sentAt > HEARTBEAT_GIVE_UP_MS) {
+        this.logger.warn(`LISTEN connection silent: no heartbeat back in ${HEARTBEAT_GIVE_UP_MS} ms; reconnecting`);
+        void client.end().catch(() => undefined);
+        this.scheduleReconnect();
+      }
+      return;
+    }
+    const n = ++this.heartbeatNumber;
+    this.heartbeats.set(n, now);
+    client.query('select pg_notify($1, $2)', [this.heartbeatChannel, String(n)]).catch((error: Error) => {
+      this.heartbeats.delete(n);
+      this.logger.warn(`LISTEN heartbeat failed: ${error.message}`);
+    });
+  }
+
+  private heartbeatReturned(client: pg.Client, n: number, processId: number): void {
     const sentAt = this.heartbeats.get(n);
     if (this.client !== client || sentAt === undefined) return;
     this.heartbeats.delete(n);
+    if (processId !== this.backendPid) {
+      // Sent from another backend than the one that LISTENs (a pooler in transaction mode): proves nothing.
+      if (!this.warnedForeignHeartbeat) this.logger.warn('LISTEN heartbeats come back from another backend: set DATABASE_DIRECT_URL to a direct connection');
+      this.warnedForeignHeartbeat = true;
+      return;
+    }
     this.confirmedAt = Math.max(this.confirmedAt, sentAt);
+    // Late (a slow round trip or a busy event loop): the next one goes out now rather than at the next tick.
+    if (performance.now() - sentAt >= LISTENER_HEARTBEAT_MS) this.beat(client);
   }
 
   private scheduleReconnect(): void {
@@ -151,6 +200,8 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeatTimer);
-    await this.client?.end().catch(() => undefined);
+    // A silent connection's end() may never resolve: shutdown does not wait more than a second for it.
+    const ended = this.client?.end().catch(() => undefined);
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 }
