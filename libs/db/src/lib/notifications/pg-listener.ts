@@ -98,9 +98,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     client.on('error', (error) => {
       // A connection already given up (a silent one dropped by beat()) has been replaced.
       if (this.client !== client && this.client !== null) return;
-      this.logger.warn(`LISTEN connection lost: ${error.message}`);
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
+      this.drop(client, `LISTEN connection lost: ${error.message}`);
     });
     try {
       await client.connect();
@@ -122,17 +120,27 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
       this.attempt = 0;
       if (reconnected) for (const channel of this.handlers.keys()) this.dispatch(channel, '');
     } catch (error) {
-      this.logger.warn(`LISTEN connection failed: ${(error as Error).message}`);
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
+      this.drop(client, `LISTEN connection failed: ${(error as Error).message}`);
     }
+  }
+
+  /** Closes a connection that failed or went silent and opens another (with backoff). */
+  private drop(client: pg.Client, why: string): void {
+    this.logger.warn(why);
+    void client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  /** Forgets the heartbeats of the connection that is going (none of them proves anything about the next one). */
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeats.clear();
+    this.confirmedAt = 0;
   }
 
   /** Heartbeats on this connection, every LISTENER_HEARTBEAT_MS once wanted (deliveredWithin). */
   private startHeartbeat(client: pg.Client): void {
-    clearInterval(this.heartbeatTimer);
-    this.heartbeats.clear();
-    this.confirmedAt = 0;
+    this.stopHeartbeat();
     this.heartbeatTimer = setInterval(() => this.beat(client), LISTENER_HEARTBEAT_MS);
     this.heartbeatTimer.unref();
     this.beat(client);
@@ -146,11 +154,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     if (this.client !== client || !this.heartbeatsWanted) return;
     const now = performance.now();
     for (const sentAt of this.heartbeats.values()) {
-      if (now - sentAt > HEARTBEAT_GIVE_UP_MS) {
-        this.logger.warn(`LISTEN connection silent: no heartbeat back in ${HEARTBEAT_GIVE_UP_MS} ms; reconnecting`);
-        void client.end().catch(() => undefined);
-        this.scheduleReconnect();
-      }
+      if (now - sentAt > HEARTBEAT_GIVE_UP_MS) this.drop(client, `LISTEN connection silent: no heartbeat back in ${HEARTBEAT_GIVE_UP_MS} ms; reconnecting`);
       return;
     }
     const n = ++this.heartbeatNumber;
@@ -178,9 +182,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
 
   private scheduleReconnect(): void {
     this.client = null;
-    clearInterval(this.heartbeatTimer);
-    this.heartbeats.clear();
-    this.confirmedAt = 0;
+    this.stopHeartbeat();
     if (this.stopped) return;
     const delay = Math.min(5000, 100 * 2 ** this.attempt++);
     // Kept in `connecting`, so that on() does not open a second connection meanwhile.
@@ -199,7 +201,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.heartbeatTimer);
+    this.stopHeartbeat();
     // A silent connection's end() may never resolve: shutdown does not wait more than a second for it.
     const ended = this.client?.end().catch(() => undefined);
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);

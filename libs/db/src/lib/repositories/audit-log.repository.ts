@@ -516,6 +516,18 @@ export function auditInsertSql(rows: AuditRow[], sealed?: { seq: bigint; prevHas
 }
 
 /**
+ * A data-modifying CTE (`, <name> AS (…)`) that inserts the pending row only if the statement's CTE `written`
+ * returned a row: the entry of a change written by the same statement (payment creation, a one-message append),
+ * so a statement that wrote nothing (a replay, a conflict) leaves no entry.
+ */
+export function auditInsertWithCte(row: AuditRow, written: string): Prisma.Sql {
+  return Prisma.sql`, audited AS (
+    INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)})
+    SELECT ${auditRowValues(row)} WHERE EXISTS (SELECT 1 FROM ${Prisma.raw(written)})
+  )`;
+}
+
+/**
  * A pending row's values in the order of AUDIT_INSERT_COLUMNS, comma-separated, for an INSERT … SELECT of a
  * statement of its own (payment creation inserts its entry only if the payment was inserted). Every placeholder
  * is cast, so the statement is prepared once per connection (RawSession).

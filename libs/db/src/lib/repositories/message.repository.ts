@@ -6,7 +6,7 @@ import { fixedText, PrismaService, type Db } from '../prisma.service';
 import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, isUniqueViolation } from '../errors';
 import { isUuid, pageSize, type Page } from '../pagination';
 import { checkJson, checkText, MAX_TEXT_LENGTH, throwIfProblems, type Problem } from '../validation';
-import { AUDIT_INSERT_COLUMNS, auditInsertSql, auditRowValues, type AuditRow } from './audit-log.repository';
+import { auditInsertSql, auditInsertWithCte, type AuditRow } from './audit-log.repository';
 
 export const MESSAGE_SELECT = {
   id: true,
@@ -359,12 +359,7 @@ export class MessageRepository {
     db: Db,
     commit: boolean,
   ) {
-    const audited = audit
-      ? Prisma.sql`, audited AS (
-          INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)})
-          SELECT ${auditRowValues(audit)} WHERE EXISTS (SELECT 1 FROM m)
-        )`
-      : Prisma.empty;
+    const audited = audit ? auditInsertWithCte(audit, 'm') : Prisma.empty;
     return this.prisma.queryRows<MessageRow & { lastEventSeq?: number }>(
       db,
       fixedText(audit ? 'message.insertOne:audited' : 'message.insertOne', Prisma.sql`

@@ -8,7 +8,7 @@ import { Db, fixedText, PrismaService, type SqlStatement } from '../prisma.servi
 import { canonicalJson, sha256Hex } from '../canonical-json';
 import { createdAtBefore, isUuid, pageSize, toPage, type Page } from '../pagination';
 import { checkJson, checkText, invalid, throwIfProblems, type Problem } from '../validation';
-import { AUDIT_INSERT_COLUMNS, auditRowValues, type AuditRow } from './audit-log.repository';
+import { auditInsertWithCte, type AuditRow } from './audit-log.repository';
 
 export const PAYMENT_SELECT = {
   id: true,
@@ -62,12 +62,7 @@ interface CreateArgs {
  * statement is prepared once per connection.
  */
 function createPaymentSql(a: CreateArgs, audit: AuditRow | null): SqlStatement {
-  const audited = audit
-    ? Prisma.sql`, audited AS (
-    INSERT INTO audit_logs (${Prisma.raw(AUDIT_INSERT_COLUMNS)})
-    SELECT ${auditRowValues(audit)} WHERE EXISTS (SELECT 1 FROM inserted)
-  )`
-    : Prisma.empty;
+  const audited = audit ? auditInsertWithCte(audit, 'inserted') : Prisma.empty;
   const sql = Prisma.sql`
   WITH args AS (
     SELECT ${a.organizationId}::uuid AS organization_id, ${a.userId}::uuid AS user_id, ${a.amount}::numeric AS amount,
