@@ -14,6 +14,7 @@ import { AuthGuard } from './common/auth/auth.guard';
 import { loggerParams } from './common/logging/logger';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { KeyThrottlerGuard } from './common/rate-limit/key-throttler.guard';
+import { RedisWindowCounterStorage } from './common/rate-limit/redis-window-counter.storage';
 import { WindowCounterStorage } from './common/rate-limit/window-counter.storage';
 import { TenantTransactionInterceptor } from './common/tenancy/tenant-transaction.interceptor';
 import type { ApiConfig } from './config/api-config';
@@ -63,7 +64,9 @@ export class AppModule {
         CommonModule.forRoot(config, adminToken),
         ThrottlerModule.forRoot({
           throttlers: [{ ttl: config.RATE_LIMIT_WINDOW_SECONDS * 1000, limit: config.RATE_LIMIT_MAX }],
-          storage: new WindowCounterStorage(),
+          storage: config.RATE_LIMIT_REDIS_URL
+            ? new RedisWindowCounterStorage(config.RATE_LIMIT_REDIS_URL, config.RATE_LIMIT_REDIS_PREFIX)
+            : new WindowCounterStorage(),
         }),
         ...FEATURE_MODULES,
       ],

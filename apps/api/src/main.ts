@@ -17,6 +17,8 @@ async function main(): Promise<void> {
   const target = await resolveDatabase({
     DATABASE_URL: config.DATABASE_URL,
     DATABASE_DIRECT_URL: config.DATABASE_DIRECT_URL,
+    DATABASE_READ_URLS: config.DATABASE_READ_URLS,
+    DATABASE_READ_MAX_LAG_MS: String(config.DATABASE_READ_MAX_LAG_MS),
     AGENTHUB_DATA_DIR: config.AGENTHUB_DATA_DIR,
     DATABASE_POOL_SIZE: String(config.DATABASE_POOL_SIZE),
   });

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { agentBody, conversationBody, describeOnPostgres, messageBody } from '@agenthub/db/testing';
+import { agentBody, conversationBody, describeOnPostgres, messageBody, testDatabaseDirectUrl } from '@agenthub/db/testing';
 import { expectProblem, TestApi, type TestOrg } from './support/api-harness';
 
 describe('messages over HTTP', () => {
@@ -222,9 +222,9 @@ describeOnPostgres('writes of one organization wait only on the rows they touch'
   beforeAll(async () => {
     api = await TestApi.start();
     org = await api.createOrganization('no-org-lock');
-    locker = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    locker = new pg.Client({ connectionString: testDatabaseDirectUrl() });
     // pg_stat_activity is a snapshot per transaction: the locker cannot watch its own waiters.
-    watcher = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    watcher = new pg.Client({ connectionString: testDatabaseDirectUrl() });
     await Promise.all([locker.connect(), watcher.connect()]);
   });
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import pg from 'pg';
-import { agentBody, conversationBody, describeOnPostgres, messageBody } from '@agenthub/db/testing';
+import { agentBody, conversationBody, describeOnPostgres, messageBody, testDatabaseDirectUrl } from '@agenthub/db/testing';
 import type { ApiResponse } from './support/api-harness';
 import { ApiProcess, SseClient, TEST_ADMIN_TOKEN, describeExit, type Json, type SseEvent } from './support/api-process';
 import { FreezableProxy } from './support/freezable-proxy';
@@ -77,11 +77,11 @@ describeOnPostgres('API processes (replicas, crash, shutdown, logs)', () => {
     const REVOCATION_DEADLINE_MS = 1000; // issue 16: every replica refuses a revoked key within 1 s
 
     it('is honoured within 1 s by a replica whose LISTEN connection went silent (no error, no reset), which keeps serving valid keys', async () => {
-      const url = new URL(process.env.TEST_DATABASE_URL!);
+      const url = new URL(testDatabaseDirectUrl());
       const proxy = await FreezableProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
       try {
         // B's LISTEN connection goes through the proxy (DATABASE_DIRECT_URL); its pool does not.
-        const [a, b] = await Promise.all([start(), start({ DATABASE_DIRECT_URL: proxy.urlFor(process.env.TEST_DATABASE_URL!) })]);
+        const [a, b] = await Promise.all([start(), start({ DATABASE_DIRECT_URL: proxy.urlFor(testDatabaseDirectUrl()) })]);
         const org = await a.createOrganization();
         const created = async (name: string) => {
           const res = await a.post('/api/v1/api-keys', org.key, { name, role: 'member' });
@@ -114,6 +114,39 @@ describeOnPostgres('API processes (replicas, crash, shutdown, logs)', () => {
         proxy.thaw();
         await proxy.close();
       }
+    });
+  });
+
+  // Redis runs beside PostgreSQL on every machine this suite runs on (REDIS_URL overrides where it is elsewhere).
+  describe('rate limit across replicas (RATE_LIMIT_REDIS_URL)', () => {
+    const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    // Counters of this run only: another run within the window would otherwise share the admin token's budget.
+    const prefix = `agenthub-test:${process.pid}:${Date.now()}:`;
+    const LIMIT = 10;
+
+    it('holds for a key across two replicas: exactly the limit is admitted, whichever replica serves', async () => {
+      const env = { RATE_LIMIT_REDIS_URL: redisUrl, RATE_LIMIT_REDIS_PREFIX: prefix, RATE_LIMIT_MAX: String(LIMIT), RATE_LIMIT_WINDOW_SECONDS: '60' };
+      const [a, b] = await Promise.all([start(env), start(env)]);
+      const org = await a.createOrganization();
+      const statuses: number[] = [];
+      for (let i = 0; i < 2 * LIMIT; i++) statuses.push((await (i % 2 ? b : a).get('/api/v1/agents', org.key)).status);
+      // Per replica, each would have admitted all 10 of its requests.
+      expect(statuses).toEqual([...Array(LIMIT).fill(200), ...Array(LIMIT).fill(429)]);
+      const blocked = await b.get('/api/v1/agents', org.key);
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another key has its own budget.
+      const other = await b.createOrganization();
+      expect((await a.get('/api/v1/agents', other.key)).status).toBe(200);
+    });
+
+    it('while Redis cannot be reached, counts per replica and keeps serving (a warning says so)', async () => {
+      const api = await start({ RATE_LIMIT_REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_REDIS_PREFIX: prefix, RATE_LIMIT_MAX: String(LIMIT), RATE_LIMIT_WINDOW_SECONDS: '60' });
+      const org = await api.createOrganization();
+      const statuses: number[] = [];
+      for (let i = 0; i < LIMIT + 2; i++) statuses.push((await api.get('/api/v1/agents', org.key)).status);
+      expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
+      expect(api.output).toMatch(/rate-limit store \(Redis\) unavailable, counting per replica meanwhile/);
     });
   });
 
@@ -329,7 +362,7 @@ describeOnPostgres('API processes (replicas, crash, shutdown, logs)', () => {
     expect(api.stdout).toContain('agenthub api: stopped');
 
     // All of every batch is stored, nothing twice, nothing partial.
-    const db = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    const db = new pg.Client({ connectionString: testDatabaseDirectUrl() });
     await db.connect();
     try {
       const { rows } = await db.query<{ count: number; max: number; distinct_clients: number; message_count: number }>(
@@ -358,9 +391,9 @@ describeOnPostgres('API processes (replicas, crash, shutdown, logs)', () => {
 
     // Holding the conversation's row lock parks the appends: two inside their transactions (the pool has 2
     // connections), the others waiting for a connection.
-    const locker = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    const locker = new pg.Client({ connectionString: testDatabaseDirectUrl() });
     // Another session: pg_stat_activity is a snapshot taken once per transaction, so the locker cannot watch.
-    const watcher = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    const watcher = new pg.Client({ connectionString: testDatabaseDirectUrl() });
     await Promise.all([locker.connect(), watcher.connect()]);
     try {
       await locker.query('begin');

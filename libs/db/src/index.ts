@@ -19,6 +19,7 @@ export { WholeDatabase, type DatabaseSnapshot, type LoadSession } from './lib/se
 export { JobLockService, type HeldLock } from './lib/sessions/job-lock.service';
 export { AUDIT_MAC_KEY, AuditMacKey } from './lib/audit/audit-mac-key';
 export { AuditSealer, type AuditSealerOptions } from './lib/audit/audit-sealer';
+export { type ReplicaStatus } from './lib/replicas/read-replicas';
 export { DATABASE_TARGET, PrismaService, type Db, type SqlStatement, type TransactionOptions } from './lib/prisma.service';
 export * from './lib/repositories';
 // The Prisma namespace (Prisma.sql, Prisma.Decimal, JSON input types) for callers; never the client class.

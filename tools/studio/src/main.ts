@@ -2,7 +2,7 @@
 // DATABASE_URL, or on the embedded database under AGENTHUB_DATA_DIR when it is unset. Serves until Ctrl+C.
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeDatabase, resolveDatabase, type DatabaseTarget } from '@agenthub/db';
+import { describeDatabase, resolveDatabase, sessionUrl, type DatabaseTarget } from '@agenthub/db';
 import { DEFAULT_STUDIO_HOST, DEFAULT_STUDIO_PORT, isLoopback, startStudioServer } from './studio.server';
 
 const USAGE = `usage: npx nx run db:studio [-- --port <n>] [--host <address>]
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const description = describeDatabase(target).split(' — ')[0];
   let server;
   try {
-    server = await startStudioServer({ databaseUrl: target.url, mode: target.mode, description, host, port, log: say });
+    server = await startStudioServer({ databaseUrl: sessionUrl(target), mode: target.mode, description, host, port, log: say });
   } catch (error) {
     await target.close();
     throw error;

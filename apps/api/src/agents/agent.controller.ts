@@ -8,6 +8,7 @@ import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { AgentDto, AgentPageDto, CreateAgentDto, ListAgentsQuery, UpdateAgentDto, type AgentView } from './agent.dto';
 import { AgentService } from './agent.service';
+import { ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 
 @ApiTags('agents')
 @Controller('agents')
@@ -24,6 +25,7 @@ export class AgentController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems()
   @ZodResponse({ status: 200, type: AgentPageDto })
   list(@Query() query: ListAgentsQuery): Promise<Page<AgentView>> {
@@ -31,6 +33,7 @@ export class AgentController {
   }
 
   @Get(':id')
+  @ReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ status: 200, type: AgentDto })
   get(@Param('id', UuidPipe) id: string): Promise<AgentView> {

@@ -15,6 +15,7 @@ import {
   type CreatedApiKeyView,
 } from './api-key.dto';
 import { ApiKeyService } from './api-key.service';
+import { ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 
 @ApiTags('api-keys')
 @Controller('api-keys')
@@ -32,6 +33,7 @@ export class ApiKeyController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems(403)
   @ZodResponse({ status: 200, type: ApiKeyPageDto })
   list(@Query() query: ListApiKeysQuery): Promise<Page<ApiKeyView>> {

@@ -20,6 +20,16 @@ export const API_ENV_SCHEMA = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  /**
+   * Read replicas (streaming hot standbys of DATABASE_URL's primary), comma-separated: read-only requests go to a
+   * healthy one that has caught up with every write acknowledged before the request arrived, else to the primary.
+   */
+  DATABASE_READ_URLS: z
+    .string()
+    .regex(/^\s*postgres(ql)?:\/\/\S+(\s*,\s*postgres(ql)?:\/\/\S+)*\s*$/, 'must be postgres:// or postgresql:// URLs, comma-separated')
+    .optional(),
+  /** A replica lagging more than this is skipped until it catches up. */
+  DATABASE_READ_MAX_LAG_MS: int(0, 3_600_000).default(1000),
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
   AGENTHUB_DATA_DIR: z.string().min(1).optional(),
   /** The operator's token: manages organizations and backups only. */
@@ -48,6 +58,16 @@ export const API_ENV_SCHEMA = z.object({
   API_JSON_PARSE_THREADS: int(0, 16).optional(),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
+  /**
+   * Redis for the rate-limit counters, shared by every replica (redis:// or rediss://). Unset: each replica counts
+   * on its own, so N replicas admit up to N× RATE_LIMIT_MAX (common/rate-limit).
+   */
+  RATE_LIMIT_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  /** Prefix of the counters' Redis keys (deployments sharing one Redis keep apart by it). */
+  RATE_LIMIT_REDIS_PREFIX: z.string().min(1).max(100).default('agenthub:rate:'),
   /** How long a request may take before the server gives up on it (and the shutdown grace period). */
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),

@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
-import { RawReadTransaction, RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
+import { RawReadTransaction, RawTransaction, ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import {
   ConversationDto,
   ConversationPageDto,
@@ -32,6 +32,7 @@ export class ConversationController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems()
   @ZodResponse({ status: 200, type: ConversationPageDto, description: 'newest activity first' })
   list(@Query() query: ListConversationsQuery): Promise<Page<ConversationView>> {

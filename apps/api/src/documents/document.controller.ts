@@ -20,6 +20,7 @@ import {
   type DocumentView,
 } from './document.dto';
 import { DocumentService } from './document.service';
+import { ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 
 @ApiTags('documents')
 @Controller('documents')
@@ -43,6 +44,7 @@ export class DocumentController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems()
   @ZodResponse({ status: 200, type: DocumentPageDto })
   list(@Query() query: ListDocumentsQuery): Promise<Page<DocumentView>> {
@@ -50,6 +52,7 @@ export class DocumentController {
   }
 
   @Get(':id')
+  @ReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ status: 200, type: DocumentDto })
   get(@Param('id', UuidPipe) id: string, @Query() query: GetDocumentQuery): Promise<DocumentView> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService, migrationState } from '@agenthub/db';
+import { PrismaService, migrationState, type ReplicaStatus } from '@agenthub/db';
 import { ProblemException } from '../common/problem/problem.exception';
 import { Lifecycle } from './lifecycle';
 
@@ -7,6 +7,8 @@ export interface Readiness {
   status: 'ok';
   database: 'up';
   migrations: { applied: number; pending: number };
+  /** DATABASE_READ_URLS only: each replica's state; one that is skipped does not make the API unready */
+  replicas?: ReplicaStatus[];
 }
 
 @Injectable()
@@ -31,6 +33,7 @@ export class HealthService {
         `migrations not applied: ${[...state.pending, ...state.failed].join(', ')} (run: npx nx run migrate)`,
       );
     }
-    return { status: 'ok', database: 'up', migrations: { applied: state.applied.length, pending: 0 } };
+    const replicas = this.prisma.replicaStatus();
+    return { status: 'ok', database: 'up', migrations: { applied: state.applied.length, pending: 0 }, ...(replicas.length ? { replicas } : {}) };
   }
 }

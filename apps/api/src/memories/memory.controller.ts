@@ -5,7 +5,7 @@ import type { Page } from '@agenthub/db';
 import { BodyLimit } from '../common/http/body-limit';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
-import { RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
+import { RawTransaction, ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { VectorSearchRoute } from '../embeddings/vector-search-route.decorator';
 import {
@@ -57,6 +57,7 @@ export class MemoryController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems()
   @ZodResponse({ status: 200, type: MemoryPageDto })
   list(@Query() query: ListMemoriesQuery): Promise<Page<MemoryView>> {
@@ -64,6 +65,7 @@ export class MemoryController {
   }
 
   @Get(':id')
+  @ReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ status: 200, type: MemoryDto })
   get(@Param('id', UuidPipe) id: string, @Query() query: EmbeddingFormatQuery): Promise<MemoryView> {

@@ -13,6 +13,7 @@ import {
   type OrganizationView,
 } from './organization.dto';
 import { OrganizationService } from './organization.service';
+import { ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 
 @ApiTags('organizations')
 @Controller()
@@ -37,6 +38,7 @@ export class OrganizationController {
   }
 
   @Get('organization')
+  @ReadTransaction()
   @ApiProblems(403)
   @ZodResponse({ status: 200, type: OrganizationDto })
   current(): Promise<OrganizationView> {

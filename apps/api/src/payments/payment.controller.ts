@@ -4,7 +4,7 @@ import { ZodResponse } from 'nestjs-zod';
 import type { IdempotencyClaim, Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent, IdempotencyKeyClaim } from '../common/idempotency/idempotency.interceptor';
-import { RawTransaction } from '../common/tenancy/tenant-transaction.interceptor';
+import { RawTransaction, ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import {
   CreatePaymentDto,
@@ -36,6 +36,7 @@ export class PaymentController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems()
   @ZodResponse({ status: 200, type: PaymentPageDto })
   list(@Query() query: ListPaymentsQuery): Promise<Page<PaymentView>> {
@@ -43,6 +44,7 @@ export class PaymentController {
   }
 
   @Get(':id')
+  @ReadTransaction()
   @ApiProblems(404)
   @ZodResponse({ status: 200, type: PaymentDto })
   get(@Param('id', UuidPipe) id: string): Promise<PaymentView> {

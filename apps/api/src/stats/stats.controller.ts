@@ -5,6 +5,7 @@ import type { OrganizationStats } from '@agenthub/db';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { StatsDto } from './stats.dto';
 import { StatsService } from './stats.service';
+import { ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 
 @ApiTags('stats')
 @Controller('stats')
@@ -12,6 +13,7 @@ export class StatsController {
   constructor(private readonly stats: StatsService) {}
 
   @Get()
+  @ReadTransaction()
   @ApiProblems()
   @ZodResponse({ status: 200, type: StatsDto, description: "counts for the caller's organization" })
   get(): Promise<OrganizationStats> {

@@ -9,6 +9,7 @@ import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
 import { CreateUserDto, ListUsersQuery, UpdateUserDto, UserDto, UserPageDto, type UserView } from './user.dto';
 import { UserService } from './user.service';
+import { ReadTransaction } from '../common/tenancy/tenant-transaction.interceptor';
 
 @ApiTags('users')
 @Controller('users')
@@ -26,6 +27,7 @@ export class UserController {
   }
 
   @Get()
+  @ReadTransaction()
   @ApiProblems(403)
   @ZodResponse({ status: 200, type: UserPageDto })
   list(@Query() query: ListUsersQuery): Promise<Page<UserView>> {
@@ -33,6 +35,7 @@ export class UserController {
   }
 
   @Get(':id')
+  @ReadTransaction()
   @ApiProblems(403, 404)
   @ZodResponse({ status: 200, type: UserDto })
   get(@Param('id', UuidPipe) id: string): Promise<UserView> {

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { PrismaService, type DatabaseTarget } from '@agenthub/db';
-import { agentBody, conversationBody, messageBody, testDatabaseMode, userBody } from '@agenthub/db/testing';
+import { PrismaService } from '@agenthub/db';
+import { agentBody, conversationBody, messageBody, testDatabaseTarget, userBody } from '@agenthub/db/testing';
 import { createApiApp } from '../../src/app.factory';
 import { loadApiConfig, type ApiConfig } from '../../src/config/api-config';
 
@@ -58,8 +58,7 @@ export class TestApi {
       DATABASE_POOL_SIZE: '10',
       ...env,
     });
-    const url = process.env.TEST_DATABASE_URL!;
-    const target: DatabaseTarget = { mode: testDatabaseMode(), url, close: async () => undefined };
+    const target = testDatabaseTarget();
     const app = await createApiApp({ config, target, adminToken: TEST_ADMIN_TOKEN });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.getHttpServer().address() as import('node:net').AddressInfo;

@@ -84,6 +84,11 @@ export class ApiProcess {
       LOG_LEVEL: 'warn',
       ...options.env,
     };
+    // On the test database through a pooler, the API's sessions go to it directly (unless a test says otherwise).
+    const direct = process.env.TEST_DATABASE_DIRECT_URL;
+    if (direct && merged.DATABASE_URL === process.env.TEST_DATABASE_URL && !('DATABASE_DIRECT_URL' in (options.env ?? {}))) {
+      merged.DATABASE_DIRECT_URL = direct;
+    }
     for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v;
     const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/api/src/main.ts'], {
       cwd: WORKSPACE_ROOT,

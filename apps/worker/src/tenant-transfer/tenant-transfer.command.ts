@@ -80,7 +80,7 @@ export class TenantImportCommand extends CliCommand {
     try {
       db = options.targetUrl ? otherDatabase(options.targetUrl, '--target-url') : undefined;
       // A fresh instance (a new embedded data directory, an empty server) has no tables yet.
-      if (options.migrate) await applyMigrations({ url: (db ?? this.prisma).target.url }, { quiet: true });
+      if (options.migrate) await applyMigrations((db ?? this.prisma).target, { quiet: true });
       const result = await this.transfer.importTenant(file, {
         db,
         onConflict: options.replace ? 'replace' : 'fail',

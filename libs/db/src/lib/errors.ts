@@ -80,3 +80,22 @@ export function isRetryableTransactionError(error: unknown): boolean {
   const state = sqlState(error);
   return state === '40001' || state === '40P01' || (error as PgLikeError)?.code === 'P2034';
 }
+
+/**
+ * The database cannot be reached or cannot take the statement right now, through no fault of the request: the
+ * server is shutting down or starting (57P01–57P03), refuses more connections (53300), the connection was lost or
+ * refused (class 08, a socket error, pg's "Connection terminated", a pool that could not connect in time, no listed
+ * host qualifying after a failover: multi-host.ts), or a write reached a server that is now a read-only standby
+ * (25006, during a failover). The API answers these with 503 and Retry-After; a read replica hands the read to the
+ * primary. A write whose outcome the client did not see is retried safely with its Idempotency-Key or clientId.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state && (state === '53300' || state === '25006' || state.startsWith('57P') || state.startsWith('08'))) return true;
+  const e = error as PgLikeError & { name?: string };
+  // ECONNREFUSED, ECONNRESET, ETIMEDOUT, …; Prisma's "can't reach the server", "timed out", "closed the connection".
+  if (typeof e?.code === 'string' && (/^E[A-Z]+$/.test(e.code) || ['P1001', 'P1002', 'P1008', 'P1017'].includes(e.code))) return true;
+  if (e?.name === 'MultiHostConnectError') return true;
+  const message = e?.message ?? '';
+  return /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|Connection ended/i.test(message);
+}

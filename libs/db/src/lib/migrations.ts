@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DatabaseTarget } from './connection/database-config';
+import { sessionUrl, type DatabaseTarget } from './connection/database-config';
 
 /** The workspace root: the folder holding prisma.config.ts (also inside the Docker images). */
 export function workspaceRoot(from = __dirname): string {
@@ -61,7 +61,7 @@ export async function migrationState(db: RawQuery, root = workspaceRoot()): Prom
  * pg adapter) to the given database. The CLI runs as a child process so its output and exit code are its own.
  */
 export function applyMigrations(
-  target: Pick<DatabaseTarget, 'url'>,
+  target: Pick<DatabaseTarget, 'url' | 'directUrl'>,
   options: { root?: string; quiet?: boolean } = {},
 ): Promise<void> {
   const root = options.root ?? workspaceRoot();
@@ -70,7 +70,8 @@ export function applyMigrations(
     const preload = path.join(__dirname, 'connection', 'unref-long-timers.cjs');
     const child = spawn(process.execPath, ['-r', preload, prisma, 'migrate', 'deploy'], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: target.url, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+      // Migrations take a session-level advisory lock: directly, never through a transaction pooler.
+      env: { ...process.env, DATABASE_URL: sessionUrl(target), DATABASE_DIRECT_URL: '', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
       stdio: options.quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit',
     });
     let output = '';

@@ -1,13 +1,15 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client';
-import { pgPoolConfig } from './connection/pg-adapter';
+import { pgPoolConfig, VECTOR_SETTINGS_SQL } from './connection/pg-adapter';
 import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
 import { enterTenant, enterTenantSql } from './tenancy';
 import { isUuid } from './pagination';
 import { RawSession, isStalePrepared, protocolName } from './raw-session';
+import { isTransactionPooler } from './connection/database-config';
+import { ReadReplicas, isReplicaBehind, replayCheckSql, replicaCannotServe, type ReplicaStatus } from './replicas/read-replicas';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
 
@@ -47,13 +49,15 @@ export interface TransactionOptions {
  * it started it, the embedded database. `transaction()` is the one place transactions are run.
  */
 @Injectable()
-export class PrismaService extends PrismaClient implements OnModuleDestroy {
+export class PrismaService extends PrismaClient implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(PrismaService.name);
   /** The pool under the Prisma adapter; see `queryRows`. */
   private readonly pool: pg.Pool;
   /** transactions running now, and who waits for that to reach 0 (see whenIdle) */
   private active = 0;
   private readonly idle: Array<() => void> = [];
+  /** DATABASE_READ_URLS: where read-only requests may go (read-replicas.ts) */
+  private readonly readReplicas: ReadReplicas | null;
 
   constructor(@Inject(DATABASE_TARGET) readonly target: DatabaseTarget) {
     const pool = new pg.Pool(
@@ -64,6 +68,19 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     );
     super({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
     this.pool = pool;
+    this.readReplicas =
+      target.mode === 'postgres' && target.readUrls?.length
+        ? new ReadReplicas(pool, target.readUrls, { poolSize: target.poolSize, maxLagMs: target.readMaxLagMs })
+        : null;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.readReplicas?.start();
+  }
+
+  /** The read replicas' state (readiness, tests); empty without DATABASE_READ_URLS. */
+  replicaStatus(): ReplicaStatus[] {
+    return this.readReplicas?.status() ?? [];
   }
 
   /**
@@ -97,7 +114,16 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 
   private statementName(sql: SqlStatement, options: { prepare?: boolean }): string | undefined {
-    return options.prepare && this.target.mode === 'postgres' ? protocolName(sql.text) : undefined;
+    return options.prepare && this.serverPrepared ? protocolName(sql.text) : undefined;
+  }
+
+  /**
+   * Statements may be prepared on the server: PostgreSQL, directly. Not through a transaction-mode pooler
+   * (PgBouncer 1.18 carries neither protocol-level nor SQL prepared statements from one transaction to the next:
+   * the next one may run on another server connection), where every statement is parsed and planned each time.
+   */
+  private get serverPrepared(): boolean {
+    return this.target.mode === 'postgres' && !this.target.pooled;
   }
 
   /**
@@ -114,36 +140,65 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   async rawTransaction<T>(
     organizationId: string | null,
     fn: (db: Db) => Promise<T>,
-    options: { readOnly?: boolean; retries?: number } = {},
+    options: { readOnly?: boolean; retries?: number; replica?: boolean } = {},
   ): Promise<T> {
     if (organizationId !== null && !isUuid(organizationId)) throw new Error('rawTransaction: not an organization id');
     // Read-only: READ COMMITTED stated, since each statement runs as its own transaction (raw-session.ts).
-    const begin = (options.readOnly ? 'BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY' : 'BEGIN') + (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`);
-    const retries = options.retries ?? 3;
+    // Through a transaction pooler the pgvector settings cannot be start-up settings of the connection: they are
+    // entered with the tenant, for this transaction (pg-adapter.ts).
+    const begin =
+      (options.readOnly ? 'BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY' : 'BEGIN') +
+      (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`) +
+      (this.target.pooled ? `; ${VECTOR_SETTINGS_SQL}` : '');
     this.active++;
     try {
-      for (let attempt = 0; ; attempt++) {
-        const client = await this.pool.connect();
-        // BEGIN goes out with the first statement, deferred statements with COMMIT (raw-session.ts).
-        const session = new RawSession(client, begin, this.target.mode === 'postgres', options.readOnly);
-        let broken: Error | undefined;
+      const replica = options.readOnly && options.replica ? this.readReplicas?.pick() : null;
+      if (replica) {
         try {
-          const result = await fn(rawDb(session));
-          await session.commit();
+          // Each statement of a read-only session begins with `begin`: each checks the replica has caught up.
+          const check = replayCheckSql(await this.readReplicas!.freshnessTarget());
+          const result = await this.runRaw(replica.pool, `${begin}; ${check}`, !isTransactionPooler(replica.url), fn, { readOnly: true, retries: 0 });
+          replica.served();
           return result;
         } catch (error) {
-          await session.rollback().catch((e: Error) => (broken = e));
-          // After a statement that committed (`commit`), running `fn` again would repeat durable writes.
-          if (session.committedEarly || attempt >= retries || !(isRetryableTransactionError(error) || isStalePrepared(error))) throw error;
-          this.logger.debug(`retrying transaction after ${(error as Error).message}`);
-        } finally {
-          // A connection whose ROLLBACK failed is in an unknown state: the pool must not hand it out again.
-          client.release(broken);
+          if (!replicaCannotServe(error)) throw error;
+          if (isReplicaBehind(error)) replica.fellBehind();
+          else this.logger.debug(`read replica failed, the primary serves: ${(error as Error).message}`);
         }
-        await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
       }
+      return await this.runRaw(this.pool, begin, this.serverPrepared, fn, options);
     } finally {
       if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
+    }
+  }
+
+  private async runRaw<T>(
+    pool: pg.Pool,
+    begin: string,
+    serverPrepared: boolean,
+    fn: (db: Db) => Promise<T>,
+    options: { readOnly?: boolean; retries?: number },
+  ): Promise<T> {
+    const retries = options.retries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      const client = await pool.connect();
+      // BEGIN goes out with the first statement, deferred statements with COMMIT (raw-session.ts).
+      const session = new RawSession(client, begin, serverPrepared, options.readOnly);
+      let broken: Error | undefined;
+      try {
+        const result = await fn(rawDb(session));
+        await session.commit();
+        return result;
+      } catch (error) {
+        await session.rollback().catch((e: Error) => (broken = e));
+        // After a statement that committed (`commit`), running `fn` again would repeat durable writes.
+        if (session.committedEarly || attempt >= retries || !(isRetryableTransactionError(error) || isStalePrepared(error))) throw error;
+        this.logger.debug(`retrying transaction after ${(error as Error).message}`);
+      } finally {
+        // A connection whose ROLLBACK failed is in an unknown state: the pool must not hand it out again.
+        client.release(broken);
+      }
+      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
     }
   }
 
@@ -202,6 +257,41 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     }, options);
   }
 
+  /**
+   * A read-only Prisma transaction of one organization (null: no row-level security), on a read replica when one
+   * is healthy and has caught up with every write acknowledged before this call (read-replicas.ts), else on the
+   * primary. Read-only on the primary too, so that a handler that writes fails the same way everywhere.
+   */
+  async readTransaction<T>(organizationId: string | null, fn: (tx: Db) => Promise<T>): Promise<T> {
+    const enter = (tx: Db) => (organizationId === null ? tx.$executeRawUnsafe('SET LOCAL transaction_read_only = on') : enterTenant(tx, organizationId, { readOnly: true }));
+    const replica = this.readReplicas?.pick();
+    if (replica) {
+      this.active++;
+      try {
+        const check = replayCheckSql(await this.readReplicas!.freshnessTarget());
+        const result = await replica.prisma().$transaction(
+          async (tx) => {
+            await tx.$executeRawUnsafe(check);
+            await enter(tx);
+            return fn(tx);
+          },
+          { maxWait: 10_000, timeout: 30_000 },
+        );
+        replica.served();
+        return result;
+      } catch (error) {
+        if (!replicaCannotServe(error)) throw error;
+        if (isReplicaBehind(error)) replica.fellBehind();
+      } finally {
+        if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
+      }
+    }
+    return this.transaction(async (tx) => {
+      await enter(tx);
+      return fn(tx);
+    });
+  }
+
   /** Runs `fn` in the given transaction when there is one, else in a new one. */
   inTransaction<T>(db: Db | undefined, fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return db && db !== this ? fn(db) : this.transaction(fn, options);
@@ -209,6 +299,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.whenIdle();
+    await this.readReplicas?.close();
     await this.$disconnect();
     // $disconnect disposes the adapter's pool only if Prisma itself ever connected; queryRows may have used it
     // alone, so end it here too (a second end() is what pg refuses, hence the check).

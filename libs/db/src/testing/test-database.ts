@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedDatabase } from '../lib/connection/embedded-database';
-import type { DatabaseMode, DatabaseTarget } from '../lib/connection/database-config';
+import { isTransactionPooler, type DatabaseMode, type DatabaseTarget } from '../lib/connection/database-config';
 import { applyMigrations } from '../lib/migrations';
 import { assertVectorDimensions } from '../lib/vector';
 import { PrismaService } from '../lib/prisma.service';
@@ -12,10 +12,16 @@ import { PrismaService } from '../lib/prisma.service';
  * Test databases. With TEST_DATABASE_URL the suites run against that PostgreSQL (its public schema is reset and
  * migrated once per run); without it, against a fresh embedded database in a temporary directory. Jest's global
  * setup calls `setupTestDatabase`, which hands the URL to the test workers through the environment.
+ *
+ * Through a transaction pooler (issue 16): TEST_DATABASE_URL is PgBouncer's (`?pgbouncer=true`) and
+ * TEST_DATABASE_DIRECT_URL the same server directly; the schema is reset and migrated directly, and the suites'
+ * APIs run on the pooler with the direct URL for what needs a session (`testDatabaseTarget`).
  */
 export interface TestDatabase {
   mode: DatabaseMode;
   url: string;
+  /** the direct connection when `url` is a transaction pooler */
+  directUrl?: string;
   teardown(): Promise<void>;
 }
 
@@ -33,9 +39,17 @@ export async function setupTestDatabase(options: TestDatabaseOptions = {}): Prom
   let external = process.env.TEST_DATABASE_URL?.trim();
   let db: TestDatabase;
   if (external && process.env.AGENTHUB_TEST_DB_MODE !== 'embedded') {
-    if (options.suffix) external = await ensureSiblingDatabase(external, options.suffix);
-    await resetSchema(external);
-    db = { mode: 'postgres', url: external, teardown: async () => undefined };
+    let direct = process.env.TEST_DATABASE_DIRECT_URL?.trim() || undefined;
+    if (isTransactionPooler(external) && !direct) {
+      throw new Error('TEST_DATABASE_URL is a transaction pooler (pgbouncer=true): set TEST_DATABASE_DIRECT_URL to the same server directly');
+    }
+    if (options.suffix) {
+      // The sibling is created directly; the pooler (a wildcard database entry) finds it by name.
+      if (direct) direct = await ensureSiblingDatabase(direct, options.suffix);
+      external = direct ? siblingUrl(external, options.suffix) : await ensureSiblingDatabase(external, options.suffix);
+    }
+    await resetSchema(direct ?? external);
+    db = { mode: 'postgres', url: external, directUrl: direct, teardown: async () => undefined };
   } else {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agenthub-test-'));
     const embedded = await startEmbeddedDatabase(dir);
@@ -48,8 +62,9 @@ export async function setupTestDatabase(options: TestDatabaseOptions = {}): Prom
       },
     };
   }
-  await applyMigrations({ url: db.url }, { quiet: true });
+  await applyMigrations(db, { quiet: true });
   process.env.TEST_DATABASE_URL = db.url;
+  if (db.directUrl) process.env.TEST_DATABASE_DIRECT_URL = db.directUrl;
   process.env.AGENTHUB_TEST_DB_MODE = db.mode;
   process.stderr.write(
     `\n[agenthub tests] ${db.mode === 'postgres' ? 'PostgreSQL + pgvector' : 'embedded PGlite + pgvector'} ` +
@@ -60,9 +75,8 @@ export async function setupTestDatabase(options: TestDatabaseOptions = {}): Prom
 
 /** `postgresql://…/agenthub_test` + `api` → `postgresql://…/agenthub_test_api`, created if missing. */
 export async function ensureSiblingDatabase(url: string, suffix: string): Promise<string> {
-  const parsed = new URL(url);
-  const name = `${parsed.pathname.replace(/^\//, '') || 'postgres'}_${suffix}`.replace(/[^a-zA-Z0-9_]/g, '_');
-  parsed.pathname = `/${name}`;
+  const sibling = siblingUrl(url, suffix);
+  const name = new URL(sibling).pathname.slice(1);
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
@@ -80,16 +94,24 @@ export async function ensureSiblingDatabase(url: string, suffix: string): Promis
   } finally {
     await client.end();
   }
+  return sibling;
+}
+
+/** The URL of `ensureSiblingDatabase`'s database, without creating it. */
+function siblingUrl(url: string, suffix: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${`${parsed.pathname.replace(/^\//, '') || 'postgres'}_${suffix}`.replace(/[^a-zA-Z0-9_]/g, '_')}`;
   return parsed.toString();
 }
 
 /**
  * A sibling of the PostgreSQL test database (`ensureSiblingDatabase`), emptied, migrated, and with its vector columns
  * (memories.embedding, document_chunks.embedding) migrated to vector(`dimensions`): a deployment on another
- * embedding model. Returns its URL. Each suite passes its own suffix (suites of different projects run at once).
+ * embedding model. Returns its URL (a direct one when the run goes through a pooler). Each suite passes its own
+ * suffix (suites of different projects run at once).
  */
 export async function vectorDimensionsDatabase(suffix: string, dimensions: number): Promise<string> {
-  const base = process.env.TEST_DATABASE_URL;
+  const base = process.env.TEST_DATABASE_DIRECT_URL || process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (its globalSetup sets it)');
   assertVectorDimensions(dimensions);
   const url = await ensureSiblingDatabase(base, suffix);
@@ -126,12 +148,24 @@ export function testDatabaseMode(): DatabaseMode {
   return mode;
 }
 
-/** A PrismaService on the test database; call `$disconnect()` in afterAll. */
-export function createTestPrisma(): PrismaService {
+/** The test database as the data layer takes it: through the pooler, with its direct URL, when the run uses one. */
+export function testDatabaseTarget(): DatabaseTarget {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (its globalSetup sets it)');
-  const target: DatabaseTarget = { mode: testDatabaseMode(), url, close: async () => undefined };
-  return new PrismaService(target);
+  const mode = testDatabaseMode();
+  if (mode === 'embedded') return { mode, url, close: async () => undefined };
+  const directUrl = process.env.TEST_DATABASE_DIRECT_URL || undefined;
+  return { mode, url, directUrl, pooled: isTransactionPooler(url), close: async () => undefined };
+}
+
+/** A direct connection to the test database (a session of its own: LISTEN, a lock held across statements). */
+export function testDatabaseDirectUrl(): string {
+  return testDatabaseTarget().directUrl ?? testDatabaseTarget().url;
+}
+
+/** A PrismaService on the test database; call `$disconnect()` in afterAll. */
+export function createTestPrisma(): PrismaService {
+  return new PrismaService(testDatabaseTarget());
 }
 
 /**

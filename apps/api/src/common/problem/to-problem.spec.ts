@@ -79,4 +79,15 @@ describe('toProblem: every error as one problem+json shape', () => {
     expect(JSON.stringify(unknown)).not.toContain('hunter2');
     expect(toProblem(pgError('23505')).problem.status).toBe(500); // a unique violation the code did not expect is a bug, not input
   });
+
+  it('answers a database that cannot be reached (a failover, a restart) with a retryable 503 that names no host', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
+    const standby = pgError('25006'); // a write that reached a server now read-only
+    const cases = [pgError('57P01'), pgError('57P03'), pgError('08006'), standby, refused, new Error('Connection terminated unexpectedly')];
+    for (const error of cases) {
+      const mapped = toProblem(error);
+      expect(mapped).toMatchObject({ problem: { status: 503, detail: 'the database is unavailable, retry the request' }, headers: { 'retry-after': '1' } });
+      expect(JSON.stringify(mapped)).not.toContain('10.0.0.5');
+    }
+  });
 });

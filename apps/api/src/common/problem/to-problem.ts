@@ -4,7 +4,7 @@ import { ZodValidationException } from 'nestjs-zod';
 import type { ZodError, core } from 'zod';
 
 type ZodIssue = core.$ZodIssue;
-import { DomainError, sqlState } from '@agenthub/db';
+import { DomainError, isDatabaseUnavailable, sqlState } from '@agenthub/db';
 import { problem, type Problem } from './problem';
 import { ProblemException } from './problem.exception';
 
@@ -83,6 +83,11 @@ export function toProblem(error: unknown): { problem: Problem; headers?: Record<
   }
   if (state === '40001' || state === '40P01' || state === '55P03') {
     return { problem: problem(503, 'the database is busy, retry the request'), headers: { 'retry-after': '1' }, unexpected: true };
+  }
+  // The primary gone (a failover under way, a restart): the request may or may not have been applied; retrying it
+  // with the same Idempotency-Key or clientId lands it once.
+  if (isDatabaseUnavailable(error)) {
+    return { problem: problem(503, 'the database is unavailable, retry the request'), headers: { 'retry-after': '1' }, unexpected: true };
   }
   return { problem: problem(500, 'an unexpected error occurred; the request id identifies it in the logs'), unexpected: true };
 }

@@ -6,8 +6,8 @@ import { ACCESS, type Access } from '../auth/access.decorators';
 /**
  * Per-key rate limiting (RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_SECONDS). Runs after authentication, so
  * the budget belongs to the API key (or the admin token), not to an IP that many agents may share. Counters are
- * per replica (WindowCounterStorage): N replicas allow up to N× the limit in the worst case. Health and docs are
- * not limited.
+ * shared by every replica in Redis when RATE_LIMIT_REDIS_URL is set (RedisWindowCounterStorage), else kept per
+ * replica (WindowCounterStorage): N replicas then allow up to N× the limit. Health and docs are not limited.
  */
 @Injectable()
 export class KeyThrottlerGuard extends ThrottlerGuard {

@@ -16,8 +16,16 @@ export const RAW = 'agenthub:raw-transaction';
  * security, without Prisma's per-request cost. A Prisma model call inside it throws.
  */
 export const RawTransaction = (mode: 'read' | 'write' = 'write') => SetMetadata(RAW, mode);
-/** `RawTransaction('read')`: read-only as well. */
+/** `RawTransaction('read')`: read-only as well, and served by a read replica when one can (DATABASE_READ_URLS). */
 export const RawReadTransaction = () => RawTransaction('read');
+
+export const READ = 'agenthub:read-transaction';
+/**
+ * For read routes on Prisma (lists, gets, stats, search): the request's transaction is read-only — a write in it
+ * fails — and runs on a read replica when one is healthy and has caught up with every write acknowledged before
+ * the request arrived (DATABASE_READ_URLS), else on the primary.
+ */
+export const ReadTransaction = () => SetMetadata(READ, true);
 
 /**
  * Every request of an organization key runs in one transaction under row-level security for that organization:
@@ -47,10 +55,13 @@ export class TenantTransactionInterceptor implements NestInterceptor {
       const scope: TenantScope = { principal, requestId: String(request.id), tx, afterCommit };
       return this.context.run(scope, () => lastValueFrom(next.handle(), { defaultValue: undefined }));
     };
+    const read = !raw && this.reflector.getAllAndOverride<boolean | undefined>(READ, [execution.getHandler(), execution.getClass()]);
     const run = async () => {
       const result = raw
         ? await this.tenants.raw(principal.organizationId, work, raw === 'read')
-        : await this.tenants.run(principal.organizationId, work);
+        : read
+          ? await this.tenants.read(principal.organizationId, work)
+          : await this.tenants.run(principal.organizationId, work);
       for (const fn of afterCommit) fn();
       return result;
     };

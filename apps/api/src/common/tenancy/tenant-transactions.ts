@@ -23,9 +23,17 @@ export class TenantTransactions {
     return this.rowLevelSecurity ? this.prisma.tenantTransaction(organizationId, fn) : this.prisma.transaction(fn);
   }
 
-  /** A transaction on a plain pg connection, raw SQL only (PrismaService.rawTransaction). */
+  /**
+   * A transaction on a plain pg connection, raw SQL only (PrismaService.rawTransaction). Read-only ones go to a
+   * read replica when one can serve them (DATABASE_READ_URLS).
+   */
   raw<T>(organizationId: string, fn: (tx: Db) => Promise<T>, readOnly = false): Promise<T> {
-    return this.prisma.rawTransaction(this.rowLevelSecurity ? organizationId : null, fn, { readOnly });
+    return this.prisma.rawTransaction(this.rowLevelSecurity ? organizationId : null, fn, { readOnly, replica: readOnly });
+  }
+
+  /** A read-only Prisma transaction, on a read replica when one can serve it (PrismaService.readTransaction). */
+  read<T>(organizationId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+    return this.prisma.readTransaction(this.rowLevelSecurity ? organizationId : null, fn);
   }
 
   /**

@@ -11,10 +11,21 @@ export interface DatabaseTarget {
   /** connections per process (DATABASE_POOL_SIZE, PostgreSQL only; default 10) */
   poolSize?: number;
   /**
-   * PostgreSQL only: a direct connection for what needs a session of its own (LISTEN), when `url` goes through a
-   * pooler in transaction mode (DATABASE_DIRECT_URL; default `url`).
+   * PostgreSQL only: a direct connection for what needs a session of its own (LISTEN, the worker's job locks,
+   * migrations, whole-database backups and restores), when `url` goes through a pooler in transaction mode
+   * (DATABASE_DIRECT_URL; default `url`). `sessionUrl(target)` picks it.
    */
   directUrl?: string;
+  /**
+   * PostgreSQL only: `url` is a transaction-mode pooler (PgBouncer; `?pgbouncer=true` in DATABASE_URL, Prisma's
+   * convention). Then nothing relies on session state between transactions: no server-side prepared statements,
+   * no start-up settings (the pgvector settings are entered per transaction instead), and `directUrl` is required.
+   */
+  pooled?: boolean;
+  /** PostgreSQL only: read replicas (DATABASE_READ_URLS, comma-separated) for read-only requests (read-replicas.ts). */
+  readUrls?: string[];
+  /** skip a replica lagging more than this many ms (DATABASE_READ_MAX_LAG_MS, default 1000) */
+  readMaxLagMs?: number;
   /** Stops the embedded server when this process owns it; a no-op for PostgreSQL. */
   close(): Promise<void>;
 }
@@ -22,6 +33,8 @@ export interface DatabaseTarget {
 export interface DatabaseEnv {
   DATABASE_URL?: string;
   DATABASE_DIRECT_URL?: string;
+  DATABASE_READ_URLS?: string;
+  DATABASE_READ_MAX_LAG_MS?: string;
   AGENTHUB_DATA_DIR?: string;
   DATABASE_POOL_SIZE?: string;
 }
@@ -52,10 +65,47 @@ export async function resolveDatabase(
     if (directUrl && !/^postgres(ql)?:\/\//.test(directUrl)) {
       throw new Error('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL');
     }
-    return { mode: 'postgres', url, poolSize, directUrl, close: async () => undefined };
+    const pooled = isTransactionPooler(url);
+    if (pooled && !directUrl) {
+      throw new Error(
+        'DATABASE_URL goes through a transaction pooler (pgbouncer=true): set DATABASE_DIRECT_URL to a direct connection ' +
+          'for what needs a session of its own (LISTEN for live events and key revocations, job locks, migrations)',
+      );
+    }
+    if (directUrl && isTransactionPooler(directUrl)) throw new Error('DATABASE_DIRECT_URL must be a direct connection, not a pooler (pgbouncer=true)');
+    // Split where a URL begins: a multi-host URL has commas of its own (`postgresql://r1,r2/db?target_session_attrs=standby`).
+    const readUrls = (env.DATABASE_READ_URLS ?? '')
+      .split(/,\s*(?=postgres(?:ql)?:\/\/)/)
+      .map((u) => u.trim())
+      .filter(Boolean);
+    for (const u of readUrls) {
+      if (!/^postgres(ql)?:\/\//.test(u)) throw new Error('DATABASE_READ_URLS must be postgres:// or postgresql:// URLs, comma-separated');
+    }
+    const readMaxLagMs = env.DATABASE_READ_MAX_LAG_MS ? Number(env.DATABASE_READ_MAX_LAG_MS) : 1000;
+    if (!Number.isInteger(readMaxLagMs) || readMaxLagMs < 0 || readMaxLagMs > 3_600_000) {
+      throw new Error('DATABASE_READ_MAX_LAG_MS must be an integer from 0 to 3600000');
+    }
+    return { mode: 'postgres', url, poolSize, directUrl, pooled, readUrls, readMaxLagMs, close: async () => undefined };
   }
   const embedded = await startEmbeddedDatabase(path.join(dataDirFrom(env), 'db'), embeddedOptions);
   return { mode: 'embedded', url: embedded.url, dataDir: embedded.dataDir, close: embedded.close };
+}
+
+/**
+ * A transaction-mode pooler by Prisma's convention: `pgbouncer=true` in the URL's query (node-postgres ignores the
+ * parameter). PgBouncer cannot be recognised from the connection itself, so the operator says so.
+ */
+export function isTransactionPooler(url: string): boolean {
+  try {
+    return new URL(url).searchParams.get('pgbouncer') === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/** Where a session of its own goes (LISTEN, advisory locks, migrations): the direct URL when there is one. */
+export function sessionUrl(target: Pick<DatabaseTarget, 'url' | 'directUrl'>): string {
+  return target.directUrl ?? target.url;
 }
 
 /** One line that says which database is in use, without credentials. */
@@ -63,6 +113,7 @@ export function describeDatabase(target: DatabaseTarget): string {
   if (target.mode === 'embedded') {
     return `embedded PostgreSQL (PGlite + pgvector) in ${target.dataDir} — ${EMBEDDED_LIMITATIONS}`;
   }
+  if (target.pooled) return `PostgreSQL through a transaction pooler at ${redactUrl(target.url)} (sessions at ${redactUrl(sessionUrl(target))})`;
   return `PostgreSQL at ${redactUrl(target.url)}`;
 }
 

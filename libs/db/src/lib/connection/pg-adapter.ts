@@ -1,7 +1,9 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { PoolConfig } from 'pg';
+import pg, { type PoolConfig } from 'pg';
 import { CatalogTypesAsTextClient } from './catalog-types.shim';
 import { WholeScriptPrismaPg } from './whole-script.shim';
+import { isTransactionPooler } from './database-config';
+import { withMultiHost } from './multi-host';
 
 export interface PgAdapterOptions {
   /** Pool size; the embedded database serialises everything anyway, so callers pass 1–4 there. */
@@ -23,18 +25,42 @@ export const DEFAULT_VECTOR_SETTINGS = {
   'hnsw.iterative_scan': 'strict_order',
 } as const;
 
+/**
+ * The same settings for one transaction (`SET LOCAL`), where start-up settings cannot go: a transaction-mode pooler
+ * (PgBouncer 1.18 refuses the `options` start-up parameter, and a server connection serves many clients anyway).
+ */
+export const VECTOR_SETTINGS_SQL = Object.entries(DEFAULT_VECTOR_SETTINGS)
+  .map(([k, v]) => `SET LOCAL ${k} = ${typeof v === 'number' ? v : `'${v}'`}`)
+  .join('; ');
+
+/**
+ * The pool of a database URL. A libpq-style multi-host URL (`postgresql://h1:5432,h2:5432/db?target_session_attrs=
+ * read-write`, what a failover setup hands out) connects to the first listed host that qualifies, every time a
+ * connection is opened (multi-host.ts): after a failover, new connections find the new primary by themselves.
+ */
 export function pgPoolConfig(connectionString: string, options: PgAdapterOptions = {}): PoolConfig {
-  const settings = { ...DEFAULT_VECTOR_SETTINGS, ...options.settings };
-  return {
+  const settings = isTransactionPooler(connectionString) ? {} : { ...DEFAULT_VECTOR_SETTINGS, ...options.settings };
+  return withMultiHost({
     connectionString,
     max: options.max ?? 10,
     allowExitOnIdle: options.allowExitOnIdle ?? false,
     application_name: options.applicationName ?? 'agenthub',
-    options: Object.entries(settings)
-      .map(([k, v]) => `-c ${k}=${v}`)
-      .join(' '),
+    options:
+      Object.entries(settings)
+        .map(([k, v]) => `-c ${k}=${v}`)
+        .join(' ') || undefined,
     Client: CatalogTypesAsTextClient,
-  } as PoolConfig;
+  } as PoolConfig);
+}
+
+/**
+ * One connection of its own (LISTEN, a lock held for a job, a whole-database session) to a database URL, multi-host
+ * URLs included (see pgPoolConfig).
+ */
+export function pgSessionClient(connectionString: string, config: Omit<pg.ClientConfig, 'connectionString'> = {}): pg.Client {
+  const resolved = withMultiHost({ ...config, connectionString });
+  const Client = (resolved.Client ?? pg.Client) as typeof pg.Client;
+  return new Client(resolved);
 }
 
 /** The one place a Prisma driver adapter is made: for the application client and for the Prisma CLI. */

@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import pg from 'pg';
 import type { DatabaseTarget } from '../connection/database-config';
 import { DATABASE_TARGET } from '../prisma.service';
+import { pgSessionClient } from '../connection/pg-adapter';
 
 type Handler = (payload: string) => void;
 
@@ -90,7 +91,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.target.directUrl ?? this.target.url, application_name: 'agenthub-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
+    const client = pgSessionClient(this.target.directUrl ?? this.target.url, { application_name: 'agenthub-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
     client.on('notification', (msg) => {
       if (msg.channel === this.heartbeatChannel) this.heartbeatReturned(client, Number(msg.payload), msg.processId);
       else this.dispatch(msg.channel, msg.payload ?? '');

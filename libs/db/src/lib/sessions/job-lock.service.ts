@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { tryPidLock } from '../connection/pid-lock';
+import { sessionUrl } from '../connection/database-config';
+import { pgSessionClient } from '../connection/pg-adapter';
 import { PrismaService } from '../prisma.service';
 
 export interface HeldLock {
@@ -15,7 +16,8 @@ export interface HeldLock {
 /**
  * One job of a kind at a time across every worker and command line process.
  *
- * PostgreSQL: `pg_try_advisory_lock` on a dedicated connection held for the whole job; if the process dies, the
+ * PostgreSQL: `pg_try_advisory_lock` on a dedicated connection held for the whole job (the direct one when
+ * DATABASE_URL is a transaction pooler: a session-level lock needs a session of its own); if the process dies, the
  * server drops the connection and the lock with it, which is how the stale-run sweeper knows a `running` row is
  * abandoned. Embedded: every connection shares PGlite's single backend session, where advisory locks are
  * re-entrant and so exclude nobody; there a lock file with the owner's pid in the data directory does the job
@@ -32,7 +34,7 @@ export class JobLockService {
   }
 
   private async advisoryLock(name: string): Promise<HeldLock | null> {
-    const client = new pg.Client({ connectionString: this.prisma.target.url, application_name: `agenthub-lock:${name}` });
+    const client = pgSessionClient(sessionUrl(this.prisma.target), { application_name: `agenthub-lock:${name}` });
     let held = false;
     client.on('error', (e) => {
       if (held) this.logger.error(`lost the connection holding the ${name} lock: ${e.message}`);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { applyMigrations } from '../migrations';
+import { sessionUrl } from '../connection/database-config';
 import { PrismaService } from '../prisma.service';
 import {
   appliedMigrations,
@@ -70,9 +71,9 @@ export class WholeDatabase {
     return this.prisma.target.mode;
   }
 
-  /** The configured database's URL (the default target of a restore). */
+  /** The configured database's URL (the default target of a restore), directly when DATABASE_URL is a pooler. */
   get url(): string {
-    return this.prisma.target.url;
+    return sessionUrl(this.prisma.target);
   }
 
   /** Applies pending migrations to the database at `url` (prisma migrate deploy). */
@@ -115,7 +116,7 @@ export class WholeDatabase {
   }
 
   async snapshot(applicationName: string): Promise<DatabaseSnapshot> {
-    const client = await connectWholeDatabase(this.prisma.target.url, applicationName);
+    const client = await connectWholeDatabase(sessionUrl(this.prisma.target), applicationName);
     try {
       await client.query('begin isolation level repeatable read read only');
     } catch (error) {

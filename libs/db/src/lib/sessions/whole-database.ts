@@ -3,6 +3,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { readMigrations } from '../migrations';
+import { pgSessionClient } from '../connection/pg-adapter';
 
 /**
  * Sessions on a whole database, outside the request path: a dedicated connection with fixed output settings,
@@ -30,7 +31,7 @@ export const SESSION_SETTINGS = [
 
 /** A dedicated connection (not from a pool) with SESSION_SETTINGS, for work on the whole database. */
 export async function connectWholeDatabase(url: string, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName });
+  const client = pgSessionClient(url, { application_name: applicationName });
   // A dropped connection must surface as a failed query, not an unhandled 'error' event that ends the process.
   client.on('error', () => undefined);
   await client.connect();
