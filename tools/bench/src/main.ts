@@ -3,10 +3,10 @@
  * database. See tools/bench/README.md.
  *
  *   npx tsx tools/bench/src/main.ts [--only messages|vectors] [--rows 20000] [--queries 100] [--quick]
- *   npx tsx tools/bench/src/main.ts --only api|api-data|backup|import|langgraph [that suite's options]
+ *   npx tsx tools/bench/src/main.ts --only api|api-data|scale|backup|import|langgraph [that suite's options]
  *
- * The last four suites have entries of their own (api.main.ts, api-data.main.ts, backup-restore.main.ts,
- * import.main.ts: they start API processes or load the worker's code); --only hands over to them.
+ * The other suites have entries of their own (api.main.ts, api-data.main.ts, scale.main.ts, backup-restore.main.ts,
+ * import.main.ts, langgraph.main.ts: they start API processes or load the worker's code); --only hands over to them.
  *
  * The workspace has no root tsconfig.json, so tsx would compile the NestJS parameter decorators of the data
  * layer without `experimentalDecorators`. This launcher therefore re-runs itself with tsx pointed at
@@ -19,6 +19,7 @@ import { runUnderBenchTsconfig } from './entry';
 const SUITES: Record<string, string> = {
   api: 'api.main.ts',
   'api-data': 'api-data.main.ts',
+  scale: 'scale.main.ts',
   backup: 'backup-restore.main.ts',
   import: 'import.main.ts',
   langgraph: 'langgraph.main.ts',
