@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
-import { applyMigrations, PrismaService, redactUrl } from '@agenthub/db';
+import { applyMigrations, PrismaService, redactUrl, isTransactionPooler } from '@agenthub/db';
 import { CliCommand, table } from '../cli/cli-output';
 import { TenantTransferService, type TenantExportResult, type TenantImportResult } from './tenant-transfer.service';
 
@@ -22,6 +22,8 @@ interface ImportTenantOptions {
 /** A PrismaService on another database than the configured one (`--source-url` / `--target-url`). */
 function otherDatabase(url: string, flag: string): PrismaService {
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`${flag} must be a postgres:// or postgresql:// URL`);
+  // A transfer migrates (a session-level advisory lock) and runs long transactions: directly, never through a pooler.
+  if (isTransactionPooler(url)) throw new Error(`${flag} must be a direct connection, not a transaction pooler (pgbouncer=true)`);
   return new PrismaService({ mode: 'postgres', url, poolSize: 2, close: async () => undefined });
 }
 

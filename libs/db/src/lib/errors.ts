@@ -85,17 +85,22 @@ export function isRetryableTransactionError(error: unknown): boolean {
  * The database cannot be reached or cannot take the statement right now, through no fault of the request: the
  * server is shutting down or starting (57P01–57P03), refuses more connections (53300), the connection was lost or
  * refused (class 08, a socket error, pg's "Connection terminated", a pool that could not connect in time, no listed
- * host qualifying after a failover: multi-host.ts), or a write reached a server that is now a read-only standby
- * (25006, during a failover). The API answers these with 503 and Retry-After; a read replica hands the read to the
- * primary. A write whose outcome the client did not see is retried safely with its Idempotency-Key or clientId.
+ * host qualifying after a failover: multi-host.ts), or a silent connection (a query timeout). The API answers these
+ * with 503 and Retry-After; a read replica hands the read to the primary. A write whose outcome the client did not
+ * see is retried safely with its Idempotency-Key or clientId. (25006, a write in a read-only transaction, is not
+ * here: read routes are read-only by design, so it is a bug to report, not a condition to retry.)
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const state = sqlState(error);
-  if (state && (state === '53300' || state === '25006' || state.startsWith('57P') || state.startsWith('08'))) return true;
+  if (state && (state === '53300' || state.startsWith('57P') || state.startsWith('08'))) return true;
   const e = error as PgLikeError & { name?: string };
-  // ECONNREFUSED, ECONNRESET, ETIMEDOUT, …; Prisma's "can't reach the server", "timed out", "closed the connection".
-  if (typeof e?.code === 'string' && (/^E[A-Z]+$/.test(e.code) || ['P1001', 'P1002', 'P1008', 'P1017'].includes(e.code))) return true;
+  if (typeof e?.code === 'string' && (NETWORK_ERRORS.has(e.code) || PRISMA_UNREACHABLE.has(e.code))) return true;
   if (e?.name === 'MultiHostConnectError') return true;
   const message = e?.message ?? '';
-  return /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|Connection ended/i.test(message);
+  return /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|Connection ended|Query read timeout/i.test(message);
 }
+
+/** Socket errors of a lost or refused connection (not every Node error code: ENOENT is no outage). */
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Prisma's "can't reach the server", "timed out", "operations timed out", "closed the connection". */
+const PRISMA_UNREACHABLE = new Set(['P1001', 'P1002', 'P1008', 'P1017']);

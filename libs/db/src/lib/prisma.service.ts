@@ -8,7 +8,6 @@ import { isRetryableTransactionError } from './errors';
 import { enterTenant, enterTenantSql } from './tenancy';
 import { isUuid } from './pagination';
 import { RawSession, isStalePrepared, protocolName } from './raw-session';
-import { isTransactionPooler } from './connection/database-config';
 import { ReadReplicas, isReplicaBehind, replayCheckSql, replicaCannotServe, type ReplicaStatus } from './replicas/read-replicas';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
@@ -147,17 +146,18 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     // Through a transaction pooler the pgvector settings cannot be start-up settings of the connection: they are
     // entered with the tenant, for this transaction (pg-adapter.ts).
     const begin =
-      (options.readOnly ? 'BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY' : 'BEGIN') +
-      (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`) +
-      (this.target.pooled ? `; ${VECTOR_SETTINGS_SQL}` : '');
+      (options.readOnly ? 'BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY' : 'BEGIN') + (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`);
+    const settings = (pooled: boolean | undefined) => (pooled ? `; ${VECTOR_SETTINGS_SQL}` : '');
     this.active++;
     try {
       const replica = options.readOnly && options.replica ? this.readReplicas?.pick() : null;
       if (replica) {
         try {
           // Each statement of a read-only session begins with `begin`: each checks the replica has caught up.
+          // One retry, for a statement prepared on this connection by a failed earlier read (isStalePrepared) or a
+          // conflict with recovery; the replica's own unavailability goes to the primary below.
           const check = replayCheckSql(await this.readReplicas!.freshnessTarget());
-          const result = await this.runRaw(replica.pool, `${begin}; ${check}`, !isTransactionPooler(replica.url), fn, { readOnly: true, retries: 0 });
+          const result = await this.runRaw(replica.pool, `${begin}${settings(replica.pooled)}; ${check}`, !replica.pooled, fn, { readOnly: true, retries: 1 });
           replica.served();
           return result;
         } catch (error) {
@@ -166,7 +166,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
           else this.logger.debug(`read replica failed, the primary serves: ${(error as Error).message}`);
         }
       }
-      return await this.runRaw(this.pool, begin, this.serverPrepared, fn, options);
+      return await this.runRaw(this.pool, `${begin}${settings(this.target.pooled)}`, this.serverPrepared, fn, options);
     } finally {
       if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
     }
@@ -265,31 +265,31 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
   async readTransaction<T>(organizationId: string | null, fn: (tx: Db) => Promise<T>): Promise<T> {
     const enter = (tx: Db) => (organizationId === null ? tx.$executeRawUnsafe('SET LOCAL transaction_read_only = on') : enterTenant(tx, organizationId, { readOnly: true }));
     const replica = this.readReplicas?.pick();
-    if (replica) {
-      this.active++;
+    if (!replica) return this.transaction((tx) => enter(tx).then(() => fn(tx)));
+    // One `active` across the replica and the fallback: shutdown must not close the pools between the two.
+    this.active++;
+    try {
       try {
         const check = replayCheckSql(await this.readReplicas!.freshnessTarget());
+        // READ COMMITTED stated: the check must run before the snapshot the reads see is taken.
         const result = await replica.prisma().$transaction(
           async (tx) => {
             await tx.$executeRawUnsafe(check);
             await enter(tx);
             return fn(tx);
           },
-          { maxWait: 10_000, timeout: 30_000 },
+          { maxWait: 10_000, timeout: 30_000, isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted },
         );
         replica.served();
         return result;
       } catch (error) {
         if (!replicaCannotServe(error)) throw error;
         if (isReplicaBehind(error)) replica.fellBehind();
-      } finally {
-        if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
       }
+      return await this.transaction((tx) => enter(tx).then(() => fn(tx)));
+    } finally {
+      if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
     }
-    return this.transaction(async (tx) => {
-      await enter(tx);
-      return fn(tx);
-    });
   }
 
   /** Runs `fn` in the given transaction when there is one, else in a new one. */

@@ -16,6 +16,13 @@ describe('database configuration for scaling out (issue 16)', () => {
     expect(sessionUrl(target)).toBe(primary);
     expect(describeDatabase(target)).not.toContain('secret');
     expect(sessionUrl(await resolveDatabase({ DATABASE_URL: primary }))).toBe(primary);
+    // Several PgBouncers in one multi-host URL: still a pooler, and its password still hidden.
+    const pgbouncers = 'postgresql://app:secret@pgb1:6432,pgb2:6432/agenthub?pgbouncer=true&sslpassword=hush';
+    expect(isTransactionPooler(pgbouncers)).toBe(true);
+    expect(pgPoolConfig(pgbouncers).options).toBeUndefined();
+    const shown = describeDatabase(await resolveDatabase({ DATABASE_URL: pgbouncers, DATABASE_DIRECT_URL: primary }));
+    expect(shown).toContain('pgb1:6432,pgb2:6432');
+    expect(shown).not.toMatch(/secret|hush/);
   });
 
   it('sends no start-up settings through a pooler (PgBouncer refuses them); they go with each transaction instead', () => {

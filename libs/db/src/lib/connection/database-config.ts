@@ -96,11 +96,9 @@ export async function resolveDatabase(
  * parameter). PgBouncer cannot be recognised from the connection itself, so the operator says so.
  */
 export function isTransactionPooler(url: string): boolean {
-  try {
-    return new URL(url).searchParams.get('pgbouncer') === 'true';
-  } catch {
-    return false;
-  }
+  // Not `new URL`: a multi-host URL (`postgresql://pgb1:6432,pgb2:6432/db?pgbouncer=true`) is not one it parses.
+  const query = url.split('?')[1] ?? '';
+  return query.split('&').some((pair) => pair === 'pgbouncer=true');
 }
 
 /** Where a session of its own goes (LISTEN, advisory locks, migrations): the direct URL when there is one. */
@@ -126,6 +124,10 @@ export function redactUrl(url: string): string {
     }
     return u.toString();
   } catch {
-    return '<unparseable DATABASE_URL>';
+    // A multi-host URL: hide the password (and every secret-looking parameter) by hand.
+    if (!/^postgres(ql)?:\/\//.test(url)) return '<unparseable DATABASE_URL>';
+    return url
+      .replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@]*@/, '$1:***@')
+      .replace(/([?&][^=&]*(?:pass|secret|key|token)[^=&]*=)[^&]*/gi, '$1***');
   }
 }

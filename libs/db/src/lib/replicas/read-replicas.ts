@@ -3,7 +3,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client';
 import { pgPoolConfig } from '../connection/pg-adapter';
-import { redactUrl } from '../connection/database-config';
+import { isTransactionPooler, redactUrl } from '../connection/database-config';
 import { isDatabaseUnavailable, sqlState } from '../errors';
 
 /**
@@ -37,12 +37,14 @@ export interface ReadReplicaOptions {
   pollMs?: number;
 }
 
+/**
+ * A replica's state as /health/ready shows it (public: no host, no driver message — those go to the log when the
+ * state changes). In the order of DATABASE_READ_URLS.
+ */
 export interface ReplicaStatus {
-  /** the replica's URL without credentials */
-  url: string;
   healthy: boolean;
-  /** why it is skipped, when it is */
-  reason: string | null;
+  /** why it is skipped, when it is: unreachable, not-streaming, lagging, lag-unknown, other-cluster, not-checked */
+  reason: ReplicaSkipReason | null;
   /** ms behind the primary at the last poll (null: unknown) */
   lagMs: number | null;
   /** reads it served / reads that fell back to the primary because it had not caught up */
@@ -52,15 +54,30 @@ export interface ReplicaStatus {
 
 interface Replica {
   url: string;
+  /** the reads' connections */
   pool: pg.Pool;
+  /** one connection of its own for the health checks: busy reads must not make a replica look unreachable */
+  checkPool: pg.Pool;
+  /** its pgvector settings cannot be start-up settings (a transaction pooler in front of it) */
+  pooled: boolean;
   prisma: PrismaClient | null;
   up: boolean;
-  reason: string | null;
+  reason: ReplicaSkipReason | null;
   replayLsn: bigint | null;
   lagMs: number | null;
   reads: number;
   behind: number;
 }
+
+export type ReplicaSkipReason = 'not-checked' | 'unreachable' | 'not-streaming' | 'other-cluster' | 'lagging' | 'lag-unknown';
+
+/** Longest a health check may take; a replica that does not answer within it is skipped. */
+const CHECK_TIMEOUT_MS = 1_000;
+/**
+ * Longest a read may wait on a replica before it counts as unavailable (and the primary serves it): a replica whose
+ * connection went silent must not hold requests until the request timeout.
+ */
+const READ_TIMEOUT_MS = 10_000;
 
 /** A WAL position as PostgreSQL writes it (`16/B374D848`). */
 const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
@@ -72,13 +89,27 @@ export function parseLsn(text: string): bigint {
 }
 
 /**
+ * How long a replica's read waits for replay to reach its position before it gives up (REPLICA_BEHIND) and the
+ * primary serves it. Replay on a healthy standby trails the primary by about a millisecond (the scale bench:
+ * `replay_lag` median 1 ms), so a read right after a write usually needs a moment, not the primary: without the
+ * wait, 4 % of the reads of a 90/10 mix fell back; a replica that is really behind costs the read this much.
+ */
+export const REPLAY_WAIT_MS = 10;
+
+/**
  * The statement a replica's read transaction begins with: it fails with REPLICA_BEHIND unless the replica has
- * replayed up to `lsn`. A DO block because a plain statement cannot raise; `lsn` is checked against LSN's shape
- * before it is written in. On the primary pg_last_wal_replay_lsn() is NULL and the check passes.
+ * replayed up to `lsn` within REPLAY_WAIT_MS. A DO block because a plain statement can neither wait nor raise;
+ * `lsn` is checked against LSN's shape before it is written in. On the primary pg_last_wal_replay_lsn() is NULL and
+ * the check passes at once.
  */
 export function replayCheckSql(lsn: string): string {
   if (!LSN.test(lsn)) throw new Error(`not a WAL position: ${lsn}`);
-  return `DO $$BEGIN IF pg_last_wal_replay_lsn() < '${lsn}'::pg_lsn THEN RAISE EXCEPTION 'replica behind ${lsn}' USING ERRCODE = '${REPLICA_BEHIND}'; END IF; END$$`;
+  return (
+    `DO $$DECLARE give_up timestamptz := clock_timestamp() + interval '${REPLAY_WAIT_MS} milliseconds'; BEGIN ` +
+    `WHILE pg_last_wal_replay_lsn() < '${lsn}'::pg_lsn LOOP ` +
+    `IF clock_timestamp() >= give_up THEN RAISE EXCEPTION 'replica behind ${lsn}' USING ERRCODE = '${REPLICA_BEHIND}'; END IF; ` +
+    `PERFORM pg_sleep(0.0005); END LOOP; END$$`
+  );
 }
 
 export function isReplicaBehind(error: unknown): boolean {
@@ -120,17 +151,28 @@ export class ReadReplicas {
     this.pollMs = options.pollMs ?? 250;
     this.replicas = urls.map((url) => ({
       url,
-      pool: new pg.Pool({ ...pgPoolConfig(url, { max: options.poolSize ?? 10, applicationName: 'agenthub-read' }), connectionTimeoutMillis: 2_000 }),
+      pool: new pg.Pool({
+        ...pgPoolConfig(url, { max: options.poolSize ?? 10, applicationName: 'agenthub-read' }),
+        connectionTimeoutMillis: 2_000,
+        query_timeout: READ_TIMEOUT_MS,
+        keepAlive: true,
+      }),
+      checkPool: new pg.Pool({
+        ...pgPoolConfig(url, { max: 1, applicationName: 'agenthub-read-check' }),
+        connectionTimeoutMillis: CHECK_TIMEOUT_MS,
+        keepAlive: true,
+      }),
+      pooled: isTransactionPooler(url),
       prisma: null,
       up: false,
-      reason: 'not checked yet',
+      reason: 'not-checked',
       replayLsn: null,
       lagMs: null,
       reads: 0,
       behind: 0,
     }));
     // An idle client's error (the replica restarted) must not crash the process: the next poll marks it down.
-    for (const r of this.replicas) r.pool.on('error', () => undefined);
+    for (const r of this.replicas) for (const pool of [r.pool, r.checkPool]) pool.on('error', () => undefined);
   }
 
   get size(): number {
@@ -150,7 +192,7 @@ export class ReadReplicas {
    * A healthy replica for the next read (round robin), or null: the primary serves. `prisma`: the replica's Prisma
    * client is wanted too (created on first use).
    */
-  pick(): { url: string; pool: pg.Pool; prisma: () => PrismaClient; served: () => void; fellBehind: () => void } | null {
+  pick(): { url: string; pool: pg.Pool; pooled: boolean; prisma: () => PrismaClient; served: () => void; fellBehind: () => void } | null {
     const n = this.replicas.length;
     for (let i = 0; i < n; i++) {
       const r = this.replicas[(this.next + i) % n];
@@ -159,6 +201,7 @@ export class ReadReplicas {
       return {
         url: r.url,
         pool: r.pool,
+        pooled: r.pooled,
         prisma: () => (r.prisma ??= new PrismaClient({ adapter: new PrismaPg(r.pool) })),
         served: () => void r.reads++,
         fellBehind: () => void r.behind++,
@@ -195,12 +238,21 @@ export class ReadReplicas {
     return sent;
   }
 
+  /**
+   * The primary's flushed WAL position: a synchronous commit is acknowledged only once flushed, so it is at or past
+   * every acknowledged commit, and it is what a standby can have received. (Asynchronous commits, which only the
+   * worker's importer makes, may be visible on the primary before they are flushed: a read right after such an
+   * import may miss its last rows on a replica for a moment.)
+   */
   private async primaryLsn(): Promise<string> {
-    const { rows } = await this.primary.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+    const { rows } = await this.primary.query<{ lsn: string }>('select pg_current_wal_flush_lsn()::text as lsn');
     const lsn = rows[0].lsn;
     this.remember(parseLsn(lsn));
     return lsn;
   }
+
+  /** The primary's cluster (pg_control_system's identifier, once known): a replica of another cluster is skipped. */
+  private primaryCluster: string | null = null;
 
   private remember(lsn: bigint): void {
     const now = Date.now();
@@ -218,40 +270,61 @@ export class ReadReplicas {
 
   private async pollOnce(): Promise<void> {
     try {
-      await this.primaryLsn();
+      await withTimeout(this.primaryLsn(), CHECK_TIMEOUT_MS);
+      this.primaryCluster ??= (await withTimeout(this.primary.query<{ id: string }>(SYSTEM_ID), CHECK_TIMEOUT_MS)).rows[0].id;
     } catch {
       // The primary is down: the replicas' lag cannot be known, and reads need the primary's position anyway.
     }
     await Promise.all(this.replicas.map((r) => this.check(r)));
   }
 
+  /**
+   * One health check, on the replica's own check connection and bounded by CHECK_TIMEOUT_MS (a connection that went
+   * silent is dropped, not waited on). Healthy: a standby of the primary's cluster whose WAL receiver streams (a
+   * standby left behind by a failover, its primary gone, streams from nobody) and whose lag is within the bound.
+   */
   private async check(r: Replica): Promise<void> {
-    const wasUp = r.up;
+    const [wasUp, wasReason] = [r.up, r.reason];
+    let detail = '';
     try {
-      const { rows } = await r.pool.query<{ recovering: boolean; replayed: string | null }>(
-        'select pg_is_in_recovery() as recovering, pg_last_wal_replay_lsn()::text as replayed',
-      );
-      const { recovering, replayed } = rows[0];
-      if (!recovering || replayed === null) {
-        this.mark(r, false, 'not a standby (promoted?): it no longer follows the primary', null);
-        return;
+      const client = await r.checkPool.connect();
+      let row: { recovering: boolean; replayed: string | null; streaming: boolean; cluster: string };
+      try {
+        row = (await withTimeout(client.query(REPLICA_CHECK), CHECK_TIMEOUT_MS)).rows[0];
+        client.release();
+      } catch (error) {
+        client.release(error as Error); // not back in the pool: a silent connection is closed
+        throw error;
       }
-      r.replayLsn = parseLsn(replayed);
-      const lagMs = this.lagOf(r.replayLsn);
-      if (lagMs === null) this.mark(r, false, 'lag unknown: the primary does not answer', null);
-      else if (lagMs > this.maxLagMs) this.mark(r, false, `lagging ${lagMs} ms (bound ${this.maxLagMs} ms)`, lagMs);
-      else this.mark(r, true, null, lagMs);
+      if (!row.recovering || row.replayed === null) {
+        this.mark(r, false, 'not-streaming', null);
+        detail = 'not a standby (promoted?): it no longer follows the primary';
+      } else if (this.primaryCluster !== null && row.cluster !== this.primaryCluster) {
+        this.mark(r, false, 'other-cluster', null);
+        detail = `a standby of another cluster (system identifier ${row.cluster}, the primary's ${this.primaryCluster})`;
+      } else if (!row.streaming) {
+        this.mark(r, false, 'not-streaming', null);
+        detail = 'its WAL receiver is not streaming from a primary';
+      } else {
+        r.replayLsn = parseLsn(row.replayed);
+        const lagMs = this.lagOf(r.replayLsn);
+        if (lagMs === null) this.mark(r, false, 'lag-unknown', null);
+        else if (lagMs > this.maxLagMs) this.mark(r, false, 'lagging', lagMs);
+        else this.mark(r, true, null, lagMs);
+        detail = lagMs === null ? 'lag unknown: the primary does not answer' : `lag ${lagMs} ms (bound ${this.maxLagMs} ms)`;
+      }
     } catch (error) {
-      this.mark(r, false, `unreachable: ${(error as Error).message}`, null);
+      this.mark(r, false, 'unreachable', null);
+      detail = `unreachable: ${(error as Error).message}`;
     }
-    if (wasUp !== r.up) {
+    if (wasUp !== r.up || wasReason !== r.reason) {
       const what = `read replica ${redactUrl(r.url)}`;
-      if (r.up) this.logger.log(`${what} in use (lag ${r.lagMs} ms)`);
-      else this.logger.warn(`${what} skipped: ${r.reason}`);
+      if (r.up) this.logger.log(`${what} in use (${detail})`);
+      else this.logger.warn(`${what} skipped: ${detail}`);
     }
   }
 
-  private mark(r: Replica, up: boolean, reason: string | null, lagMs: number | null): void {
+  private mark(r: Replica, up: boolean, reason: ReplicaSkipReason | null, lagMs: number | null): void {
     r.up = up;
     r.reason = reason;
     r.lagMs = lagMs;
@@ -273,7 +346,7 @@ export class ReadReplicas {
   }
 
   status(): ReplicaStatus[] {
-    return this.replicas.map((r) => ({ url: redactUrl(r.url), healthy: r.up, reason: r.reason, lagMs: r.lagMs, reads: r.reads, behind: r.behind }));
+    return this.replicas.map((r) => ({ healthy: r.up, reason: r.reason, lagMs: r.lagMs, reads: r.reads, behind: r.behind }));
   }
 
   async close(): Promise<void> {
@@ -283,9 +356,30 @@ export class ReadReplicas {
     await Promise.all(
       this.replicas.map(async (r) => {
         await r.prisma?.$disconnect().catch(() => undefined);
-        const pool = r.pool as pg.Pool & { ending?: boolean; ended?: boolean };
-        if (!pool.ending && !pool.ended) await pool.end().catch(() => undefined);
+        for (const pool of [r.pool, r.checkPool] as Array<pg.Pool & { ending?: boolean; ended?: boolean }>) {
+          if (!pool.ending && !pool.ended) await pool.end().catch(() => undefined);
+        }
       }),
     );
   }
+}
+
+const SYSTEM_ID = 'select system_identifier::text as id from pg_control_system()';
+/**
+ * The replica's state in one statement. pg_stat_wal_receiver shows `status` only to roles with pg_read_all_stats
+ * (not granted to the API: it would also show every session's statements); others see the receiver's pid, which
+ * exists while a receiver runs — a standby whose primary is gone has none most of the time (it retries every
+ * wal_retrieve_retry_interval), and its lag grows past the bound anyway.
+ */
+const REPLICA_CHECK = `select pg_is_in_recovery() as recovering, pg_last_wal_replay_lsn()::text as replayed,
+  exists (select 1 from pg_stat_wal_receiver where coalesce(status = 'streaming', pid is not null)) as streaming,
+  (select system_identifier::text from pg_control_system()) as cluster`;
+
+/** `promise`, or an error after `ms` (the promise itself is left to settle on its own). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
