@@ -2,7 +2,7 @@
 export * from './lib/connection/database-config';
 export { EMBEDDED_LIMITATIONS } from './lib/connection/embedded-database';
 export { tryPidLock } from './lib/connection/pid-lock';
-export { pgPoolConfig, DEFAULT_VECTOR_SETTINGS } from './lib/connection/pg-adapter';
+export { guardCheckedOut, pgPoolConfig, DEFAULT_VECTOR_SETTINGS } from './lib/connection/pg-adapter';
 export * from './lib/db.module';
 export * from './lib/errors';
 export * from './lib/money';

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { PrismaService, migrationState, type ReplicaStatus } from '@agenthub/db';
 import { ProblemException } from '../common/problem/problem.exception';
 import { Lifecycle } from './lifecycle';
@@ -13,6 +13,8 @@ export interface Readiness {
 
 @Injectable()
 export class HealthService {
+  private readonly logger = new Logger('health');
+  private lastWarning = 0;
   constructor(
     private readonly prisma: PrismaService,
     private readonly lifecycle: Lifecycle,
@@ -25,7 +27,13 @@ export class HealthService {
     try {
       state = await migrationState(this.prisma);
     } catch (error) {
-      throw new ProblemException(503, `database unreachable: ${(error as Error).message.split('\n')[0]}`);
+      // The cause names hosts and ports: the log has it (at most one line every 10 s), not this public answer.
+      const e = error as Error;
+      if (Date.now() - this.lastWarning > 10_000) {
+        this.lastWarning = Date.now();
+        this.logger.warn(`not ready, database unreachable: ${e.message?.split('\n')[0] || e.name || 'no answer'}`);
+      }
+      throw new ProblemException(503, 'database unreachable');
     }
     if (state.pending.length || state.failed.length) {
       throw new ProblemException(

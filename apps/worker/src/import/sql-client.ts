@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { copyLoader, pgPoolConfig, serverInfo, type Prisma, type PrismaService } from '@agenthub/db';
+import { copyLoader, guardCheckedOut, pgPoolConfig, serverInfo, type Prisma, type PrismaService } from '@agenthub/db';
 
 /**
  * The importer's connection: plain `pg` on the same database as PrismaService, because a batch must be one
@@ -27,6 +27,7 @@ export class ImportConnection {
   /** Runs `fn` in one transaction; `rollback` ends it with ROLLBACK even on success (dry runs). */
   async transaction<T>(fn: (c: SqlClient) => Promise<T>, options: { rollback?: boolean } = {}): Promise<T> {
     const client = await this.pool.connect();
+    const guard = guardCheckedOut(client);
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -40,17 +41,19 @@ export class ImportConnection {
       await client.query('ROLLBACK').catch(() => (broken = true));
       throw e;
     } finally {
-      client.release(broken);
+      const lost = guard.done();
+      client.release(lost ?? broken);
     }
   }
 
   /** Statements outside a transaction (verification after the run). */
   async run<T>(fn: (c: SqlClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const guard = guardCheckedOut(client);
     try {
       return await fn(await this.wrap(client));
     } finally {
-      client.release();
+      client.release(guard.done());
     }
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client';
-import { pgPoolConfig, VECTOR_SETTINGS_SQL } from './connection/pg-adapter';
+import { guardCheckedOut, pgPoolConfig, VECTOR_SETTINGS_SQL } from './connection/pg-adapter';
 import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
 import { enterTenant, enterTenantSql } from './tenancy';
@@ -182,6 +182,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     const retries = options.retries ?? 3;
     for (let attempt = 0; ; attempt++) {
       const client = await pool.connect();
+      const guard = guardCheckedOut(client);
       // BEGIN goes out with the first statement, deferred statements with COMMIT (raw-session.ts).
       const session = new RawSession(client, begin, serverPrepared, options.readOnly);
       let broken: Error | undefined;
@@ -195,8 +196,10 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
         if (session.committedEarly || attempt >= retries || !(isRetryableTransactionError(error) || isStalePrepared(error))) throw error;
         this.logger.debug(`retrying transaction after ${(error as Error).message}`);
       } finally {
-        // A connection whose ROLLBACK failed is in an unknown state: the pool must not hand it out again.
-        client.release(broken);
+        // A connection whose ROLLBACK failed is in an unknown state, one that was lost is gone: the pool must not
+        // hand either out again.
+        const lost = guard.done();
+        client.release(broken ?? lost);
       }
       await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
     }

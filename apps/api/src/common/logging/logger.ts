@@ -79,7 +79,10 @@ export function loggerParams(config: ApiConfig, format = resolveLogFormat(config
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // 503 is the API asking clients to retry (the database unreachable during a failover, shutting down): an
+      // operational state, at warn, so that an outage with a readiness probe every few ms does not flood the errors.
+      customLogLevel: (_req, res, error) =>
+        res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       quietReqLogger: false,
     },
   };

@@ -87,7 +87,9 @@ export function toProblem(error: unknown): { problem: Problem; headers?: Record<
   // The primary gone (a failover under way, a restart): the request may or may not have been applied; retrying it
   // with the same Idempotency-Key or clientId lands it once.
   if (isDatabaseUnavailable(error)) {
-    return { problem: problem(503, 'the database is unavailable, retry the request'), headers: { 'retry-after': '1' }, unexpected: true };
+    // Not a defect of the request or of the code: the request line (503, at warn) and the listener's and readiness's
+    // own lines say the database is gone; a stack per request would only flood the log during a failover.
+    return { problem: problem(503, 'the database is unavailable, retry the request'), headers: { 'retry-after': '1' }, unexpected: false };
   }
   return { problem: problem(500, 'an unexpected error occurred; the request id identifies it in the logs'), unexpected: true };
 }

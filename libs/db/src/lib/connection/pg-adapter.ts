@@ -67,3 +67,21 @@ export function pgSessionClient(connectionString: string, config: Omit<pg.Client
 export function createPgAdapter(connectionString: string, options: PgAdapterOptions = {}): PrismaPg {
   return new WholeScriptPrismaPg(pgPoolConfig(connectionString, options));
 }
+
+/**
+ * Listens for 'error' on a client checked out of a pg pool until `done()`, which returns the error if one came. pg
+ * emits 'error' on a connection lost mid-query (the server stopped: a failover, a restart), and the pool listens only
+ * to idle clients: without this, that error is an unhandled event that ends the process. Release the client with
+ * what `done()` returns, so that a lost connection is not handed out again.
+ */
+export function guardCheckedOut(client: pg.PoolClient): { done(): Error | undefined } {
+  let lost: Error | undefined;
+  const onError = (error: Error) => (lost ??= error);
+  client.on('error', onError);
+  return {
+    done() {
+      client.off('error', onError);
+      return lost;
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client';
-import { pgPoolConfig } from '../connection/pg-adapter';
+import { guardCheckedOut, pgPoolConfig } from '../connection/pg-adapter';
 import { isTransactionPooler, redactUrl } from '../connection/database-config';
 import { isDatabaseUnavailable, sqlState } from '../errors';
 
@@ -288,11 +288,13 @@ export class ReadReplicas {
     let detail = '';
     try {
       const client = await r.checkPool.connect();
+      const guard = guardCheckedOut(client);
       let row: { recovering: boolean; replayed: string | null; streaming: boolean; cluster: string };
       try {
         row = (await withTimeout(client.query(REPLICA_CHECK), CHECK_TIMEOUT_MS)).rows[0];
-        client.release();
+        client.release(guard.done());
       } catch (error) {
+        guard.done();
         client.release(error as Error); // not back in the pool: a silent connection is closed
         throw error;
       }
