@@ -61,6 +61,11 @@ slot_active() { primary_sql "select active from pg_replication_slots where slot_
 
 drop_slot() {
   local state
+  # A primary that is down (after a failover drill) has no slot to drop now; its own removal takes the slot with it.
+  if ! pg_isready -q -h 127.0.0.1 -p "$PRIMARY_PORT"; then
+    log "the primary on port $PRIMARY_PORT is down: leaving its slot $SLOT as it is"
+    return 0
+  fi
   state=$(slot_active)
   [ -n "$state" ] || return 0
   # Right after the replica stopped, its walsender may take a moment to exit and release the slot.
