@@ -61,9 +61,11 @@ slot_active() { primary_sql "select active from pg_replication_slots where slot_
 
 drop_slot() {
   local state
-  # A primary that is down (after a failover drill) has no slot to drop now; its own removal takes the slot with it.
-  if ! pg_isready -q -h 127.0.0.1 -p "$PRIMARY_PORT"; then
-    log "the primary on port $PRIMARY_PORT is down: leaving its slot $SLOT as it is"
+  # A primary cluster that is stopped (the old primary after a failover drill) has no slot to drop now, and dropping
+  # that cluster takes the slot with it. Only a stopped cluster: one that is restarting must still lose the slot, or
+  # the slot would pin WAL for good.
+  if pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" -v c="$PRIMARY_CLUSTER" '$1 == v && $2 == c && $4 == "down" { found = 1 } END { exit !found }'; then
+    log "the primary cluster $PG_MAJOR/$PRIMARY_CLUSTER is stopped: leaving its slot $SLOT to go with it"
     return 0
   fi
   state=$(slot_active)

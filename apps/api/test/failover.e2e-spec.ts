@@ -48,7 +48,7 @@ const CLIENTS = 6;
 const CONVERSATIONS = 3;
 const APPEND_BEFORE_FAILOVER_MS = 1500;
 /** Between the primary's death and the promotion: a failover manager's detection time; no primary at all. */
-const NO_PRIMARY_MS = 1000;
+const NO_PRIMARY_MS = 2500;
 const APPEND_AFTER_PROMOTION_MS = 3000;
 /** A request that failed is retried until this long after the promotion. */
 const RETRY_DEADLINE_AFTER_PROMOTION_MS = 30_000;
@@ -145,6 +145,8 @@ describeFailover(
   () => {
     const apis: ApiProcess[] = [];
     const requests: AppendRequest[] = [];
+    /** Agent creations: writes through a Prisma interactive transaction (appends go the raw way). */
+    const agentAttempts: Attempt[] = [];
     const ready: Attempt[][] = [[], []];
     let timeline: Timeline;
     let t0 = 0;
@@ -278,6 +280,14 @@ describeFailover(
         }
       };
       const clients = Array.from({ length: CLIENTS }, (_, c) => client(c));
+      // Two writers on the Prisma path, so that interactive transactions are in flight when the primary dies (a lost
+      // one once kept its connection checked out for good, and the pool ran dry).
+      const agentWriters = [0, 1].map(async (w) => {
+        for (let n = 0; appending && !apis.every((a) => a.hasExited); n++) {
+          agentAttempts.push(await send((w + n) % 2, 'POST', '/api/v1/agents', { key: orgKey, body: agentBody({ name: `drill-agent-${w}-${n}` }) }));
+          await sleep(5);
+        }
+      });
 
       // Lost acknowledgements, made certain: appends that commit just before the primary dies, whose answers never
       // reach the client. It retries each after the failover, through the other process: the Idempotency-Key
@@ -323,7 +333,7 @@ describeFailover(
       await sleep(APPEND_AFTER_PROMOTION_MS);
       appending = false;
       timeline.appendsEnded = now();
-      await Promise.all([...clients, ...lostAcks]);
+      await Promise.all([...clients, ...lostAcks, ...agentWriters]);
       timeline.retriesEnded = now();
       polling = false;
       await Promise.all(pollers);
@@ -498,6 +508,17 @@ describeFailover(
       }
       // No request hung (the client gives up after REQUEST_TIMEOUT_MS).
       expect(failures.filter((f) => f.error?.startsWith('timeout'))).toEqual([]);
+    });
+
+    it('answers writes on the Prisma path (agent creation) with 201 or 503 too, and its pool recovers on both processes', async () => {
+      expect(agentAttempts.length).toBeGreaterThan(0);
+      const other = agentAttempts.filter((a) => a.status !== 201 && a.status !== 503 && !(a.error !== undefined && !apis[a.api].hasExited));
+      expect(other.slice(0, 5).map((a) => ({ api: a.api, status: a.status, error: a.error, body: a.body }))).toEqual([]);
+      // More Prisma transactions than each pool has connections, on each process: none waits for a lost connection.
+      for (const api of [0, 1]) {
+        const created = await Promise.all(Array.from({ length: 12 }, (_, i) => send(api, 'POST', '/api/v1/agents', { key: orgKey, body: agentBody({ name: `after-agent-${api}-${i}` }) })));
+        expect({ api, statuses: [...new Set(created.map((c) => c.status ?? c.error))] }).toEqual({ api, statuses: [201] });
+      }
     });
 
     it('reports /health/ready 503 while no primary is reachable, and 200 again after the promotion', () => {

@@ -22,6 +22,8 @@ export class ImportConnection {
 
   constructor(private readonly prisma: PrismaService) {
     this.pool = new pg.Pool(pgPoolConfig(prisma.target.url, { max: 2, applicationName: 'agenthub-import', allowExitOnIdle: true }));
+    // An idle connection lost between batches is an 'error' on the pool: dropped; the next batch reconnects.
+    this.pool.on('error', () => undefined);
   }
 
   /** Runs `fn` in one transaction; `rollback` ends it with ROLLBACK even on success (dry runs). */

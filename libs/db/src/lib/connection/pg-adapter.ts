@@ -13,6 +13,8 @@ export interface PgAdapterOptions {
   applicationName?: string;
   /** Let the process exit while connections sit idle (CLI use). */
   allowExitOnIdle?: boolean;
+  /** multi-host URLs: how long one host may take before the next is tried (multi-host.ts; default 5 s) */
+  attemptTimeoutMillis?: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export function pgPoolConfig(connectionString: string, options: PgAdapterOptions
         .map(([k, v]) => `-c ${k}=${v}`)
         .join(' ') || undefined,
     Client: CatalogTypesAsTextClient,
-  } as PoolConfig);
+  } as PoolConfig, { attemptTimeoutMillis: options.attemptTimeoutMillis });
 }
 
 /**

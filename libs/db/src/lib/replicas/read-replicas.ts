@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { PrismaPg } from '@prisma/adapter-pg';
+import { LostConnectionPrismaPg } from '../connection/lost-connection.shim';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client';
 import { guardCheckedOut, pgPoolConfig } from '../connection/pg-adapter';
@@ -118,12 +118,13 @@ export function isReplicaBehind(error: unknown): boolean {
 
 /**
  * The replica could not serve the read, which the primary then serves: not caught up, a conflict with recovery
- * (40001: a query canceled to let replay go on), or unavailable (isDatabaseUnavailable). Anything else — a domain
+ * (40001: a query canceled to let replay go on), too slow there (57014), or unavailable (isDatabaseUnavailable). Anything else — a domain
  * error of the handler, a bad statement — is the read's own outcome and is not retried.
  */
 export function replicaCannotServe(error: unknown): boolean {
   const state = sqlState(error);
-  return state === REPLICA_BEHIND || state === '40001' || isDatabaseUnavailable(error);
+  // 57014: the replica's statement_timeout ended a read that took too long there.
+  return state === REPLICA_BEHIND || state === '40001' || state === '57014' || isDatabaseUnavailable(error);
 }
 
 export class ReadReplicas {
@@ -152,13 +153,22 @@ export class ReadReplicas {
     this.replicas = urls.map((url) => ({
       url,
       pool: new pg.Pool({
-        ...pgPoolConfig(url, { max: options.poolSize ?? 10, applicationName: 'agenthub-read' }),
+        // A multi-host entry gets past a host that drops packets within the connect timeout.
+        // The server ends a read that runs too long (statement_timeout) and a transaction left open by a client that
+        // gave up (idle_in_transaction_session_timeout): an open snapshot on a standby with hot_standby_feedback holds
+        // back vacuum on the primary. query_timeout is the client's own bound, for a connection gone silent.
+        ...pgPoolConfig(url, {
+          max: options.poolSize ?? 10,
+          applicationName: 'agenthub-read',
+          attemptTimeoutMillis: 600,
+          settings: { statement_timeout: READ_TIMEOUT_MS, idle_in_transaction_session_timeout: 2 * READ_TIMEOUT_MS },
+        }),
         connectionTimeoutMillis: 2_000,
-        query_timeout: READ_TIMEOUT_MS,
+        query_timeout: READ_TIMEOUT_MS + 2_000,
         keepAlive: true,
       }),
       checkPool: new pg.Pool({
-        ...pgPoolConfig(url, { max: 1, applicationName: 'agenthub-read-check' }),
+        ...pgPoolConfig(url, { max: 1, applicationName: 'agenthub-read-check', attemptTimeoutMillis: 300 }),
         connectionTimeoutMillis: CHECK_TIMEOUT_MS,
         keepAlive: true,
       }),
@@ -202,7 +212,7 @@ export class ReadReplicas {
         url: r.url,
         pool: r.pool,
         pooled: r.pooled,
-        prisma: () => (r.prisma ??= new PrismaClient({ adapter: new PrismaPg(r.pool) })),
+        prisma: () => (r.prisma ??= new PrismaClient({ adapter: new LostConnectionPrismaPg(r.pool) })),
         served: () => void r.reads++,
         fellBehind: () => void r.behind++,
       };
@@ -271,7 +281,8 @@ export class ReadReplicas {
   private async pollOnce(): Promise<void> {
     try {
       await withTimeout(this.primaryLsn(), CHECK_TIMEOUT_MS);
-      this.primaryCluster ??= (await withTimeout(this.primary.query<{ id: string }>(SYSTEM_ID), CHECK_TIMEOUT_MS)).rows[0].id;
+      // Asked at every poll: a primary replaced by another cluster (a restore) is noticed without a restart.
+      this.primaryCluster = (await withTimeout(this.primary.query<{ id: string }>(SYSTEM_ID), CHECK_TIMEOUT_MS)).rows[0].id;
     } catch {
       // The primary is down: the replicas' lag cannot be known, and reads need the primary's position anyway.
     }
