@@ -435,6 +435,7 @@ describeFailover(
         failedAttempts: histogram,
         failedAttemptsWindow: failed.length ? [Math.min(...failed.map((a) => a.startedAt)), Math.max(...failed.map((a) => a.endedAt))] : null,
         readiness: readyHistogram,
+        agentCreations: agentAttempts.reduce<Record<string, number>>((h, a) => ((h[String(a.status ?? a.error)] = (h[String(a.status ?? a.error)] ?? 0) + 1), h), {}),
         readinessNot200Window: ready.map((s) => {
           const bad = s.filter((x) => x.status !== 200);
           return bad.length ? [Math.min(...bad.map((x) => x.startedAt)), Math.max(...bad.map((x) => x.endedAt))] : null;

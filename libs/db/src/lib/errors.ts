@@ -96,11 +96,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const e = error as PgLikeError & { name?: string };
   if (typeof e?.code === 'string' && (NETWORK_ERRORS.has(e.code) || PRISMA_UNREACHABLE.has(e.code))) return true;
   if (e?.name === 'MultiHostConnectError') return true;
+  // Prisma's driver adapter names the condition instead of a SQLSTATE (`Server has closed the connection.`: P2010
+  // with meta.driverAdapterError.cause.kind ConnectionClosed; found by the failover drill as a 500).
+  const kind = (e?.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause?.kind ?? e?.cause?.kind;
+  if (kind && ADAPTER_UNREACHABLE.has(kind)) return true;
   const message = e?.message ?? '';
-  return /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|Connection ended|Query read timeout/i.test(message);
+  return /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|Connection ended|Query read timeout|not queryable/i.test(message);
 }
 
 /** Socket errors of a lost or refused connection (not every Node error code: ENOENT is no outage). */
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+/** The driver adapter's kinds of an unreachable or lost database. */
+const ADAPTER_UNREACHABLE = new Set(['ConnectionClosed', 'DatabaseNotReachable', 'SocketTimeout', 'TooManyConnections']);
 /** Prisma's "can't reach the server", "timed out", "operations timed out", "closed the connection". */
 const PRISMA_UNREACHABLE = new Set(['P1001', 'P1002', 'P1008', 'P1017']);

@@ -82,7 +82,13 @@ describe('toProblem: every error as one problem+json shape', () => {
 
   it('answers a database that cannot be reached (a failover, a restart) with a retryable 503 that names no host', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
-    const cases = [pgError('57P01'), pgError('57P03'), pgError('08006'), refused, new Error('Connection terminated unexpectedly')];
+    // What Prisma throws for a connection closed under an interactive transaction (the failover drill's 500 until
+    // 2026-12-01): no SQLSTATE, the adapter's kind.
+    const closed = Object.assign(new Error('Raw query failed. Code: `N/A`. Message: `Server has closed the connection.`'), {
+      code: 'P2010',
+      meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { kind: 'ConnectionClosed' } } },
+    });
+    const cases = [pgError('57P01'), pgError('57P03'), pgError('08006'), refused, new Error('Connection terminated unexpectedly'), closed];
     for (const error of cases) {
       const mapped = toProblem(error);
       expect(mapped).toMatchObject({ problem: { status: 503, detail: 'the database is unavailable, retry the request' }, headers: { 'retry-after': '1' } });
