@@ -2,7 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import { z } from 'zod';
-import type { Page } from '@agenthub/db';
+import type { JsonText, Page } from '@agenthub/db';
+import { JsonTextResponse } from '../common/http/json-text-response';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
@@ -47,8 +48,8 @@ export class MessageController {
   @Get('conversations/:id/messages')
   @RawReadTransaction()
   @ApiProblems(404)
-  @ZodResponse({ status: 200, type: MessagePageDto })
-  list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<Page<MessageView>> {
+  @JsonTextResponse({ status: 200, type: MessagePageDto })
+  list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<JsonText<Page<MessageView>>> {
     return this.messages.list(conversationId, query);
   }
 
