@@ -273,6 +273,41 @@ describe(AuditLogRepository.name, () => {
       });
     });
 
+    // The edit comes from a second connection while the sealer's transaction is open: the embedded database's one
+    // backend would run it only after that transaction, which waits for it.
+    describeOnPostgres('an edit racing the sealer', () => {
+      it('never seals an entry edited between the sealer reading it and sealing it: the seal rolls back, and a retry rejects the entry', async () => {
+        const org = await makeOrganization(prisma);
+        const [, second] = await appendMany(org.id, 3);
+        // The edit lands right after the sealer's read of the pending entries, from another connection.
+        const queryRows = prisma.queryRows.bind(prisma);
+        let edited = false;
+        const spy = jest.spyOn(prisma, 'queryRows').mockImplementation(async (db, sql, options) => {
+          const rows = await queryRows(db, sql, options);
+          if (!edited && /seq IS NULL/.test(sql.text) && /ORDER BY audit_logs\.at/.test(sql.text)) {
+            edited = true;
+            await prisma.$executeRaw`UPDATE audit_logs SET after = jsonb_set(after, '{zeta}', '999') WHERE id = ${second.id}::uuid`;
+          }
+          return rows as never;
+        });
+        try {
+          // In a tenant transaction on a plain connection, as AuditSealer runs it; no retry, to see the failure.
+          await expect(prisma.rawTransaction(org.id, (tx) => sut.sealPending(org.id, [], tx), { retries: 0 })).rejects.toMatchObject({
+            retryTransaction: true,
+            message: expect.stringMatching(/changed while being sealed/),
+          });
+        } finally {
+          spy.mockRestore();
+        }
+        expect(edited).toBe(true);
+        expect(await seqsOf(org.id)).toEqual([]);
+        // Run again (as the sealer's transaction would be), the edited entry fails its MAC and stays pending.
+        expect(await sut.sealPending(org.id)).toMatchObject({ sealed: 2, rejected: [second.id] });
+        expect(await prisma.auditLog.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ seq: null, hash: null });
+        expect(await sut.verify(org.id)).toMatchObject({ ok: false, sealed: 2, brokenAt: { id: second.id, reason: expect.stringMatching(/MAC/) } });
+      });
+    });
+
     it('detects an edited actor, request id or entity of a pending entry', async () => {
       for (const column of ['actor', 'request_id', 'entity_id', 'action']) {
         const org = await makeOrganization(prisma);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
-import { NotFoundError, isForeignKeyViolation } from '../errors';
+import { ConflictError, NotFoundError, isForeignKeyViolation } from '../errors';
 import { Db, PrismaService } from '../prisma.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
 import { decodeCursor, pageSize, toPage, type Page } from '../pagination';
@@ -292,6 +292,8 @@ export class AuditLogRepository {
       let { seq, hash: prevHash } = head;
       const sealedAt = new Date();
       const ids: string[] = [];
+      /** the row versions read: the UPDATE seals only those */
+      const xmins: string[] = [];
       const seqs: string[] = [];
       const prevHashes: string[] = [];
       const hashes: string[] = [];
@@ -301,15 +303,18 @@ export class AuditLogRepository {
       while (ids.length < SEAL_BATCH) {
         const rows: PendingRow[] = await this.prisma.queryRows<PendingRow>(
           tx,
+          // Ordered by the table's columns (a bare `id` would be the text one selected): the pending index's order,
+          // so LIMIT stops the scan; before, every pending entry was read and sorted per call. Not FOR UPDATE: the
+          // head's lock already keeps other sealers out, and locking each row cost a WAL record per entry; a row
+          // changed or deleted since this read is caught by the UPDATE's xmin check below instead.
           Prisma.sql`
             SELECT id::text, at, actor, action, entity_type, entity_id, before::text AS before, after::text AS after,
-                   request_id, mac
+                   request_id, mac, xmin::text AS xmin
               FROM audit_logs
              WHERE organization_id = ${organizationId}::uuid AND seq IS NULL
                ${after ? Prisma.sql`AND (at, id) > (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
-             ORDER BY at, id
-             LIMIT ${SEAL_BATCH}
-               FOR UPDATE`,
+             ORDER BY audit_logs.at, audit_logs.id
+             LIMIT ${SEAL_BATCH}`,
         );
         for (const raw of rows) {
           if (ids.length === SEAL_BATCH) break;
@@ -321,6 +326,7 @@ export class AuditLogRepository {
           seq++;
           const hash = entryHash({ organizationId, seq, prevHash, ...row });
           ids.push(row.id);
+          xmins.push(raw.xmin);
           seqs.push(seq.toString());
           prevHashes.push(prevHash);
           hashes.push(hash);
@@ -338,12 +344,18 @@ export class AuditLogRepository {
           Prisma.sql`
             UPDATE audit_logs a
                SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = ${sealedAt.toISOString()}::timestamptz
-              FROM unnest(${ids}::uuid[], ${seqs}::bigint[], ${prevHashes}::text[], ${hashes}::text[]) AS v(id, seq, prev_hash, hash)
-             WHERE a.organization_id = ${organizationId}::uuid AND a.id = v.id AND a.seq IS NULL
+              FROM unnest(${ids}::uuid[], ${xmins}::text[], ${seqs}::bigint[], ${prevHashes}::text[], ${hashes}::text[])
+                   AS v(id, xmin, seq, prev_hash, hash)
+             WHERE a.organization_id = ${organizationId}::uuid AND a.id = v.id AND a.xmin = v.xmin::xid AND a.seq IS NULL
             RETURNING a.id::text`,
         );
-        // The rows are locked (FOR UPDATE): a mismatch is a bug, and rolling back leaves everything pending.
-        if (updated.length !== ids.length) throw new Error(`audit sealing updated ${updated.length} of ${ids.length} entries`);
+        // An entry changed or deleted since it was read (only by hand: nothing here writes pending entries) would be
+        // chained with content it no longer has, or not at all: roll everything back and read again.
+        if (updated.length !== ids.length) {
+          const changed = new ConflictError(`audit entries changed while being sealed (${updated.length} of ${ids.length} unchanged)`);
+          changed.retryTransaction = true;
+          throw changed;
+        }
         result.sealed = ids.length;
       }
 
@@ -655,6 +667,8 @@ function rowHash(organizationId: string, row: AuditChainRow): string {
 /** A pending row as the sealer reads it: JSON as text, parsed here, so both raw paths (pg, Prisma) read alike. */
 interface PendingRow {
   id: string;
+  /** the row version's xmin, as text */
+  xmin: string;
   at: Date | string;
   actor: string;
   action: string;
