@@ -165,8 +165,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     const begin =
       (options.readOnly ? 'BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY' : 'BEGIN') + (organizationId === null ? '' : `; ${enterTenantSql(organizationId)}`);
     const settings = (pooled: boolean | undefined) => (pooled ? `; ${VECTOR_SETTINGS_SQL}` : '');
-    this.active++;
-    try {
+    return this.tracked(async () => {
       const replica = options.readOnly && options.replica ? this.readReplicas?.pick() : null;
       if (replica) {
         try {
@@ -183,7 +182,18 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
           else this.logger.debug(`read replica failed, the primary serves: ${(error as Error).message}`);
         }
       }
-      return await this.runRaw(this.pool, `${begin}${settings(this.target.pooled)}`, this.serverPrepared, fn, options);
+      return this.runRaw(this.pool, `${begin}${settings(this.target.pooled)}`, this.serverPrepared, fn, options);
+    });
+  }
+
+  /**
+   * Runs `fn` counted as an active transaction, for `whenIdle`: shutdown waits for every one to end before it
+   * closes the pools. One count across a replica and its fallback to the primary.
+   */
+  private async tracked<T>(fn: () => Promise<T>): Promise<T> {
+    this.active++;
+    try {
+      return await fn();
     } finally {
       if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
     }
@@ -233,8 +243,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
 
   async transaction<T>(fn: (tx: Db) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const { retries = 3, ...txOptions } = options;
-    this.active++;
-    try {
+    return this.tracked(async () => {
       for (let attempt = 0; ; attempt++) {
         try {
           return await this.$transaction(fn, { maxWait: 10_000, timeout: 30_000, ...txOptions });
@@ -244,9 +253,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
           await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
         }
       }
-    } finally {
-      if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
-    }
+    });
   }
 
   /**
@@ -287,8 +294,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     const replica = this.readReplicas?.pick();
     if (!replica) return this.transaction((tx) => enter(tx).then(() => fn(tx)));
     // One `active` across the replica and the fallback: shutdown must not close the pools between the two.
-    this.active++;
-    try {
+    return this.tracked(async () => {
       try {
         const check = replayCheckSql(await this.readReplicas!.freshnessTarget());
         // READ COMMITTED stated: the check must run before the snapshot the reads see is taken.
@@ -306,10 +312,8 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
         if (!replicaCannotServe(error)) throw error;
         if (isReplicaBehind(error)) replica.fellBehind();
       }
-      return await this.transaction((tx) => enter(tx).then(() => fn(tx)));
-    } finally {
-      if (--this.active === 0) this.idle.splice(0).forEach((wake) => wake());
-    }
+      return this.transaction((tx) => enter(tx).then(() => fn(tx)));
+    });
   }
 
   /** Runs `fn` in the given transaction when there is one, else in a new one. */

@@ -2,7 +2,7 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import Redis from 'ioredis';
-import { WindowCounterStorage } from './window-counter.storage';
+import { WindowCounterStorage, wholeSeconds } from './window-counter.storage';
 
 /**
  * The counters of WindowCounterStorage, kept in Redis so that every API replica counts against one budget per key
@@ -127,9 +127,9 @@ export class RedisWindowCounterStorage implements ThrottlerStorage, OnApplicatio
       const isBlocked = blocked === 1;
       return {
         totalHits,
-        timeToExpire: seconds(expiresInMs),
+        timeToExpire: wholeSeconds(expiresInMs),
         isBlocked,
-        timeToBlockExpire: isBlocked ? seconds(blockDuration > 0 ? blockEndsInMs : expiresInMs) : 0,
+        timeToBlockExpire: isBlocked ? wholeSeconds(blockDuration > 0 ? blockEndsInMs : expiresInMs) : 0,
       };
     } catch (error) {
       this.warn(error as Error);
@@ -148,8 +148,4 @@ export class RedisWindowCounterStorage implements ThrottlerStorage, OnApplicatio
     this.local.onApplicationShutdown();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
-}
-
-function seconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -139,5 +139,10 @@ function oldestExpiry(c: Counter, ttl: number): number {
 }
 
 function secondsUntil(at: number, now: number): number {
-  return Math.max(1, Math.ceil((at - now) / 1000));
+  return wholeSeconds(at - now);
+}
+
+/** A wait in ms as the throttler reports it (Retry-After, X-RateLimit-Reset): whole seconds, rounded up, at least 1. */
+export function wholeSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -44,6 +44,9 @@ export function dataDirFrom(env: DatabaseEnv): string {
   return path.resolve(env.AGENTHUB_DATA_DIR || '.agenthub');
 }
 
+/** A postgres:// or postgresql:// URL (what every DATABASE_*URL setting takes). */
+const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
+
 /**
  * Where the data lives: PostgreSQL at DATABASE_URL when it is set, else the embedded database under
  * AGENTHUB_DATA_DIR. This is the only place the data layer reads those variables.
@@ -54,7 +57,7 @@ export async function resolveDatabase(
 ): Promise<DatabaseTarget> {
   const url = env.DATABASE_URL?.trim();
   if (url) {
-    if (!/^postgres(ql)?:\/\//.test(url)) {
+    if (!isPostgresUrl(url)) {
       throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
     }
     const poolSize = env.DATABASE_POOL_SIZE ? Number(env.DATABASE_POOL_SIZE) : 10;
@@ -62,7 +65,7 @@ export async function resolveDatabase(
       throw new Error('DATABASE_POOL_SIZE must be an integer from 1 to 1000');
     }
     const directUrl = env.DATABASE_DIRECT_URL?.trim() || undefined;
-    if (directUrl && !/^postgres(ql)?:\/\//.test(directUrl)) {
+    if (directUrl && !isPostgresUrl(directUrl)) {
       throw new Error('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL');
     }
     const pooled = isTransactionPooler(url);
@@ -79,7 +82,7 @@ export async function resolveDatabase(
       .map((u) => u.trim())
       .filter(Boolean);
     for (const u of readUrls) {
-      if (!/^postgres(ql)?:\/\//.test(u)) throw new Error('DATABASE_READ_URLS must be postgres:// or postgresql:// URLs, comma-separated');
+      if (!isPostgresUrl(u)) throw new Error('DATABASE_READ_URLS must be postgres:// or postgresql:// URLs, comma-separated');
     }
     const readMaxLagMs = env.DATABASE_READ_MAX_LAG_MS ? Number(env.DATABASE_READ_MAX_LAG_MS) : 1000;
     if (!Number.isInteger(readMaxLagMs) || readMaxLagMs < 0 || readMaxLagMs > 3_600_000) {
@@ -125,7 +128,7 @@ export function redactUrl(url: string): string {
     return u.toString();
   } catch {
     // A multi-host URL: hide the password (and every secret-looking parameter) by hand.
-    if (!/^postgres(ql)?:\/\//.test(url)) return '<unparseable DATABASE_URL>';
+    if (!isPostgresUrl(url)) return '<unparseable DATABASE_URL>';
     return url
       .replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@]*@/, '$1:***@')
       .replace(/([?&][^=&]*(?:pass|secret|key|token)[^=&]*=)[^&]*/gi, '$1***');
