@@ -37,7 +37,7 @@ function row(seq: number, overrides: Partial<MessageRow> = {}): MessageRow {
 function setup(outcome: Partial<Awaited<ReturnType<MessageRepository['appendWithOutcome']>>> = {}, lastWriteMayCommit = true) {
   const messages = {
     appendWithOutcome: jest.fn(async () => ({ messages: [], inserted: [], lastEventSeq: null, audit: null, ...outcome })),
-    listPageJson: jest.fn(async () => null),
+    listPage: jest.fn(async () => null),
     findById: jest.fn(async () => null),
     appendChunk: jest.fn(async () => row(1, { isStreaming: true, isComplete: false, content: 'Hi' })),
   };

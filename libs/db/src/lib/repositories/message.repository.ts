@@ -68,10 +68,7 @@ const MESSAGE_VIEW_TEXT_COLUMNS = `m.id, m.conversation_id, m.seq, m.role, m.con
 /**
  * The JSON of a message's API view from the text of its values (MESSAGE_VIEW_TEXT_COLUMNS, as PostgreSQL sent them):
  * uuids, enum labels and ISO times need no escaping; text goes through JSON.stringify; jsonb's text is JSON already;
- * integers are written as they are and booleans are `t`/`f`. The JSON means what JSON.stringify of the parsed row
- * meant, but toolArgs and metadata keep jsonb's spelling: `{"a": 1}` with spaces, numbers without exponents
- * (1e-7 is 0.0000001; a number of extreme exponent is as long as PostgreSQL writes it, which is what the API read
- * from PostgreSQL before too). Written by hand because it is the whole point: a
+ * integers are written as they are and booleans are `t`/`f`. Written by hand because it is the whole point: a
  * schema-driven serializer (fast-json-stringify) wants parsed objects, and parsing 17 values of each of 51 rows into
  * objects, only to write them out again, was the page route's largest cost after the socket writes (see listPageJson).
  */
@@ -80,12 +77,10 @@ export function messageViewJson(v: Array<string | null>): JsonText<MessageViewRo
     `{"id":"${v[0]}","conversationId":"${v[1]}","seq":${v[2]},"role":"${v[3]}","content":${JSON.stringify(v[4])},` +
     `"messageType":"${v[5]}","toolName":${textJson(v[6])},"toolArgs":${v[7] ?? 'null'},"toolCallId":${textJson(v[8])},` +
     `"model":${textJson(v[9])},"tokensUsed":${v[10] ?? 'null'},"metadata":${v[11]},"clientId":${textJson(v[12])},` +
-    `"isStreaming":${v[13] === 't'},"isComplete":${v[14] === 't'},"createdAt":${quoted(v[15])},"updatedAt":${quoted(v[16])}}`
+    `"isStreaming":${v[13] === 't'},"isComplete":${v[14] === 't'},"createdAt":"${v[15]}","updatedAt":"${v[16]}"}`
   );
 }
 const textJson = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
-/** A value that needs no escaping (to_char's digits and fixed characters), quoted; null for NULL (an infinite time). */
-const quoted = (value: string | null) => (value === null ? 'null' : `"${value}"`);
 
 /** The keys of a message's API view, in order (toMessageView's, messageViewJson's). */
 export const MESSAGE_VIEW_KEYS = [
