@@ -12,7 +12,6 @@ export * from './lib/search/search-options';
 export { reciprocalRankFusion, RRF_K } from './lib/search/fusion';
 export * from './lib/migrations';
 export * from './lib/pagination';
-export * from './lib/json-text';
 export * from './lib/tenancy';
 export { LISTENER_HEARTBEAT_MS, PgListener } from './lib/notifications/pg-listener';
 export * from './lib/sessions/whole-database';

@@ -2,8 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from 'nestjs-zod';
 import { z } from 'zod';
-import type { JsonText, Page } from '@agenthub/db';
-import { JsonTextResponse } from '../common/http/json-text-response';
+import type { Page } from '@agenthub/db';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { Idempotent } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems, NoContent } from '../common/openapi/api-problems.decorator';
@@ -48,8 +47,8 @@ export class MessageController {
   @Get('conversations/:id/messages')
   @RawReadTransaction()
   @ApiProblems(404)
-  @JsonTextResponse({ status: 200, type: MessagePageDto })
-  list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<JsonText<Page<MessageView>>> {
+  @ZodResponse({ status: 200, type: MessagePageDto })
+  list(@Param('id', UuidPipe) conversationId: string, @Query() query: ListMessagesQuery): Promise<Page<MessageView>> {
     return this.messages.list(conversationId, query);
   }
 

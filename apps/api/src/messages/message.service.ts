@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { jsonPage, MessageRepository, NotFoundError, type JsonText, type MessageInput, type Page } from '@agenthub/db';
+import { MessageRepository, NotFoundError, type MessageInput, type Page } from '@agenthub/db';
 import { AuditService } from '../common/audit/audit.service';
 import { RequestContext } from '../common/tenancy/request-context';
 import { ConversationEventRecorder } from '../events/conversation-event-recorder';
@@ -40,17 +40,13 @@ export class MessageService {
     return messages.map(toMessageView);
   }
 
-  /**
-   * A page of messages as the JSON text of its body: the messages' views as PostgreSQL wrote them
-   * (MessageRepository.listPageJson; the same views as toMessageView's, as its int-spec holds), never parsed here.
-   */
   async list(
     conversationId: string,
     query: { afterSeq?: number; beforeSeq?: number; order?: 'asc' | 'desc'; limit?: number; cursor?: string },
-  ): Promise<JsonText<Page<MessageView>>> {
-    const page = await this.messages.listPageJson(this.context.organizationId, conversationId, query, this.context.db);
+  ): Promise<Page<MessageView>> {
+    const page = await this.messages.listPage(this.context.organizationId, conversationId, query, this.context.db);
     if (!page) throw new NotFoundError('conversation', conversationId);
-    return jsonPage(page) as JsonText<Page<MessageView>>;
+    return { data: page.data.map(toMessageView), nextCursor: page.nextCursor };
   }
 
   async get(id: string): Promise<MessageView> {

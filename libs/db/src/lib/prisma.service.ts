@@ -7,7 +7,7 @@ import type { DatabaseTarget } from './connection/database-config';
 import { isRetryableTransactionError } from './errors';
 import { enterTenant, enterTenantSql } from './tenancy';
 import { isUuid } from './pagination';
-import { RawSession, TEXT_ROWS, isStalePrepared, protocolName } from './raw-session';
+import { RawSession, isStalePrepared, protocolName } from './raw-session';
 import { ReadReplicas, isReplicaBehind, replayCheckSql, replicaCannotServe, type ReplicaStatus } from './replicas/read-replicas';
 
 export const DATABASE_TARGET = Symbol('DATABASE_TARGET');
@@ -115,18 +115,6 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     // text, so every distinct statement gets its own. Not on the embedded database: its connections share one
     // backend, where one connection's statement name collides with another's.
     return (await this.pool.query({ name: this.statementName(sql, options), text: sql.text, values: sql.values as unknown[] })).rows as T[];
-  }
-
-  /**
-   * `queryRows` with each row as the array of its values' text as PostgreSQL sent it (null for NULL), nothing parsed
-   * (RawSession's TEXT_ROWS): for a caller that writes the values out again as they are (MessageRepository's JSON
-   * page). null in a Prisma transaction, whose driver parses every value: the caller then uses `queryRows`.
-   */
-  async queryTextRows(db: Db, sql: SqlStatement, options: { prepare?: boolean } = {}): Promise<Array<Array<string | null>> | null> {
-    const session = rawSessionOf(db);
-    if (session) return (await session.query({ text: sql.text, values: sql.values as unknown[] }, options.prepare, { text: true })).rows;
-    if (db !== this) return null;
-    return (await this.pool.query({ name: this.statementName(sql, options), text: sql.text, values: sql.values as unknown[], ...TEXT_ROWS })).rows;
   }
 
   private statementName(sql: SqlStatement, options: { prepare?: boolean }): string | undefined {

@@ -59,22 +59,21 @@ export class RawSession {
    * is still pending: one round trip for a whole transaction). It ends the transaction; a later statement begins a
    * new one (BEGIN and the tenant settings again), and `commit()` then has nothing left to send.
    */
-  async query(sql: { text: string; values: unknown[] }, prepare = false, options: { commit?: boolean; text?: boolean } = {}): Promise<pg.QueryResult> {
+  async query(sql: { text: string; values: unknown[] }, prepare = false, options: { commit?: boolean } = {}): Promise<pg.QueryResult> {
     if (options.commit && !this.readOnly) return this.last(sql, prepare);
-    const rows = options.text ? TEXT_ROWS : undefined;
     if (this.readOnly) {
       this.pending = this.begin;
       try {
-        return await this.first(sql, prepare, 'COMMIT', 1, rows);
+        return await this.first(sql, prepare, 'COMMIT');
       } catch (error) {
         this.aborted = true;
         throw error;
       }
     }
     if (this.pending === null) {
-      return this.client.query({ ...(prepare && this.serverPrepared ? { name: protocolName(sql.text) } : {}), text: sql.text, values: sql.values, ...rows });
+      return this.client.query(prepare && this.serverPrepared ? { name: protocolName(sql.text), text: sql.text, values: sql.values } : sql);
     }
-    return this.first(sql, prepare, undefined, 1, rows);
+    return this.first(sql, prepare);
   }
 
   /** `query` with `commit`: the statement, the deferred statements and COMMIT, behind BEGIN if it is pending. */
@@ -106,13 +105,7 @@ export class RawSession {
    * The statement behind the pending BEGIN, if any (and before `tail`, of `tailCount` statements), prepared on the
    * server when it can be.
    */
-  private async first(
-    sql: { text: string; values: unknown[] },
-    prepare: boolean,
-    tail?: string,
-    tailCount = 1,
-    rows?: typeof TEXT_ROWS,
-  ): Promise<pg.QueryResult> {
+  private async first(sql: { text: string; values: unknown[] }, prepare: boolean, tail?: string, tailCount = 1): Promise<pg.QueryResult> {
     const prefix = this.pending;
     this.pending = null;
     const shape = prepare && this.serverPrepared ? statementShape(sql.text) : null;
@@ -125,7 +118,7 @@ export class RawSession {
     }
     let results: pg.QueryResult | pg.QueryResult[];
     try {
-      results = (await this.client.query({ text: `${prefix === null ? '' : `${prefix};\n`}${statement}${tail ? `;\n${tail}` : ''}`, ...rows })) as unknown as
+      results = (await this.client.query(`${prefix === null ? '' : `${prefix};\n`}${statement}${tail ? `;\n${tail}` : ''}`)) as unknown as
         | pg.QueryResult
         | pg.QueryResult[];
     } catch (error) {
@@ -188,12 +181,6 @@ export class RawSession {
     this.aborted = false;
   }
 }
-
-/**
- * pg's query options for rows as arrays of the values' text as PostgreSQL sent it (null for NULL), nothing parsed:
- * for a caller that writes them out again (PrismaService.queryTextRows).
- */
-export const TEXT_ROWS = { rowMode: 'array', types: { getTypeParser: () => (value: string) => value } } as const;
 
 /** A connection's SQL prepared statements (kept on the pooled client, which lives as long as its session). */
 const PREPARED = Symbol('agenthub prepared statements');

@@ -189,39 +189,6 @@ describe(MessageRepository.name, () => {
     expect(await sut.listPage((await makeTenant(prisma)).organization.id, conversation.id)).toBeNull();
   });
 
-  it('writes a JSON page whose messages are the views of the parsed page, key for key and in order, on every path', async () => {
-    const { organization, conversation } = await makeTenant(prisma);
-    await sut.append(organization.id, conversation.id, [
-      userSays('quotes " and \\ backslash, newline\n tab\t and \u0001 control, é ü 漢字 and 🙂'),
-      { role: 'assistant', content: '', model: 'gpt-4o', tokensUsed: 2 ** 31 - 1, clientId: 'client "x"' },
-      {
-        role: 'tool', messageType: 'tool_response', toolName: 'search\u2028', toolCallId: 'call-1',
-        toolArgs: { q: 'x', nested: { list: [1, 2.5, -0.125, true, null, 'é'] }, big: Number.MAX_SAFE_INTEGER, tiny: 1.5e-300 },
-        metadata: { '': 'empty key', 'a"b': ['no NUL here', { deep: { deeper: {} } }], n: 1e-7 },
-      },
-      userSays('streaming', { isStreaming: true }),
-    ]);
-    const keys = ['id', 'conversationId', 'seq', 'role', 'content', 'messageType', 'toolName', 'toolArgs', 'toolCallId', 'model',
-      'tokensUsed', 'metadata', 'clientId', 'isStreaming', 'isComplete', 'createdAt', 'updatedAt'];
-    const views = (await sut.listPage(organization.id, conversation.id, { limit: 3 }))!;
-    const expected = views.data.map(({ organizationId, ...view }) => (expect(organizationId).toBe(organization.id), view));
-    const check = (page: Awaited<ReturnType<MessageRepository['listPageJson']>>) => {
-      expect(page!.nextCursor).toBe(views.nextCursor);
-      const parsed = page!.data.map((json) => JSON.parse(json) as Record<string, unknown>);
-      expect(parsed).toEqual(expected);
-      for (const m of parsed) expect(Object.keys(m)).toEqual(keys);
-    };
-    // Outside a transaction (the pool), in a raw read session (the API's page route), in a Prisma transaction.
-    check(await sut.listPageJson(organization.id, conversation.id, { limit: 3 }));
-    check(await prisma.rawTransaction(organization.id, (db) => sut.listPageJson(organization.id, conversation.id, { limit: 3 }, db), { readOnly: true }));
-    check(await prisma.transaction((tx) => sut.listPageJson(organization.id, conversation.id, { limit: 3 }, tx)));
-    const rest = (await sut.listPageJson(organization.id, conversation.id, { cursor: views.nextCursor }))!;
-    expect(rest.data.map((json) => JSON.parse(json).seq)).toEqual([4]);
-    expect(rest.nextCursor).toBeNull();
-    expect(await sut.listPageJson(organization.id, conversation.id, { afterSeq: 4 })).toEqual({ data: [], nextCursor: null });
-    expect(await sut.listPageJson((await makeTenant(prisma)).organization.id, conversation.id)).toBeNull();
-  });
-
   it('finds messages by full text, best first, with highlighted snippets, never from deleted conversations', async () => {
     const { organization, agent, conversation } = await makeTenant(prisma);
     const deleted = await makeConversation(prisma, organization.id, agent.id);

@@ -3,7 +3,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
 import { MessageRole, MessageType } from '../../generated/prisma/enums';
 import { fixedText, PrismaService, type Db } from '../prisma.service';
-import type { JsonText } from '../json-text';
 import { ConflictError, InvalidInputError, InvalidStateError, NotFoundError, isUniqueViolation } from '../errors';
 import { isUuid, pageSize, type Page } from '../pagination';
 import { checkJson, checkText, MAX_TEXT_LENGTH, throwIfProblems, type Problem } from '../validation';
@@ -57,39 +56,6 @@ const MESSAGE_VIEW_COLUMNS = `
 const MESSAGE_COLUMNS = Prisma.raw(`m.organization_id AS "organizationId", ${MESSAGE_VIEW_COLUMNS}`);
 /** The `message.created` event's payload of the inserted row `m` (jsonb; its key order is jsonb's, as before). */
 const CREATED_EVENT_PAYLOAD = Prisma.raw(`(SELECT to_jsonb(v) FROM (SELECT ${MESSAGE_VIEW_COLUMNS}) v)`);
-
-/**
- * A message's API view (the API's toMessageView), by the alias `m`, as the text of its values in the view's key order
- * (MESSAGE_VIEW_KEYS): what messageViewJson writes out as JSON without parsing any of it.
- */
-const MESSAGE_VIEW_TEXT_COLUMNS = `m.id, m.conversation_id, m.seq, m.role, m.content, m.message_type, m.tool_name, m.tool_args, m.tool_call_id,
-  m.model, m.tokens_used, m.metadata, m.client_id, m.is_streaming, m.is_complete, ${isoColumn('m.created_at')}, ${isoColumn('m.updated_at')}`;
-
-/**
- * The JSON of a message's API view from the text of its values (MESSAGE_VIEW_TEXT_COLUMNS, as PostgreSQL sent them):
- * uuids, enum labels and ISO times need no escaping; text goes through JSON.stringify; jsonb's text is JSON already;
- * integers are written as they are and booleans are `t`/`f`. Written by hand because it is the whole point: a
- * schema-driven serializer (fast-json-stringify) wants parsed objects, and parsing 17 values of each of 51 rows into
- * objects, only to write them out again, was the page route's largest cost after the socket writes (see listPageJson).
- */
-export function messageViewJson(v: Array<string | null>): JsonText<MessageViewRow> {
-  return (
-    `{"id":"${v[0]}","conversationId":"${v[1]}","seq":${v[2]},"role":"${v[3]}","content":${JSON.stringify(v[4])},` +
-    `"messageType":"${v[5]}","toolName":${textJson(v[6])},"toolArgs":${v[7] ?? 'null'},"toolCallId":${textJson(v[8])},` +
-    `"model":${textJson(v[9])},"tokensUsed":${v[10] ?? 'null'},"metadata":${v[11]},"clientId":${textJson(v[12])},` +
-    `"isStreaming":${v[13] === 't'},"isComplete":${v[14] === 't'},"createdAt":"${v[15]}","updatedAt":"${v[16]}"}`
-  );
-}
-const textJson = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
-
-/** The keys of a message's API view, in order (toMessageView's, messageViewJson's). */
-export const MESSAGE_VIEW_KEYS = [
-  'id', 'conversationId', 'seq', 'role', 'content', 'messageType', 'toolName', 'toolArgs', 'toolCallId', 'model',
-  'tokensUsed', 'metadata', 'clientId', 'isStreaming', 'isComplete', 'createdAt', 'updatedAt',
-] as const satisfies ReadonlyArray<keyof MessageViewRow>;
-
-/** A message as the API shows it: MessageRow without its organization (MESSAGE_VIEW_JSON's keys, in its order). */
-export type MessageViewRow = Omit<MessageRow, 'organizationId'>;
 
 /** The columns both append statements (batch, one message) insert, in the order of their SELECT lists. */
 const MESSAGE_INSERT_COLUMNS = Prisma.raw(
@@ -243,25 +209,6 @@ const MAX_SEQ = MESSAGE_LIMITS.integer;
 const isSeq = (n: number) => Number.isInteger(n) && n >= 0 && n <= MAX_SEQ;
 const ROLES = new Set<string>(MESSAGE_ROLES);
 const TYPES = new Set<string>(MESSAGE_TYPES);
-
-export interface MessagePageOptions {
-  afterSeq?: number;
-  beforeSeq?: number;
-  order?: 'asc' | 'desc';
-  limit?: number;
-  cursor?: string | null;
-}
-
-/** A page of `limit` from its limit + 1 rows (a row whose seq is null stands for "no messages"). */
-function toPageBySeq<T>(rows: T[], limit: number, seqOf: (row: T) => number | null): Page<T> {
-  const found = seqOf(rows[0]) === null ? [] : rows;
-  const data = found.slice(0, limit);
-  const last = data[data.length - 1];
-  return {
-    data,
-    nextCursor: found.length > limit && last ? Buffer.from(String(seqOf(last))).toString('base64url') : null,
-  };
-}
 
 @Injectable()
 export class MessageRepository {
@@ -481,57 +428,9 @@ export class MessageRepository {
   async listPage(
     organizationId: string,
     conversationId: string,
-    options: MessagePageOptions = {},
+    options: { afterSeq?: number; beforeSeq?: number; order?: 'asc' | 'desc'; limit?: number; cursor?: string | null } = {},
     db: Db = this.prisma,
   ): Promise<Page<MessageRow> | null> {
-    const rows = (await this.pageRows(organizationId, conversationId, options, 'rows', db)) as MessageRow[] | null;
-    return rows && toPageBySeq(rows, pageSize(options.limit), (r) => (r.id === null ? null : r.seq));
-  }
-
-  /**
-   * `listPage` with each message as the JSON text of its API view (messageViewJson), for a caller that sends the
-   * page on as it is (the API's page route). Measured reason (a minimal Fastify + pg server over the page SELECT, 16
-   * concurrent, alternating rounds against the raw SELECT, 2 cores): rows parsed into objects and JSON.stringify-ed
-   * ran at 0.43–0.54× the raw SELECT's rate, the values' text written out as JSON (this) at 0.57–0.64×. PostgreSQL
-   * writing the JSON itself (json_build_object per row) took 0.5 ms more of its CPU per page than it saved the API.
-   * In a Prisma transaction, whose driver parses every value, the rows are parsed and written with JSON.stringify.
-   */
-  async listPageJson(
-    organizationId: string,
-    conversationId: string,
-    options: MessagePageOptions = {},
-    db: Db = this.prisma,
-  ): Promise<Page<JsonText<MessageViewRow>> | null> {
-    const text = await this.pageRows(organizationId, conversationId, options, 'text', db);
-    if (text === undefined) {
-      const page = await this.listPage(organizationId, conversationId, options, db);
-      return page && { data: page.data.map((m) => JSON.stringify(Object.fromEntries(MESSAGE_VIEW_KEYS.map((k) => [k, m[k]])))), nextCursor: page.nextCursor };
-    }
-    const page = text && toPageBySeq(text, pageSize(options.limit), (r) => (r[0] === null ? null : Number(r[2])));
-    return page && { data: page.data.map(messageViewJson), nextCursor: page.nextCursor };
-  }
-
-  /**
-   * The rows of a page (limit + 1 of them, to tell whether there is a next page): no conversation, no row; a
-   * conversation without messages in range, one row of NULL message columns (the LEFT JOIN) — "does it exist" and
-   * its page in one round trip. Two statement texts per shape (asc, desc), each prepared once with its own plan.
-   * `text`: rows of the view's values as text (MESSAGE_VIEW_TEXT_COLUMNS), undefined in a Prisma transaction.
-   */
-  private async pageRows(organizationId: string, conversationId: string, options: MessagePageOptions, shape: 'rows', db: Db): Promise<MessageRow[] | null>;
-  private async pageRows(
-    organizationId: string,
-    conversationId: string,
-    options: MessagePageOptions,
-    shape: 'text',
-    db: Db,
-  ): Promise<Array<Array<string | null>> | null | undefined>;
-  private async pageRows(
-    organizationId: string,
-    conversationId: string,
-    options: MessagePageOptions,
-    shape: 'rows' | 'text',
-    db: Db,
-  ): Promise<MessageRow[] | Array<Array<string | null>> | null | undefined> {
     if (!isUuid(conversationId)) return null;
     const limit = pageSize(options.limit);
     const order = options.order ?? 'asc';
@@ -549,9 +448,13 @@ export class MessageRepository {
       if (order === 'asc') afterSeq = Math.max(afterSeq ?? 0, seq);
       else beforeSeq = Math.min(beforeSeq ?? Number.MAX_SAFE_INTEGER, seq);
     }
-    const columns = shape === 'rows' ? MESSAGE_COLUMNS : Prisma.raw(MESSAGE_VIEW_TEXT_COLUMNS);
-    const statement = fixedText(`message.listPage:${shape}:${order}`, Prisma.sql`
-        SELECT ${columns}
+    // One round trip for "does the conversation exist" and its page: no conversation, no row; a conversation
+    // without messages in range, one row of NULL message columns (the LEFT JOIN). Two statement texts (asc, desc)
+    // so each is prepared once with its own plan.
+    const rows = await this.prisma.queryRows<MessageRow>(
+      db,
+      fixedText(`message.listPage:${order}`, Prisma.sql`
+        SELECT ${MESSAGE_COLUMNS}
           FROM conversations c
           LEFT JOIN LATERAL (
             SELECT * FROM messages x
@@ -561,13 +464,17 @@ export class MessageRepository {
              LIMIT ${limit + 1}::int
           ) m ON true
          WHERE c.id = ${conversationId}::uuid AND c.organization_id = ${organizationId}::uuid AND c.status <> 'deleted'
-         ORDER BY m.seq ${Prisma.raw(order === 'asc' ? 'ASC' : 'DESC')}`);
-    const rows =
-      shape === 'rows'
-        ? await this.prisma.queryRows<MessageRow>(db, statement, { prepare: true })
-        : await this.prisma.queryTextRows(db, statement, { prepare: true });
-    if (rows === null) return undefined;
-    return rows.length === 0 ? null : rows;
+         ORDER BY m.seq ${Prisma.raw(order === 'asc' ? 'ASC' : 'DESC')}`),
+      { prepare: true },
+    );
+    if (rows.length === 0) return null;
+    const found = rows[0].id === null ? [] : rows;
+    const data = found.slice(0, limit);
+    const last = data[data.length - 1];
+    return {
+      data,
+      nextCursor: found.length > limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null,
+    };
   }
 
   /** Appends a streamed delta. After completion it is an InvalidStateError; unknown message null. */
