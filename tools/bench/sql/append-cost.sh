@@ -20,46 +20,11 @@ clients=${1:-16}; seconds=${2:-5}; rounds=${3:-3}
 org=$(psql "$db" -Atc "select c.organization_id from bench_floor_convs b join conversations c on c.id = b.id limit 1" 2>/dev/null || true)
 [ -n "$org" ] || { echo "no bench_floor_convs in $db: run tools/bench/sql/append-floor.sh once" >&2; exit 1; }
 dir=$(mktemp -d); trap "rm -rf $dir" EXIT
-conv="(SELECT id FROM bench_floor_convs WHERE i = CAST(:c AS bigint))"
-cat > "$dir/raw.sql" <<SQL
-\set c random(1, 8)
-INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, is_streaming, is_complete, model, tokens_used, metadata, created_at, updated_at)
-  VALUES (gen_random_uuid(), '$org', $conv, nextval('bench_floor_seq'), 'user', 'a message of about the size the bench sends, a sentence or two of text from a user to an agent', 'text', false, true, 'gpt-4o', 12, '{"source":"bench"}', now(), now());
-SQL
-# variant <name> <activity: 1 = last_activity_at moves> <event: 0/1> <audit: 0/1>
-variant() {
-  local activity="" event="" audit=""
-  [ "$2" = 1 ] && activity=", last_activity_at = now()"
-  [ "$3" = 1 ] && event=", events AS (
-  INSERT INTO conversation_events (organization_id, conversation_id, seq, type, payload)
-  SELECT m.organization_id, m.conversation_id, (SELECT last_event_seq FROM conv), 'message.created',
-         (SELECT to_jsonb(v) FROM (SELECT m.id, m.conversation_id AS \"conversationId\", m.seq, m.role::text AS role, m.content, m.metadata) v)
-    FROM m
-)"
-  [ "$4" = 1 ] && audit="INSERT INTO audit_logs (id, organization_id, at, actor, action, entity_type, entity_id, before, after, request_id, mac)
-  VALUES (gen_random_uuid(), '$org', now(), 'key-bench', 'message.append', 'conversation', 'x', NULL,
-          '{\"messages\":[{\"id\":\"00000000-0000-4000-8000-000000000000\",\"seq\":1,\"role\":\"user\"}]}', 'req-bench', 'a-hex-mac-of-64-characters-as-the-api-writes-one-for-each-entry-x');"
-  cat > "$dir/$1.sql" <<SQL
-\set c random(1, 8)
-BEGIN ISOLATION LEVEL READ COMMITTED;
-SET LOCAL ROLE agenthub_app;
-SET LOCAL "app.organization_id" = '$org';
-WITH conv AS (
-  UPDATE conversations c SET last_seq = c.last_seq + 1, message_count = c.message_count + 1, last_event_seq = c.last_event_seq + 1,
-         last_message_at = now(), updated_at = now()$activity
-   WHERE c.id = $conv AND c.organization_id = '$org' AND c.status <> 'deleted'
-  RETURNING c.id, c.last_seq, c.last_event_seq
-), m AS (
-  INSERT INTO messages (id, organization_id, conversation_id, seq, role, content, message_type, tool_name, tool_args, tool_call_id, is_streaming, is_complete, model, tokens_used, client_id, metadata, created_at, updated_at)
-  SELECT gen_random_uuid(), '$org', conv.id, conv.last_seq, 'user', 'a message of about the size the bench sends, a sentence or two of text from a user to an agent', 'text', NULL, NULL, NULL, false, true, 'gpt-4o', 12, NULL, '{"source":"bench"}', now(), now() FROM conv
-  RETURNING *
-)$event
-SELECT m.id, m.seq FROM m;
-$audit
-COMMIT;
-SQL
-}
-variant full 1 1 1; variant no-audit 1 1 0; variant no-event 1 0 1; variant hot 0 1 1; variant min 0 0 0
+. "$(dirname "$0")/append-sql.sh"
+write_raw_sql "$dir/raw.sql" "$org"
+for v in "full 1 1 1" "no-audit 1 1 0" "no-event 1 0 1" "hot 0 1 1" "min 0 0 0"; do
+  set -- $v; write_append_sql "$dir/$1.sql" "$org" "$2" "$3" "$4"
+done
 run() {
   local out tps
   out=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "$dir/$1.sql" "$db" 2>&1) || true
