@@ -7,7 +7,8 @@
  *   (c) ≥ 1,000 concurrent connections held for 30 s against the API (errors, non-2xx, timeouts, latency)
  *   (d) row-level security's cost: the same append load on an API with AGENTHUB_ROW_LEVEL_SECURITY=true vs false
  *   (e) the API vs a bare Fastify server on the API's own data layer (bare-api-server.ts: the same repositories,
- *       transaction and round trips): the cost of everything above the data layer, with the SQL held equal
+ *       transaction and round trips): the cost of everything above the data layer, with the SQL held equal; for the
+ *       append and (with `page`) for the page read
  *   (f) 8 writers on 8 conversations of one organization vs 8 writers on one conversation in each of 8
  *       organizations: what appends of one organization serialise on (its audit chain head, for one)
  *
@@ -449,12 +450,16 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     }
 
     // (e) the API vs a bare Fastify server on the API's own data layer (bare-api-server.ts).
+    // Started once, for the append here and the page read below.
+    let httpBare: HttpClient | null = null;
     if (want('bare')) {
+      const bare = await ApiChild.start('bare api', o.root, common, BARE_API_ENTRY);
+      apis.push(bare);
+      httpBare = new HttpClient(bare.baseUrl, o.concurrency);
+      clients.push(httpBare);
+    }
+    if (httpBare) {
     log(`(e) append, API vs bare Fastify + the same data layer, ${o.conversations} conversations, ${o.concurrency} concurrent`);
-    const bare = await ApiChild.start('bare api', o.root, common, BARE_API_ENTRY);
-    apis.push(bare);
-    const httpBare = new HttpClient(bare.baseUrl, o.concurrency);
-    clients.push(httpBare);
     const bareConvs = await createConversations(http1, tenant, o.conversations);
     const apiConvs = await createConversations(http1, tenant, o.conversations);
     const e = await sideBySide(appendOverHttp('bare server', httpBare, tenant, bareConvs, bodies), appendOverHttp('API', http1, tenant, apiConvs, bodies), o, o.concurrency, analyze);
@@ -491,6 +496,21 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     };
     const b = await sideBySide(rawRead, httpRead, o, o.concurrency, analyze);
     push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5 } });
+    // (e) for the page: the bare server's page read through the same repository and read-only raw transaction, so
+    // that API vs bare is what the framework costs on a read, and raw SELECT vs bare what Fastify + the data layer do.
+    const client = httpBare;
+    if (client) {
+      log('(e) conversation page, API vs bare Fastify + the same data layer');
+      const bareRead: Load = {
+        name: 'bare server',
+        async op(w) {
+          const res = await client.request('GET', `/api/v1/conversations/${readConvs[w % readConvs.length]}/messages?limit=50`, tenant.key);
+          if (res.status !== 200) throw new Error(`page: ${res.status} ${res.text.slice(0, 200)}`);
+        },
+      };
+      const eb = await sideBySide(bareRead, httpRead, o, o.concurrency, analyze);
+      push({ case: 'page, API vs bare server', baselineName: 'bare Fastify + pg, same SQL', subjectName: 'API', unit: 'req/s', ...eb, goal: { ratio: 0.7 } });
+    }
     }
 
     // (f) one organization vs eight: the same 8 writers, each on its own conversation, through the API.

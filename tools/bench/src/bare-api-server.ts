@@ -1,6 +1,7 @@
 /**
  * The api suite's second baseline (not a product): a minimal Fastify server that answers
- * `POST /api/v1/conversations/:id/messages` with the API's own data layer — the same repositories of libs/db, the
+ * `POST /api/v1/conversations/:id/messages` (and the page read, `GET` on the same path) with the API's own data
+ * layer — the same repositories of libs/db, the
  * same plain-pg tenant transaction (PrismaService.rawTransaction: BEGIN with the first statement, deferred INSERTs
  * with COMMIT), the same live-event announcement and audit sealing after commit. So its SQL, round trips and
  * transaction shape are the API's by construction, whatever the API's append becomes: API vs this server is the
@@ -133,6 +134,23 @@ async function main(): Promise<void> {
       }
     },
   );
+  // The page read of the `api` suite's (b), as the API answers it (message.service.ts list, @RawReadTransaction).
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/v1/conversations/:id/messages', async (request, reply) => {
+    try {
+      const principal = await authenticate(request.headers.authorization);
+      const limit = request.query.limit === undefined ? undefined : Number(request.query.limit);
+      const page = await prisma.rawTransaction(
+        principal.organizationId,
+        (db) => messages.listPage(principal.organizationId, request.params.id, { limit }, db),
+        { readOnly: true, replica: true },
+      );
+      if (!page) throw new HttpError(404, 'conversation not found');
+      return reply.send({ data: page.data.map(toView), nextCursor: page.nextCursor });
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : 500;
+      return reply.code(status).type('application/problem+json').send({ status, detail: (error as Error).message });
+    }
+  });
   const address = await app.listen({ host: process.env.HOST || '127.0.0.1', port: Number(process.env.PORT || 0) });
   console.log(`bench bare api: listening on ${address} (pid ${process.pid})`);
   const stop = () => {
