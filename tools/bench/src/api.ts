@@ -387,6 +387,17 @@ export function appendOverHttp(name: string, client: HttpClient, tenants: Tenant
   };
 }
 
+/** Worker w reads the first 50 messages of conversations[w % n] with the tenant's key. */
+function pageOverHttp(name: string, client: HttpClient, tenant: Tenant, conversations: string[]): Load {
+  return {
+    name,
+    async op(w) {
+      const res = await client.request('GET', `/api/v1/conversations/${conversations[w % conversations.length]}/messages?limit=50`, tenant.key);
+      if (res.status !== 200) throw new Error(`page: ${res.status} ${res.text.slice(0, 200)}`);
+    },
+  };
+}
+
 export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
   await prepareDatabase(o.url);
   const pool: pg.Pool = rawPool(o.url, o.poolSize);
@@ -487,28 +498,14 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
         if (res.rowCount !== 51) throw new Error(`page: ${res.rowCount} rows`);
       },
     };
-    const httpRead: Load = {
-      name: 'HTTP GET',
-      async op(w) {
-        const res = await http1.request('GET', `/api/v1/conversations/${readConvs[w % readConvs.length]}/messages?limit=50`, tenant.key);
-        if (res.status !== 200) throw new Error(`page: ${res.status} ${res.text.slice(0, 200)}`);
-      },
-    };
+    const httpRead = pageOverHttp('HTTP GET', http1, tenant, readConvs);
     const b = await sideBySide(rawRead, httpRead, o, o.concurrency, analyze);
     push({ case: 'page of 50 messages', baselineName: 'raw pg SELECT', subjectName: 'HTTP GET …/messages?limit=50', unit: 'req/s', ...b, goal: { ratio: 0.5 } });
     // (e) for the page: the bare server's page read through the same repository and read-only raw transaction, so
     // that API vs bare is what the framework costs on a read, and raw SELECT vs bare what Fastify + the data layer do.
-    const client = httpBare;
-    if (client) {
+    if (httpBare) {
       log('(e) conversation page, API vs bare Fastify + the same data layer');
-      const bareRead: Load = {
-        name: 'bare server',
-        async op(w) {
-          const res = await client.request('GET', `/api/v1/conversations/${readConvs[w % readConvs.length]}/messages?limit=50`, tenant.key);
-          if (res.status !== 200) throw new Error(`page: ${res.status} ${res.text.slice(0, 200)}`);
-        },
-      };
-      const eb = await sideBySide(bareRead, httpRead, o, o.concurrency, analyze);
+      const eb = await sideBySide(pageOverHttp('bare server', httpBare, tenant, readConvs), httpRead, o, o.concurrency, analyze);
       push({ case: 'page, API vs bare server', baselineName: 'bare Fastify + pg, same SQL', subjectName: 'API', unit: 'req/s', ...eb, goal: { ratio: 0.7 } });
     }
     }
