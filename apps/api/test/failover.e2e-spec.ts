@@ -507,6 +507,14 @@ describeFailover(
         expect(f.contentType).toMatch(/^application\/problem\+json/);
         expect(f.body).toEqual(expect.objectContaining({ status: 503, type: expect.any(String), title: expect.any(String), detail: expect.any(String) }));
       }
+      // Each API that answered "the database is unavailable" said why in its log (the cause, rate-limited), not
+      // only the request line's status.
+      for (const [i, api] of apis.entries()) {
+        const answered = unavailable.some((f) => f.api === i && (f.body as { detail?: string }).detail === 'the database is unavailable, retry the request');
+        if (!answered) continue;
+        const causes = warnings(api).filter((line) => line.includes('the database could not serve the request (503): '));
+        expect({ api: i, causes: causes.length > 0 }).toEqual({ api: i, causes: true });
+      }
       // No request hung (the client gives up after REQUEST_TIMEOUT_MS).
       expect(failures.filter((f) => f.error?.startsWith('timeout'))).toEqual([]);
     });

@@ -17,9 +17,10 @@ export class ProblemFilter implements ExceptionFilter {
   }
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, logger: Pick<Logger, 'error'>): void {
-  const { problem, headers, unexpected } = toProblem(error);
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, logger: Pick<Logger, 'error' | 'warn'>): void {
+  const { problem, headers, unexpected, cause } = toProblem(error);
   if (unexpected) logger.error({ err: error, requestId: request.id }, 'request failed');
+  else if (cause) unavailable.note(cause, String(request.id), logger);
   problem.requestId = String(request.id);
   if (reply.sent) return;
   // Refused before its body was read (413, 415): answer now, let the client finish sending, then close.
@@ -30,3 +31,36 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   for (const [k, v] of Object.entries(headers ?? {})) reply.header(k, v);
   reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
 }
+
+/**
+ * The causes of 503s for a database that could not serve a request, in the log: each cause at once the first time,
+ * then at most once per `windowMs`, with how many requests it also failed since (a pool exhausted under load, or
+ * a failover, fails hundreds a second: a line each would flood the log, none would leave the operator guessing).
+ */
+export class UnavailableLog {
+  private readonly causes = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly windowMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  note(cause: string, requestId: string, logger: Pick<Logger, 'warn'>): void {
+    const t = this.now();
+    const seen = this.causes.get(cause);
+    if (seen && t - seen.at < this.windowMs) {
+      seen.suppressed++;
+      return;
+    }
+    const suppressed = seen?.suppressed ?? 0;
+    // Bounded: a cause seen once and never again is dropped once its window has passed and 100 others came.
+    if (this.causes.size >= 100) for (const [k, v] of this.causes) if (t - v.at >= this.windowMs) this.causes.delete(k);
+    this.causes.set(cause, { at: t, suppressed: 0 });
+    logger.warn(
+      { cause, requestId, alsoFailedSinceLastLine: suppressed },
+      `the database could not serve the request (503): ${cause}${suppressed ? ` (and ${suppressed} more requests since the last such line)` : ''}`,
+    );
+  }
+}
+
+const unavailable = new UnavailableLog();

@@ -92,8 +92,15 @@ describe('toProblem: every error as one problem+json shape', () => {
     for (const error of cases) {
       const mapped = toProblem(error);
       expect(mapped).toMatchObject({ problem: { status: 503, detail: 'the database is unavailable, retry the request' }, headers: { 'retry-after': '1' } });
-      expect(JSON.stringify(mapped)).not.toContain('10.0.0.5');
+      expect(JSON.stringify(mapped.problem)).not.toContain('10.0.0.5');
+      expect(JSON.stringify(mapped.headers)).not.toContain('10.0.0.5');
     }
+    // The log gets the cause the client does not: which of them it was.
+    expect(toProblem(refused).cause).toBe('ECONNREFUSED: connect ECONNREFUSED 10.0.0.5:5432');
+    expect(toProblem(pgError('57P01')).cause).toMatch(/^57P01: /);
+    expect(toProblem(closed).cause).toMatch(/^P2010: Raw query failed/);
+    expect(toProblem(new Error('timeout exceeded when trying to connect')).cause).toBe('Error: timeout exceeded when trying to connect');
+    expect(toProblem(pgError('40001')).cause).toBeUndefined();
     // A write in a read-only transaction is a bug of the route (read routes are read-only by design), not an outage.
     expect(toProblem(pgError('25006')).problem.status).toBe(500);
     expect(toProblem(Object.assign(new Error('no such file'), { code: 'ENOENT' })).problem.status).toBe(500);

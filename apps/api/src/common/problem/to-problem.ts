@@ -45,7 +45,13 @@ const FASTIFY_DETAIL: Record<string, string> = {
  * validation errors, Fastify's parser errors and PostgreSQL errors caused by the input (invalid text
  * representation, out-of-range numbers) are all mapped here; anything else is a 500 whose detail leaks nothing.
  */
-export function toProblem(error: unknown): { problem: Problem; headers?: Record<string, string>; unexpected: boolean } {
+export function toProblem(error: unknown): {
+  problem: Problem;
+  headers?: Record<string, string>;
+  unexpected: boolean;
+  /** for the log, not the client: why the database could not serve the request (a 503 logged without a stack) */
+  cause?: string;
+} {
   if (error instanceof ProblemException) return { problem: { ...error.problem }, headers: error.headers, unexpected: false };
   if (error instanceof ZodValidationException) {
     const zodError = error.getZodError() as ZodError;
@@ -89,7 +95,26 @@ export function toProblem(error: unknown): { problem: Problem; headers?: Record<
   if (isDatabaseUnavailable(error)) {
     // Not a defect of the request or of the code: the request line (503, at warn) and the listener's and readiness's
     // own lines say the database is gone; a stack per request would only flood the log during a failover.
-    return { problem: problem(503, 'the database is unavailable, retry the request'), headers: { 'retry-after': '1' }, unexpected: false };
+    return {
+      problem: problem(503, 'the database is unavailable, retry the request'),
+      headers: { 'retry-after': '1' },
+      unexpected: false,
+      cause: unavailableCause(error),
+    };
   }
   return { problem: problem(500, 'an unexpected error occurred; the request id identifies it in the logs'), unexpected: true };
+}
+
+/**
+ * What the log says of a database that could not serve a request: the error's code (SQLSTATE, socket errno, Prisma's
+ * code or the adapter's kind) and its first line — enough to tell a pool whose connections are all busy ("timeout
+ * exceeded when trying to connect") from a server that refuses connections (ECONNREFUSED, 53300 too many clients)
+ * or one shutting down (57P01). Never sent to the client: it may name a host.
+ */
+export function unavailableCause(error: unknown): string {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+  const kind = e?.meta?.driverAdapterError?.cause?.kind;
+  const code = [e?.code, kind].find((c): c is string => typeof c === 'string') ?? (typeof e?.name === 'string' ? e.name : 'error');
+  const message = typeof e?.message === 'string' ? e.message.split('\n')[0].slice(0, 300) : String(error);
+  return `${code}: ${message}`;
 }
