@@ -4,7 +4,8 @@
  * 1. memory search over HTTP (k = 10, the API's default strategy) vs the same vector query as raw SQL on pg;
  * 2. HNSW vs exact through the API: recall@10 and queries/s of `strategy: ann` against `strategy: exact`, without a
  *    filter and with a filter matching 1% of the organization's memories (plus what `auto` returns there);
- * 3. payment creation over HTTP (Idempotency-Key, audit entry, transaction) vs a raw INSERT of the same row;
+ * 3. payment creation over HTTP (Idempotency-Key, audit entry, transaction) vs a raw INSERT of the same row, and
+ *    both against the bare Fastify server on the API's data layer (bare-api-server.ts);
  * 4. embeddings as JSON numbers vs base64 float32 on the batch, search and read paths (bytes, API CPU per request),
  *    and the latency of small requests while 30 MiB batches are parsed and written (api-embeddings.ts).
  * The API runs as a child process (apps/api/src/main.ts), as in production.
@@ -14,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { toSql } from 'pgvector/utils';
 import { seededRandom } from '@agenthub/db/testing';
-import { ApiChild } from './api';
+import { ApiChild, BARE_API_ENTRY } from './api';
 import { embeddingFormatBench, embeddingsReport, largeBatchBody, stallBench, type FormatRow, type StallRow } from './api-embeddings';
 import { prepareDatabase, rawPool, truncateAll } from './db';
 import { compare } from './harness';
@@ -244,21 +245,19 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
     // 3. Payment creation: HTTP (Idempotency-Key claim, validation, insert, audit entry, one transaction) vs raw INSERT.
     log('payments: HTTP vs raw INSERT');
     const paymentBody = JSON.stringify({ amount: '12.34', currency: 'USD', description: 'bench' });
-    const payments = await compare(
-      {
-        name: 'raw',
-        op: async () => (
-          await pool.query(
-            `insert into payments (id, organization_id, amount, currency, status, refunded_amount, metadata, idempotency_key, request_hash, created_at, updated_at)
-             values (gen_random_uuid(), $1::uuid, 12.34, 'USD', 'pending', 0, '{}', $2, 'bench', now(), now())`,
-            [orgId, randomUUID()],
-          ),
-          1
+    const rawPaymentOp = {
+      name: 'raw',
+      op: async () => (
+        await pool.query(
+          `insert into payments (id, organization_id, amount, currency, status, refunded_amount, metadata, idempotency_key, request_hash, created_at, updated_at)
+           values (gen_random_uuid(), $1::uuid, 12.34, 'USD', 'pending', 0, '{}', $2, 'bench', now(), now())`,
+          [orgId, randomUUID()],
         ),
-      },
-      { name: 'api', op: async () => (await http.post('/api/v1/payments', key, paymentBody, { 'idempotency-key': randomUUID() }), 1) },
-      timing,
-    );
+        1
+      ),
+    };
+    const apiPaymentOp = { name: 'api', op: async () => (await http.post('/api/v1/payments', key, paymentBody, { 'idempotency-key': randomUUID() }), 1) };
+    const payments = await compare(rawPaymentOp, apiPaymentOp, timing);
     record({
       case: 'payment creation (HTTP vs raw INSERT)',
       unit: 'payments/s',
@@ -271,6 +270,43 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
       goal: 0.25,
       p50Ms: { baseline: payments.baseline.p50, subject: payments.subject.p50 },
     });
+    // The same payment through the bare Fastify server on the API's data layer (bare-api-server.ts: the same
+    // repository statement, audit entry and sealing; no NestJS, validation, Idempotency-Key interceptor or logging):
+    // API vs bare is what the framework costs on this write, bare vs raw INSERT what Fastify and the data layer do.
+    log('payments: API vs bare Fastify + the same data layer, and bare vs raw INSERT');
+    const bare = await ApiChild.start('bare api', o.root, { DATABASE_URL: o.url, DATABASE_POOL_SIZE: String(o.poolSize), AGENTHUB_ADMIN_TOKEN: ADMIN_TOKEN }, BARE_API_ENTRY);
+    try {
+      const httpBare = new Client(bare.baseUrl, o.concurrency + 2);
+      const bareOp = { name: 'bare', op: async () => (await httpBare.post('/api/v1/payments', key, paymentBody, { 'idempotency-key': randomUUID() }), 1) };
+      const vsBare = await compare(bareOp, apiPaymentOp, timing);
+      record({
+        case: 'payment creation, API vs bare server',
+        unit: 'payments/s',
+        baseline: 'bare Fastify + pg, same SQL',
+        subject: 'POST /api/v1/payments',
+        baselineRate: vsBare.baseline.rate,
+        subjectRate: vsBare.subject.rate,
+        ratio: vsBare.ratio,
+        roundRatios: vsBare.roundRatios,
+        goal: null,
+        p50Ms: { baseline: vsBare.baseline.p50, subject: vsBare.subject.p50 },
+      });
+      const bareVsRaw = await compare(rawPaymentOp, bareOp, timing);
+      record({
+        case: 'payment creation, bare server vs raw INSERT',
+        unit: 'payments/s',
+        baseline: 'raw pg INSERT',
+        subject: 'bare Fastify + pg, same SQL',
+        baselineRate: bareVsRaw.baseline.rate,
+        subjectRate: bareVsRaw.subject.rate,
+        ratio: bareVsRaw.ratio,
+        roundRatios: bareVsRaw.roundRatios,
+        goal: null,
+        p50Ms: { baseline: bareVsRaw.baseline.p50, subject: bareVsRaw.subject.p50 },
+      });
+    } finally {
+      await bare.stop();
+    }
 
     // 4. Embeddings: JSON numbers vs base64 (batches into an organization of their own; searches over the seeded one).
     const random = seededRandom(20_261_201);

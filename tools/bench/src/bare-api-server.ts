@@ -1,7 +1,7 @@
 /**
  * The api suite's second baseline (not a product): a minimal Fastify server that answers
- * `POST /api/v1/conversations/:id/messages` (and the page read, `GET` on the same path) with the API's own data
- * layer — the same repositories of libs/db, the
+ * `POST /api/v1/conversations/:id/messages` (and the page read, `GET` on the same path; and `POST /api/v1/payments`,
+ * the api-data suite's payment creation) with the API's own data layer — the same repositories of libs/db, the
  * same plain-pg tenant transaction (PrismaService.rawTransaction: BEGIN with the first statement, deferred INSERTs
  * with COMMIT), the same live-event announcement and audit sealing after commit. So its SQL, round trips and
  * transaction shape are the API's by construction, whatever the API's append becomes: API vs this server is the
@@ -25,7 +25,10 @@ import {
   AuditSealer,
   ConversationEventRepository,
   MessageRepository,
+  PaymentRepository,
   PrismaService,
+  canonicalJson,
+  sha256Hex,
   enterKeyLookup,
   enterTenant,
   hashApiKey,
@@ -35,6 +38,8 @@ import {
 // the comparison measures only what is around it.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { toMessageView as toView } from '../../../apps/api/src/messages/message.dto';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { toPaymentView } from '../../../apps/api/src/payments/payment.dto';
 
 const CACHE_TTL_MS = 30_000;
 const ROLE_RANK: Record<string, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
   const prisma = new PrismaService({ mode: 'postgres', url, poolSize: Number(process.env.DATABASE_POOL_SIZE || 10), close: async () => undefined });
   const apiKeys = new ApiKeyRepository(prisma);
   const messages = new MessageRepository(prisma);
+  const payments = new PaymentRepository(prisma);
   const events = new ConversationEventRepository(prisma);
   // The API's key when AUDIT_MAC_KEY is not set (apps/api config/audit-mac-key.ts): derived from the admin token.
   const auditLogs = new AuditLogRepository(prisma, AuditMacKey.derive(adminToken));
@@ -146,6 +152,43 @@ async function main(): Promise<void> {
       );
       if (!page) throw new HttpError(404, 'conversation not found');
       return reply.send({ data: page.data.map(toView), nextCursor: page.nextCursor });
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : 500;
+      return reply.code(status).type('application/problem+json').send({ status, detail: (error as Error).message });
+    }
+  });
+  // Payment creation as the API makes it (payment.service.ts create, @RawTransaction, Idempotency-Key required): the
+  // payment row and its audit entry in one statement that also commits, the request's hash as the Idempotency-Key
+  // interceptor computes it, the entry sealed after commit. A key already taken is a 409 here (the bench sends a
+  // new key per payment; the API would replay).
+  app.post<{ Body: Record<string, unknown> }>('/api/v1/payments', async (request, reply) => {
+    try {
+      const principal = await authenticate(request.headers.authorization);
+      if ((ROLE_RANK[principal.role] ?? -1) < ROLE_RANK.member) throw new HttpError(403, 'this needs the member role or higher');
+      const key = request.headers['idempotency-key'];
+      if (typeof key !== 'string' || !key) throw new HttpError(400, 'payments need an Idempotency-Key header');
+      const org = principal.organizationId;
+      const requestHash = sha256Hex(canonicalJson({ params: {}, body: request.body ?? null }));
+      const outcome = await prisma.rawTransaction(org, (db) =>
+        payments.createAudited(
+          org,
+          { ...(request.body as object), idempotencyKey: key, requestHash } as Parameters<PaymentRepository['createAudited']>[1],
+          (payment) =>
+            auditLogs.buildRow(org, {
+              actor: `key:${principal.keyId} role:${principal.role}${principal.userId ? ` user:${principal.userId}` : ''}`,
+              action: 'payment.create',
+              entityType: 'payment',
+              entityId: payment.id,
+              after: toPaymentView(payment),
+              requestId: String(request.id),
+            }),
+          db,
+          { commit: true },
+        ),
+      );
+      if ('keyTaken' in outcome) throw new HttpError(409, 'the Idempotency-Key is taken');
+      sealer.witness(org, [{ id: outcome.audit.id, mac: outcome.audit.mac }]);
+      return reply.code(201).send(toPaymentView(outcome.created));
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
       return reply.code(status).type('application/problem+json').send({ status, detail: (error as Error).message });
