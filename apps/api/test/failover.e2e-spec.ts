@@ -512,8 +512,10 @@ describeFailover(
       for (const [i, api] of apis.entries()) {
         const answered = unavailable.some((f) => f.api === i && (f.body as { detail?: string }).detail === 'the database is unavailable, retry the request');
         if (!answered) continue;
-        const causes = warnings(api).filter((line) => line.includes('the database could not serve the request (503): '));
-        expect({ api: i, causes: causes.length > 0 }).toEqual({ api: i, causes: true });
+        const causes = warnings(api)
+          .filter((line) => line.includes('the database could not serve the request (503): '))
+          .map((line) => (JSON.parse(line) as { cause?: string }).cause);
+        expect({ api: i, causes: causes.length > 0 && causes.every((c) => /^\S+: \S/.test(c ?? '')) }).toEqual({ api: i, causes: true });
       }
       // No request hung (the client gives up after REQUEST_TIMEOUT_MS).
       expect(failures.filter((f) => f.error?.startsWith('timeout'))).toEqual([]);

@@ -304,6 +304,7 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
         goal: null,
         p50Ms: { baseline: bareVsRaw.baseline.p50, subject: bareVsRaw.subject.p50 },
       });
+      httpBare.close();
     } finally {
       await bare.stop();
     }

@@ -181,7 +181,11 @@ export class ApiChild {
     const lines: string[] = [];
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const baseUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name}: not listening after 120 s:\n${lines.join('\n')}`)), 120_000);
+      const timer = setTimeout(() => {
+        // Not left running with its pools when nobody will stop it.
+        child.kill('SIGKILL');
+        reject(new Error(`${name}: not listening after 120 s:\n${lines.join('\n')}`));
+      }, 120_000);
       for (const stream of [child.stdout!, child.stderr!]) {
         readline.createInterface({ input: stream }).on('line', (line) => {
           if (lines.length < 200) lines.push(line);

@@ -27,3 +27,17 @@ describe('UnavailableLog', () => {
     expect(lines[2].message).toContain('(and 50 more requests since the last such line)');
   });
 });
+
+describe('UnavailableLog, bounded', () => {
+  it('remembers at most 100 causes, forgetting the one logged longest ago first', () => {
+    const lines: string[] = [];
+    const logger = { warn: (fields: Record<string, unknown>) => lines.push(String(fields['cause'])) };
+    const log = new UnavailableLog(10_000, () => 0);
+    for (let i = 0; i <= 100; i++) log.note(`cause ${i}`, `r${i}`, logger);
+    expect(lines).toHaveLength(101);
+    // cause 0 was forgotten for cause 100: logged again, inside its window; cause 50 is still remembered.
+    log.note('cause 0', 'again', logger);
+    log.note('cause 50', 'again', logger);
+    expect(lines.slice(101)).toEqual(['cause 0']);
+  });
+});

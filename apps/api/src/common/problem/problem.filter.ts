@@ -53,8 +53,10 @@ export class UnavailableLog {
       return;
     }
     const suppressed = seen?.suppressed ?? 0;
-    // Bounded: a cause seen once and never again is dropped once its window has passed and 100 others came.
-    if (this.causes.size >= 100) for (const [k, v] of this.causes) if (t - v.at >= this.windowMs) this.causes.delete(k);
+    // Bounded: at most MAX_CAUSES remembered, the one logged longest ago forgotten first (Map order is insertion
+    // order, and a cause logged again is inserted again).
+    this.causes.delete(cause);
+    if (this.causes.size >= MAX_CAUSES) this.causes.delete(this.causes.keys().next().value!);
     this.causes.set(cause, { at: t, suppressed: 0 });
     logger.warn(
       { cause, requestId, alsoFailedSinceLastLine: suppressed },
@@ -63,4 +65,5 @@ export class UnavailableLog {
   }
 }
 
+const MAX_CAUSES = 100;
 const unavailable = new UnavailableLog();

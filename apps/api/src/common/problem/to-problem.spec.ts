@@ -98,7 +98,16 @@ describe('toProblem: every error as one problem+json shape', () => {
     // The log gets the cause the client does not: which of them it was.
     expect(toProblem(refused).cause).toBe('ECONNREFUSED: connect ECONNREFUSED 10.0.0.5:5432');
     expect(toProblem(pgError('57P01')).cause).toMatch(/^57P01: /);
-    expect(toProblem(closed).cause).toMatch(/^P2010: Raw query failed/);
+    expect(toProblem(closed).cause).toBe('ConnectionClosed: Raw query failed. Code: `N/A`. Message: `Server has closed the connection.`');
+    // As Prisma's client words an error of a model call: an empty first line, the engine's message last.
+    const refusedByPrisma = Object.assign(new Error('\nInvalid `prisma.agent.create()` invocation:\n\n\nconnect ECONNREFUSED 10.0.0.5:5432'), {
+      code: 'P2010',
+      meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { kind: 'DatabaseNotReachable', originalCode: 'ECONNREFUSED', originalMessage: 'connect ECONNREFUSED 10.0.0.5:5432' } } },
+    });
+    expect(toProblem(refusedByPrisma).cause).toBe('ECONNREFUSED: connect ECONNREFUSED 10.0.0.5:5432');
+    expect(toProblem(Object.assign(new Error('\nInvalid `prisma.agent.create()` invocation:\n\n\nServer has closed the connection.'), { code: 'P1017' })).cause).toBe(
+      'P1017: Server has closed the connection.',
+    );
     expect(toProblem(new Error('timeout exceeded when trying to connect')).cause).toBe('Error: timeout exceeded when trying to connect');
     expect(toProblem(pgError('40001')).cause).toBeUndefined();
     // A write in a read-only transaction is a bug of the route (read routes are read-only by design), not an outage.

@@ -112,9 +112,13 @@ export function toProblem(error: unknown): {
  * or one shutting down (57P01). Never sent to the client: it may name a host.
  */
 export function unavailableCause(error: unknown): string {
-  const e = error as { code?: unknown; name?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
-  const kind = e?.meta?.driverAdapterError?.cause?.kind;
-  const code = [e?.code, kind].find((c): c is string => typeof c === 'string') ?? (typeof e?.name === 'string' ? e.name : 'error');
-  const message = typeof e?.message === 'string' ? e.message.split('\n')[0].slice(0, 300) : String(error);
-  return `${code}: ${message}`;
+  const e = error as { code?: unknown; name?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } };
+  // Prisma's errors carry the driver's condition in meta (the SQLSTATE, or a kind such as ConnectionClosed, and the
+  // driver's message), and a message that begins with an empty line and ends with what the engine said.
+  const cause = e?.meta?.driverAdapterError?.cause;
+  const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  const code = text(cause?.['originalCode']) ?? text(cause?.['kind']) ?? sqlState(error) ?? text(e?.code) ?? text(e?.name) ?? 'error';
+  const lines = typeof e?.message === 'string' ? e.message.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  const message = text(cause?.['originalMessage']) ?? lines.at(-1) ?? String(error);
+  return `${code}: ${message.slice(0, 300)}`;
 }
