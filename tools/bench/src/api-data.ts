@@ -18,7 +18,7 @@ import { seededRandom } from '@agenthub/db/testing';
 import { ApiChild, BARE_API_ENTRY } from './api';
 import { embeddingFormatBench, embeddingsReport, largeBatchBody, stallBench, type FormatRow, type StallRow } from './api-embeddings';
 import { prepareDatabase, rawPool, truncateAll } from './db';
-import { compare } from './harness';
+import { compare, type CompareResult } from './harness';
 import { log, type RecallRow } from './report';
 
 export interface ApiDataBenchOptions {
@@ -166,9 +166,18 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
     const bodies = queries.map((q) => JSON.stringify({ embedding: q, k: K }));
     const timing = { rounds: o.rounds, sliceMs: o.sliceMs, warmupMs: o.warmupMs, concurrency: o.concurrency };
     const comparisons: ApiDataComparison[] = [];
-    const record = (c: Omit<ApiDataComparison, 'met'>) => {
-      const full = { ...c, met: c.goal === null ? null : c.ratio >= c.goal };
-      comparisons.push(full);
+    /** A side-by-side result under its labels, its goal checked. */
+    const record = (labels: Pick<ApiDataComparison, 'case' | 'unit' | 'baseline' | 'subject' | 'goal'>, r: CompareResult) => {
+      const c: ApiDataComparison = {
+        ...labels,
+        baselineRate: r.baseline.rate,
+        subjectRate: r.subject.rate,
+        ratio: r.ratio,
+        roundRatios: r.roundRatios,
+        met: labels.goal === null ? null : r.ratio >= labels.goal,
+        p50Ms: { baseline: r.baseline.p50, subject: r.subject.p50 },
+      };
+      comparisons.push(c);
       log(`  ${c.case}: ${c.subjectRate.toFixed(0)} vs ${c.baselineRate.toFixed(0)} ${c.unit} → ${c.ratio.toFixed(2)}×`);
     };
 
@@ -188,18 +197,16 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
       { name: 'api', op: async () => (await http.post('/api/v1/memories/search', key, bodies[qi++ % queries.length]), 1) },
       timing,
     );
-    record({
-      case: `memory search k=${K}, ${o.rows.toLocaleString('en-US')} rows (HTTP vs raw SQL)`,
-      unit: 'queries/s',
-      baseline: 'raw pg, same vector query',
-      subject: 'POST /api/v1/memories/search',
-      baselineRate: search.baseline.rate,
-      subjectRate: search.subject.rate,
-      ratio: search.ratio,
-      roundRatios: search.roundRatios,
-      goal: 0.5,
-      p50Ms: { baseline: search.baseline.p50, subject: search.subject.p50 },
-    });
+    record(
+      {
+        case: `memory search k=${K}, ${o.rows.toLocaleString('en-US')} rows (HTTP vs raw SQL)`,
+        unit: 'queries/s',
+        baseline: 'raw pg, same vector query',
+        subject: 'POST /api/v1/memories/search',
+        goal: 0.5,
+      },
+      search,
+    );
 
     // 2. Recall and speed through the API: HNSW (strategy ann) vs exact, without and with a 1% filter.
     const recall: ApiDataBenchResult['recall'] = [];
@@ -258,18 +265,16 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
     };
     const apiPaymentOp = { name: 'api', op: async () => (await http.post('/api/v1/payments', key, paymentBody, { 'idempotency-key': randomUUID() }), 1) };
     const payments = await compare(rawPaymentOp, apiPaymentOp, timing);
-    record({
-      case: 'payment creation (HTTP vs raw INSERT)',
-      unit: 'payments/s',
-      baseline: 'raw pg INSERT',
-      subject: 'POST /api/v1/payments',
-      baselineRate: payments.baseline.rate,
-      subjectRate: payments.subject.rate,
-      ratio: payments.ratio,
-      roundRatios: payments.roundRatios,
-      goal: 0.25,
-      p50Ms: { baseline: payments.baseline.p50, subject: payments.subject.p50 },
-    });
+    record(
+      {
+        case: 'payment creation (HTTP vs raw INSERT)',
+        unit: 'payments/s',
+        baseline: 'raw pg INSERT',
+        subject: 'POST /api/v1/payments',
+        goal: 0.25,
+      },
+      payments,
+    );
     // The same payment through the bare Fastify server on the API's data layer (bare-api-server.ts: the same
     // repository statement, audit entry and sealing; no NestJS, validation, Idempotency-Key interceptor or logging):
     // API vs bare is what the framework costs on this write, bare vs raw INSERT what Fastify and the data layer do.
@@ -279,31 +284,27 @@ export async function runApiDataBench(o: ApiDataBenchOptions): Promise<ApiDataBe
       const httpBare = new Client(bare.baseUrl, o.concurrency + 2);
       const bareOp = { name: 'bare', op: async () => (await httpBare.post('/api/v1/payments', key, paymentBody, { 'idempotency-key': randomUUID() }), 1) };
       const vsBare = await compare(bareOp, apiPaymentOp, timing);
-      record({
-        case: 'payment creation, API vs bare server',
-        unit: 'payments/s',
-        baseline: 'bare Fastify + pg, same SQL',
-        subject: 'POST /api/v1/payments',
-        baselineRate: vsBare.baseline.rate,
-        subjectRate: vsBare.subject.rate,
-        ratio: vsBare.ratio,
-        roundRatios: vsBare.roundRatios,
-        goal: null,
-        p50Ms: { baseline: vsBare.baseline.p50, subject: vsBare.subject.p50 },
-      });
+      record(
+        {
+          case: 'payment creation, API vs bare server',
+          unit: 'payments/s',
+          baseline: 'bare Fastify + pg, same SQL',
+          subject: 'POST /api/v1/payments',
+          goal: null,
+        },
+        vsBare,
+      );
       const bareVsRaw = await compare(rawPaymentOp, bareOp, timing);
-      record({
-        case: 'payment creation, bare server vs raw INSERT',
-        unit: 'payments/s',
-        baseline: 'raw pg INSERT',
-        subject: 'bare Fastify + pg, same SQL',
-        baselineRate: bareVsRaw.baseline.rate,
-        subjectRate: bareVsRaw.subject.rate,
-        ratio: bareVsRaw.ratio,
-        roundRatios: bareVsRaw.roundRatios,
-        goal: null,
-        p50Ms: { baseline: bareVsRaw.baseline.p50, subject: bareVsRaw.subject.p50 },
-      });
+      record(
+        {
+          case: 'payment creation, bare server vs raw INSERT',
+          unit: 'payments/s',
+          baseline: 'raw pg INSERT',
+          subject: 'bare Fastify + pg, same SQL',
+          goal: null,
+        },
+        bareVsRaw,
+      );
       httpBare.close();
     } finally {
       await bare.stop();

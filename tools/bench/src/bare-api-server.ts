@@ -27,8 +27,6 @@ import {
   MessageRepository,
   PaymentRepository,
   PrismaService,
-  canonicalJson,
-  sha256Hex,
   enterKeyLookup,
   enterTenant,
   hashApiKey,
@@ -40,16 +38,17 @@ import {
 import { toMessageView as toView } from '../../../apps/api/src/messages/message.dto';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { toPaymentView } from '../../../apps/api/src/payments/payment.dto';
+// The API's rules for who may write, how an audit entry names its actor, and what an Idempotency-Key's request hash
+// covers: imported, not copied, so the bare server's work stays the API's.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { roleAtLeast, type KeyPrincipal } from '../../../apps/api/src/common/auth/principal';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { actorOf } from '../../../apps/api/src/common/audit/audit.service';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { requestHashOf } from '../../../apps/api/src/common/idempotency/idempotency.interceptor';
 
 const CACHE_TTL_MS = 30_000;
-const ROLE_RANK: Record<string, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
-
-interface Principal {
-  organizationId: string;
-  keyId: string;
-  role: string;
-  userId: string | null;
-}
+type Principal = KeyPrincipal;
 
 class HttpError extends Error {
   constructor(
@@ -87,7 +86,7 @@ async function main(): Promise<void> {
       if (!key) return null;
       await enterTenant(tx, key.organizationId);
       await apiKeys.touchLastUsed(key.id, tx);
-      return { organizationId: key.organizationId, keyId: key.id, role: key.role, userId: key.userId ?? null };
+      return { kind: 'key' as const, organizationId: key.organizationId, keyId: key.id, role: key.role, userId: key.userId ?? null };
     });
     if (!principal) throw new HttpError(401, 'the key is not valid or has been revoked');
     cache.set(keyHash, { principal, expires: Date.now() + CACHE_TTL_MS });
@@ -103,7 +102,7 @@ async function main(): Promise<void> {
         recordCreatedEvents: true,
         audit: (created) =>
           auditLogs.buildRow(org, {
-            actor: `key:${principal.keyId} role:${principal.role}${principal.userId ? ` user:${principal.userId}` : ''}`,
+            actor: actorOf(principal),
             action: 'message.append',
             entityType: 'conversation',
             entityId: conversationId,
@@ -129,7 +128,7 @@ async function main(): Promise<void> {
     async (request, reply) => {
       try {
         const principal = await authenticate(request.headers.authorization);
-        if ((ROLE_RANK[principal.role] ?? -1) < ROLE_RANK.member) throw new HttpError(403, 'this needs the member role or higher');
+        if (!roleAtLeast(principal.role, 'member')) throw new HttpError(403, 'this needs the member role or higher');
         const body = request.body ?? ({} as MessageInput);
         const inputs = 'messages' in body && Array.isArray(body.messages) ? body.messages : [body as MessageInput];
         const data = await append(principal, request.params.id, inputs, String(request.id));
@@ -164,18 +163,18 @@ async function main(): Promise<void> {
   app.post<{ Body: Record<string, unknown> }>('/api/v1/payments', async (request, reply) => {
     try {
       const principal = await authenticate(request.headers.authorization);
-      if ((ROLE_RANK[principal.role] ?? -1) < ROLE_RANK.member) throw new HttpError(403, 'this needs the member role or higher');
+      if (!roleAtLeast(principal.role, 'member')) throw new HttpError(403, 'this needs the member role or higher');
       const key = request.headers['idempotency-key'];
       if (typeof key !== 'string' || !key) throw new HttpError(400, 'payments need an Idempotency-Key header');
       const org = principal.organizationId;
-      const requestHash = sha256Hex(canonicalJson({ params: {}, body: request.body ?? null }));
+      const requestHash = requestHashOf({}, request.body);
       const outcome = await prisma.rawTransaction(org, (db) =>
         payments.createAudited(
           org,
           { ...(request.body as object), idempotencyKey: key, requestHash } as Parameters<PaymentRepository['createAudited']>[1],
           (payment) =>
             auditLogs.buildRow(org, {
-              actor: `key:${principal.keyId} role:${principal.role}${principal.userId ? ` user:${principal.userId}` : ''}`,
+              actor: actorOf(principal),
               action: 'payment.create',
               entityType: 'payment',
               entityId: payment.id,

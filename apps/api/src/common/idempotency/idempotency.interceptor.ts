@@ -111,8 +111,13 @@ function claimOf(request: FastifyRequest, key: string): IdempotencyClaim {
   return {
     scope: `${request.method} ${request.routeOptions.url}`,
     key,
-    requestHash: sha256Hex(canonicalJson({ params: request.params ?? {}, body: request.body ?? null })),
+    requestHash: requestHashOf(request.params, request.body),
   };
+}
+
+/** What an Idempotency-Key's request hash covers: the route's parameters and the body (canonical JSON, SHA-256). */
+export function requestHashOf(params: unknown, body: unknown): string {
+  return sha256Hex(canonicalJson({ params: params ?? {}, body: body ?? null }));
 }
 
 /**

@@ -93,8 +93,8 @@ export function toProblem(error: unknown): {
   // The primary gone (a failover under way, a restart): the request may or may not have been applied; retrying it
   // with the same Idempotency-Key or clientId lands it once.
   if (isDatabaseUnavailable(error)) {
-    // Not a defect of the request or of the code: the request line (503, at warn) and the listener's and readiness's
-    // own lines say the database is gone; a stack per request would only flood the log during a failover.
+    // Not a defect of the request or of the code: no stack, which per request would only flood the log during a
+    // failover; the request line (503, at warn) and the cause (sendProblem, rate-limited) say what happened.
     return {
       problem: problem(503, 'the database is unavailable, retry the request'),
       headers: { 'retry-after': '1' },
@@ -106,8 +106,9 @@ export function toProblem(error: unknown): {
 }
 
 /**
- * What the log says of a database that could not serve a request: the error's code (SQLSTATE, socket errno, Prisma's
- * code or the adapter's kind) and its first line — enough to tell a pool whose connections are all busy ("timeout
+ * What the log says of a database that could not serve a request: the error's code (the driver's SQLSTATE or errno
+ * under Prisma, the adapter's kind, a SQLSTATE, errno or Prisma code) and the driver's message, else the last line of
+ * the error's — enough to tell a pool whose connections are all busy ("timeout
  * exceeded when trying to connect") from a server that refuses connections (ECONNREFUSED, 53300 too many clients)
  * or one shutting down (57P01). Never sent to the client: it may name a host.
  */
